@@ -1,0 +1,285 @@
+"""The shared skeleton network (ST-GCN / AGCN / S-TR backbone) and its continual form.
+
+Regular: ``forward(x)`` with ``x`` ``(N, C, T, V, M)`` -> logits ``(N, num_classes)``: data BatchNorm over ``M·V·C``,
+persons folded into the batch, 10 blocks, global average over ``T·V`` and then ``M``, a linear head.
+
+Continual (:class:`CoSkeletonNet`): the same modules and parameter names (so it loads the regular twin's
+``state_dict()`` as it is) plus frame-by-frame inference with the meaning of the continual-inference library:
+``forward_step(frame)`` with ``frame`` ``(N, C, V, M)`` -> logits or ``None``; ``forward_steps(x)``; ``clean_state()``;
+``receptive_field``, ``delay``, ``stride``. See ``docs/continual.md`` for the output timing of each model.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..layouts import Layout, adjacency_3subset, get_layout
+from ..nn.block import STBlock
+from ..nn.fold import bn_affine
+from ..nn.init import init_weights
+
+#: (in_channels or None for the data channels, out_channels, temporal stride of the regular model)
+BACKBONE = ((None, 64, 1), (64, 64, 1), (64, 64, 1), (64, 64, 1), (64, 128, 2), (128, 128, 1), (128, 128, 1),
+            (128, 256, 2), (256, 256, 1), (256, 256, 1))
+KERNEL = 9
+
+#: builds the spatial unit of layer ``index`` (0-based): (index, in_channels, out_channels, A) -> module
+GcnFactory = Callable[[int, int, int, Tensor], nn.Module]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What distinguishes one registered model from another."""
+
+    name: str
+    family: str  # "stgcn" | "agcn" | "str"
+    mod: bool  # the paper's `*` variant: stride 1, no temporal padding
+    continual: bool
+
+
+class SkeletonNet(nn.Module):
+    """The regular network (ST-GCN, AGCN or S-TR by ``gcn_factory``); ``mod=True`` is the stride-1, unpadded variant."""
+
+    def __init__(self, spec: ModelSpec, gcn_factory: GcnFactory, num_classes: int = 60,
+                 layout: str | Layout = "ntu25", in_channels: int = 3, num_persons: int = 2) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be positive, got {num_classes}")
+        self.spec = spec
+        self.layout = get_layout(layout)
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.num_persons = num_persons
+        v = self.layout.num_joints
+        A = torch.from_numpy(adjacency_3subset(self.layout))
+        self.data_bn = nn.BatchNorm1d(num_persons * in_channels * v)
+        pad = 0 if spec.mod else (KERNEL - 1) // 2
+        layers = {}
+        for i, (cin, cout, stride) in enumerate(BACKBONE):
+            cin = in_channels if cin is None else cin
+            layers[f"layer{i + 1}"] = STBlock(gcn_factory(i, cin, cout, A), cin, cout, stride=1 if spec.mod else stride,
+                                              residual=i > 0, kernel_size=KERNEL, padding=pad)
+        self.layers = nn.ModuleDict(layers)
+        self.fc = nn.Linear(BACKBONE[-1][1], num_classes)
+        init_weights(self.data_bn)
+        init_weights(self.fc, bs=num_classes)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def _check_clip(self, x: Tensor) -> None:
+        if x.dim() != 5:
+            raise ValueError(f"{self.name}: expected a clip of shape (N, C, T, V, M), got {tuple(x.shape)}")
+        _, c, _, v, m = x.shape
+        if (c, v, m) != (self.in_channels, self.layout.num_joints, self.num_persons):
+            raise ValueError(f"{self.name}: expected (N, {self.in_channels}, T, {self.layout.num_joints}, "
+                             f"{self.num_persons}) for layout {self.layout.name}, got {tuple(x.shape)}")
+
+    def features(self, x: Tensor) -> Tensor:
+        """Backbone over a clip: ``(N, C, T, V, M)`` -> ``(N·M, 256, T', V)``."""
+        self._check_clip(x)
+        n, c, t, v, m = x.shape
+        x = self.data_bn(x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t))
+        x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+        for layer in self.layers.values():
+            x = layer(x)
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, m = x.shape[0], x.shape[-1]
+        f = self.features(x)
+        f = f.view(n, m, f.shape[1], -1).mean(3).mean(1)
+        return self.fc(f)
+
+
+class CoSkeletonNet(SkeletonNet):
+    """Continual form of :class:`SkeletonNet` (CoST-GCN, CoAGCN, CoS-TR and their ``*`` variants).
+
+    ``warm_start=True`` fills every internal buffer with the first frame after a :meth:`clean_state` (as "replicate"
+    padding does), so predictions come from the first frame on; :attr:`ready` says when they are exact (the receptive
+    field holds only real frames).
+    """
+
+    def __init__(self, *args, clip_frames: int = 300, warm_start: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.clip_frames = clip_frames
+        self.warm_start = warm_start
+        rf, pad, stride = self._backbone_geometry()
+        self.pool_size = math.ceil((clip_frames - rf + 2 * pad + 1) / stride)
+        self.pool_padding = max(0, self.pool_size - math.ceil((clip_frames - rf + pad + 1) / stride))
+        self._fused: list | None = None
+        self.clean_state()
+
+    # -- geometry ------------------------------------------------------------------------------------------------------
+    def _backbone_geometry(self) -> tuple[int, int, int]:
+        rf, pad, stride = 1, 0, 1
+        for layer in self.layers.values():
+            rf += (layer.receptive_field - 1) * stride
+            pad += layer.padding * stride
+            stride *= layer.stride
+        return rf, pad, stride
+
+    @property
+    def receptive_field(self) -> int:
+        """Frames that influence one prediction."""
+        rf, _, stride = self._backbone_geometry()
+        return rf + (self.pool_size - 1) * stride
+
+    @property
+    def stride(self) -> int:
+        """Frames between two predictions."""
+        return self._backbone_geometry()[2]
+
+    @property
+    def padding(self) -> int:
+        _, pad, stride = self._backbone_geometry()
+        return pad + self.pool_padding * stride
+
+    @property
+    def delay(self) -> int:
+        """0-based step of the first prediction after :meth:`clean_state` (``receptive_field − 1 − padding``)."""
+        return self.receptive_field - 1 - self.padding
+
+    @property
+    def ready(self) -> bool:
+        """True when the latest prediction is exact: its receptive field holds only frames that were fed."""
+        needed = self.receptive_field - 1 if self._warm_started else self.delay
+        return self.steps_seen > needed
+
+    # -- state -----------------------------------------------------------------------------------------------------------
+    def clean_state(self) -> None:
+        """Forget every frame seen so far (call on a new source, a seek, or after editing weights in place)."""
+        for layer in self.layers.values():
+            layer.clean_state()
+        self._pool: Tensor | None = None
+        self._pool_pos = 0
+        self._pool_count = 0
+        self._shape: tuple | None = None
+        self._warm_started = False
+        self.steps_seen = 0
+        self._fused = None
+
+    def get_state(self) -> dict:
+        """A copy of the step state (restore it with :meth:`set_state`)."""
+        return {"layers": [layer.state() for layer in self.layers.values()],
+                "pool": None if self._pool is None else self._pool.clone(), "pool_pos": self._pool_pos,
+                "pool_count": self._pool_count, "shape": self._shape, "warm": self._warm_started,
+                "steps": self.steps_seen}
+
+    def set_state(self, state: dict) -> None:
+        for layer, s in zip(self.layers.values(), state["layers"]):
+            layer.set_state(s)
+        self._pool = state["pool"]
+        self._pool_pos, self._pool_count = state["pool_pos"], state["pool_count"]
+        self._shape, self._warm_started, self.steps_seen = state["shape"], state["warm"], state["steps"]
+
+    def train(self, mode: bool = True):
+        self._fused = None
+        return super().train(mode)
+
+    def _apply(self, fn, *args, **kwargs):
+        self._fused = None
+        out = super()._apply(fn, *args, **kwargs)
+        if getattr(self, "_pool", None) is not None:
+            self.clean_state()
+        return out
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        self.clean_state()
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    def _fuse(self) -> list:
+        if self._fused is None:
+            with torch.no_grad():
+                scale, shift = bn_affine(self.data_bn)
+                head = {"in_scale": scale, "in_shift": shift}
+                self._fused = [head] + [layer.fuse() for layer in self.layers.values()]
+        return self._fused
+
+    # -- clip mode -------------------------------------------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:
+        """Clip mode as in the official continual models: the first position of the temporal average pool.
+
+        For the ``*`` models and a 300-frame clip this equals the regular model; for longer clips it is the regular
+        model on the first ``clip_frames`` frames. For the strided models it is the sum of the first
+        ``pool_size − pool_padding`` pooled positions divided by ``pool_size`` (the official zero-padded pool).
+        """
+        n, m = x.shape[0], x.shape[-1]
+        f = self.features(x)
+        f = f.view(n, m, f.shape[1], f.shape[2], -1).mean(4).mean(1)  # (N, 256, T')
+        need = self.pool_size - self.pool_padding
+        if f.shape[-1] < need:
+            raise ValueError(f"{self.name}: clip mode needs at least {self.clip_frames} frames "
+                             f"({need} pooled positions), got {x.shape[2]} frames")
+        return self.fc(f[..., :need].sum(-1) / self.pool_size)
+
+    # -- step mode -------------------------------------------------------------------------------------------------------
+    def forward_step(self, frame: Tensor, update_state: bool = True) -> Tensor | None:
+        """Feed one frame ``(N, C, V, M)``; return logits ``(N, num_classes)`` when a prediction is due, else ``None``."""
+        if frame.dim() != 4:
+            raise ValueError(f"{self.name}: expected a frame of shape (N, C, V, M), got {tuple(frame.shape)}")
+        n, c, v, m = frame.shape
+        if (c, v, m) != (self.in_channels, self.layout.num_joints, self.num_persons):
+            raise ValueError(f"{self.name}: expected a frame (N, {self.in_channels}, {self.layout.num_joints}, "
+                             f"{self.num_persons}), got {tuple(frame.shape)}")
+        if not update_state:
+            saved = self.get_state()
+            try:
+                return self.forward_step(frame)
+            finally:
+                self.set_state(saved)
+        if self._shape != tuple(frame.shape):
+            if self._shape is not None:
+                self.clean_state()
+            self._shape = tuple(frame.shape)
+        fused = self._fuse()
+        replicate = self.warm_start and self.steps_seen == 0
+        self._warm_started = self._warm_started or replicate
+        self.steps_seen += 1
+        with torch.no_grad():
+            head = fused[0]
+            x = frame.permute(0, 3, 2, 1).reshape(n, m * v * c) * head["in_scale"] + head["in_shift"]
+            x = x.view(n * m, v, c)
+            for layer, lf in zip(self.layers.values(), fused[1:]):
+                x = layer.step(x, lf, replicate)
+                if x is None:
+                    return None
+            f = x.view(n, m, v, -1).mean(2).mean(1)
+            return self._pool_step(f, replicate)
+
+    def _pool_step(self, f: Tensor, replicate: bool) -> Tensor | None:
+        p = self.pool_size
+        if self._pool is None:
+            self._pool = f.new_zeros(p, *f.shape)
+        if replicate:
+            self._pool.copy_(f.expand_as(self._pool))
+            self._pool_count = p
+        else:
+            self._pool[self._pool_pos] = f
+            self._pool_pos = (self._pool_pos + 1) % p
+            self._pool_count += 1
+        if self._pool_count < p - self.pool_padding:
+            return None
+        return F.linear(self._pool.sum(0) / p, self.fc.weight, self.fc.bias)
+
+    def forward_steps(self, x: Tensor, update_state: bool = True) -> Tensor | None:
+        """Feed a clip ``(N, C, T, V, M)`` frame by frame; the predictions stacked as ``(N, num_classes, T_out)``.
+
+        Returns ``None`` if no step produced a prediction.
+        """
+        self._check_clip(x)
+        saved = None if update_state else self.get_state()
+        outs = []
+        for t in range(x.shape[2]):
+            y = self.forward_step(x[:, :, t])
+            if y is not None:
+                outs.append(y)
+        if saved is not None:
+            self.set_state(saved)
+        return torch.stack(outs, dim=2) if outs else None

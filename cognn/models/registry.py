@@ -1,0 +1,70 @@
+"""The one registry of models: ``build(name, num_classes, layout)`` and ``names()``.
+
+Regular: ``stgcn, stgcn_mod, agcn, agcn_mod, str, str_mod``; continual: ``costgcn, costgcn_mod, coagcn, coagcn_mod,
+costr, costr_mod``. ``_mod`` is the paper's ``*`` variant (temporal stride 1, no temporal padding).
+"""
+from __future__ import annotations
+
+from ..layouts import Layout
+from . import agcn, stgcn
+from . import str as s_tr
+from .base import CoSkeletonNet, ModelSpec, SkeletonNet
+
+_FAMILIES = {"stgcn": stgcn.gcn_factory, "agcn": agcn.gcn_factory, "str": s_tr.gcn_factory}
+_DISPLAY = {"stgcn": "ST-GCN", "agcn": "AGCN", "str": "S-TR"}
+
+
+def _specs() -> dict[str, ModelSpec]:
+    specs = {}
+    for continual in (False, True):
+        for family in _FAMILIES:
+            for mod in (False, True):
+                name = ("co" if continual else "") + family + ("_mod" if mod else "")
+                specs[name] = ModelSpec(name, family, mod, continual)
+    return specs
+
+
+_SPECS = _specs()
+
+
+def names(kind: str = "all") -> list[str]:
+    """Registered model names; ``kind`` is ``"all"``, ``"regular"`` or ``"continual"``."""
+    if kind not in ("all", "regular", "continual"):
+        raise ValueError(f"kind must be 'all', 'regular' or 'continual', not {kind!r}")
+    return [n for n, s in _SPECS.items() if kind == "all" or s.continual == (kind == "continual")]
+
+
+def spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` of a registered name."""
+    try:
+        return _SPECS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(_SPECS)}") from None
+
+
+def display_name(name: str) -> str:
+    """The paper's name of a model, e.g. ``costgcn_mod`` -> ``CoST-GCN*``."""
+    s = spec(name)
+    base = _DISPLAY[s.family]
+    return ("Co" if s.continual else "") + base + ("*" if s.mod else "")
+
+
+def twin(name: str) -> str:
+    """The regular twin of a continual model and the reverse (``costgcn_mod`` <-> ``stgcn_mod``)."""
+    s = spec(name)
+    return name[2:] if s.continual else "co" + name
+
+
+def build(name: str, num_classes: int = 60, layout: str | Layout = "ntu25", in_channels: int = 3,
+          num_persons: int = 2, **kwargs) -> SkeletonNet:
+    """Build a registered model with fresh weights.
+
+    ``kwargs`` go to the continual models (``warm_start``, ``clip_frames``).
+    """
+    s = spec(name)
+    factory = _FAMILIES[s.family](s.mod, s.continual)
+    cls = CoSkeletonNet if s.continual else SkeletonNet
+    if kwargs and not s.continual:
+        raise TypeError(f"{name} is a regular model; {', '.join(kwargs)} apply to continual models only")
+    return cls(s, factory, num_classes=num_classes, layout=layout, in_channels=in_channels,
+               num_persons=num_persons, **kwargs)

@@ -1,0 +1,110 @@
+"""The spatio-temporal block shared by ST-GCN, AGCN and S-TR: ``ReLU(TCN(GCN(x)) + residual(x))``.
+
+Residual: none (first block), identity (same channels, stride 1) or a 1×1 temporal conv + BN (``residual.t_conv``,
+``residual.bn``). Without temporal padding (the ``*`` / ``_mod`` variants) the convolution shrinks the clip by
+``(K − 1) / 2`` frames at each end and the residual is cropped to match (centred residual).
+
+In step mode the residual that belongs to a released output is always the block input from ``(K − 1) / 2`` steps
+earlier, kept in a short history.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import torch
+from torch import Tensor, nn
+
+from .fold import fold_linear
+from .temporal import TemporalConv, TemporalRing
+
+
+class STBlock(nn.Module):
+    """One block over clips ``(B, C_in, T, V) -> (B, C_out, T', V)`` and over frames ``(B, V, C_in) -> (B, V, C_out)``."""
+
+    def __init__(self, gcn: nn.Module, in_channels: int, out_channels: int, stride: int = 1, residual: bool = True,
+                 kernel_size: int = 9, padding: int = 4) -> None:
+        super().__init__()
+        if kernel_size % 2 != 1 or not 0 <= padding <= (kernel_size - 1) // 2:
+            raise ValueError("kernel_size must be odd and padding at most (kernel_size - 1) / 2")
+        self.gcn = gcn
+        self.tcn = TemporalConv(out_channels, out_channels, kernel_size, stride, padding)
+        self.shrink = (kernel_size - 1) // 2 - padding
+        self.lag = (kernel_size - 1) // 2
+        if not residual:
+            self.residual_kind = "none"
+            self.residual = None
+        elif in_channels == out_channels and stride == 1:
+            self.residual_kind = "identity"
+            self.residual = None
+        else:
+            self.residual_kind = "conv"
+            self.residual = TemporalConv(in_channels, out_channels, kernel_size=1, stride=stride, padding=0)
+        self._ring: TemporalRing | None = None
+        self._hist: deque | None = None
+
+    # -- receptive-field bookkeeping (continual-inference conventions) --------------------------------------------------
+    @property
+    def receptive_field(self) -> int:
+        return self.tcn.kernel_size
+
+    @property
+    def stride(self) -> int:
+        return self.tcn.stride
+
+    @property
+    def padding(self) -> int:
+        return self.tcn.padding
+
+    # -- clip path -------------------------------------------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:
+        z = self.tcn(self.gcn(x))
+        if self.residual_kind == "none":
+            return torch.relu(z)
+        xs = x[:, :, self.shrink:x.shape[2] - self.shrink] if self.shrink else x
+        r = xs if self.residual is None else self.residual(xs)
+        return torch.relu(z + r)
+
+    # -- step path -------------------------------------------------------------------------------------------------------
+    def fuse(self) -> dict[str, dict[str, Tensor]]:
+        fused = {"gcn": self.gcn.fuse(), "tcn": self.tcn.fuse()}
+        if self.residual is not None:
+            w, b = fold_linear(self.residual.t_conv.weight, self.residual.t_conv.bias, self.residual.bn)
+            fused["res"] = {"w": w, "b": b}
+        return fused
+
+    def clean_state(self) -> None:
+        self._ring = None
+        self._hist = None
+
+    def step(self, x: Tensor, fused: dict[str, dict[str, Tensor]], replicate: bool = False) -> Tensor | None:
+        """Feed one frame ``(B, V, C_in)``; return ``(B, V, C_out)`` when the block releases an output, else ``None``."""
+        if self._ring is None:
+            self._ring = TemporalRing(self.tcn.kernel_size, self.tcn.stride, self.tcn.padding)
+            self._hist = deque(maxlen=self.lag + 1)
+        if self.residual_kind != "none":
+            if replicate:
+                self._hist.extend([x] * (self.lag + 1))
+            else:
+                self._hist.append(x)
+        z = self._ring.push(self.gcn.step(x, fused["gcn"]), fused["tcn"], replicate)
+        if z is None:
+            return None
+        if self.residual_kind == "identity":
+            z = z + self._hist[0]
+        elif self.residual_kind == "conv":
+            r = self._hist[0]
+            b, v, c = r.shape
+            z = z + torch.addmm(fused["res"]["b"], r.reshape(b * v, c), fused["res"]["w"]).view(b, v, -1)
+        return torch.relu(z)
+
+    def state(self) -> tuple:
+        return (None if self._ring is None else self._ring.state(), None if self._hist is None else list(self._hist))
+
+    def set_state(self, state: tuple) -> None:
+        ring, hist = state
+        if ring is None:
+            self.clean_state()
+            return
+        self._ring = TemporalRing(self.tcn.kernel_size, self.tcn.stride, self.tcn.padding)
+        self._ring.set_state(ring)
+        self._hist = deque(hist, maxlen=self.lag + 1)

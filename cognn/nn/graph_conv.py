@@ -1,0 +1,173 @@
+"""Spatial graph units: the ST-GCN graph convolution and the AGCN adaptive graph convolution.
+
+Each unit has two paths with one set of parameters (so a continual model loads its regular twin's weights as they are):
+
+* ``forward(x)`` over a clip ``(B, C, T, V)`` — the reference computation, used for training and clip inference;
+* ``step(x, fused)`` over one frame in channels-last layout ``(B, V, C)`` with BatchNorm folded into the weights
+  (``fuse()`` builds them once) — the continual fast path. ``B`` is ``N · M`` (persons folded into the batch).
+
+Parameter names follow the reference implementation (``A``, ``graph_attn``, ``g_conv.k``, ``a_conv.k``, ``b_conv.k``,
+``gcn_residual``, ``bn``) so official checkpoints map one to one.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .fold import bn_affine, fold_linear
+from .init import init_weights
+
+NUM_SUBSETS = 3
+
+
+class _GraphUnitBase(nn.Module):
+    """Shared parts: fixed graph ``A``, learnable ``graph_attn``, per-subset 1×1 convs, BN and the unit residual."""
+
+    def __init__(self, in_channels: int, out_channels: int, A: Tensor) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.A = nn.Parameter(A.clone().float(), requires_grad=False)
+        self.graph_attn = nn.Parameter(torch.ones_like(self.A))
+        self.g_conv = nn.ModuleList(nn.Conv2d(in_channels, out_channels, 1) for _ in range(NUM_SUBSETS))
+        for conv in self.g_conv:
+            init_weights(conv, bs=NUM_SUBSETS)
+        if in_channels != out_channels:
+            self.gcn_residual = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels))
+            init_weights(self.gcn_residual[0])
+            init_weights(self.gcn_residual[1])
+        else:
+            self.gcn_residual = None
+        self.bn = nn.BatchNorm2d(out_channels)
+        init_weights(self.bn, bs=1e-6)
+
+    # -- clip path helpers ---------------------------------------------------------------------------------------------
+    def _mix(self, xa: Tensor) -> Tensor:
+        """Apply the three 1×1 subset convs to ``xa`` ``(B, 3, C, T, V)`` and sum them: ``(B, C_out, T, V)``."""
+        b, k, c, t, v = xa.shape
+        weight = torch.cat([conv.weight for conv in self.g_conv], dim=1)  # (C_out, 3·C_in, 1, 1)
+        bias = sum(conv.bias for conv in self.g_conv)
+        return F.conv2d(xa.reshape(b, k * c, t, v), weight, bias)
+
+    def _finish(self, y: Tensor, x: Tensor) -> Tensor:
+        y = self.bn(y)
+        y = y + (x if self.gcn_residual is None else self.gcn_residual(x))
+        return F.relu(y)
+
+    # -- step path -----------------------------------------------------------------------------------------------------
+    def fuse(self) -> dict[str, Tensor]:
+        """Weights for :meth:`step` with the BatchNorms folded in."""
+        scale, shift = bn_affine(self.bn)
+        w = torch.cat([conv.weight.reshape(self.out_channels, -1) * scale[:, None] for conv in self.g_conv])
+        b = sum(conv.bias for conv in self.g_conv) * scale + shift
+        fused = {"w": w.t().contiguous(), "b": b}
+        if self.gcn_residual is not None:
+            fused["rw"], fused["rb"] = fold_linear(self.gcn_residual[0].weight, self.gcn_residual[0].bias,
+                                                   self.gcn_residual[1])
+        return fused
+
+    def _step_graph(self, x: Tensor, fused: dict[str, Tensor], a_eff: Tensor) -> Tensor:
+        """Graph convolution of one frame ``x`` ``(B, V, C)`` with effective adjacency ``(3, V, V)`` or ``(B, 3, V, V)``."""
+        b, v, c = x.shape
+        x2 = x.reshape(b * v, c)
+        z = (x2 @ fused["w"]).view(b, v * NUM_SUBSETS, self.out_channels)  # row index v·3 + k
+        if a_eff.dim() == 3:
+            a_cat = a_eff.permute(2, 1, 0).reshape(v, v * NUM_SUBSETS)
+        else:
+            a_cat = a_eff.permute(0, 3, 2, 1).reshape(b, v, v * NUM_SUBSETS)
+        y = torch.matmul(a_cat, z) + fused["b"]
+        if self.gcn_residual is None:
+            y = y + x
+        else:
+            y = y + torch.addmm(fused["rb"], x2, fused["rw"]).view(b, v, self.out_channels)
+        return torch.relu(y)
+
+
+class GraphConv(_GraphUnitBase):
+    """ST-GCN graph convolution (2s-AGCN style): ``Σ_k W_k (x · (A_k ⊙ M_k))`` + BN + residual, ReLU.
+
+    ``graph_attn`` (``M``) is a learnable edge mask that multiplies the fixed graph.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, t, v = x.shape
+        a = self.A * self.graph_attn
+        xa = torch.matmul(x.reshape(n, 1, c * t, v), a).view(n, NUM_SUBSETS, c, t, v)
+        return self._finish(self._mix(xa), x)
+
+    def fuse(self) -> dict[str, Tensor]:
+        fused = super().fuse()
+        fused["a"] = (self.A * self.graph_attn).contiguous()
+        return fused
+
+    def step(self, x: Tensor, fused: dict[str, Tensor]) -> Tensor:
+        return self._step_graph(x, fused, fused["a"])
+
+
+class AdaptiveGraphConv(_GraphUnitBase):
+    """AGCN adaptive graph convolution: adjacency ``softmax(θᵀφ / (C_e·T)) + A_k + B_k`` per subset.
+
+    ``variant="clip"`` is the regular 2s-AGCN unit: one attention matrix per clip, from embeddings flattened over all
+    frames, divided by ``inter_c · T`` before a softmax over the source joint ``v``. In step mode (CoAGCN) the
+    attention is computed from the single incoming frame (``T = 1``), as the official continual model does.
+
+    ``variant="mod"`` reproduces the official AGCN* / CoAGCN* unit, whose attention normalises over the summed axis and
+    cancels out: each subset scales every joint by ``1 + Σ_w (A_k + B_k)[v, w]`` before its 1×1 conv. The released
+    ``agcnmod`` checkpoints were trained this way; ``a_conv``/``b_conv`` are kept (and loaded) but have no effect.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, A: Tensor, variant: str = "clip",
+                 coff_embedding: int = 4) -> None:
+        super().__init__(in_channels, out_channels, A)
+        if variant not in ("clip", "mod"):
+            raise ValueError(f"variant must be 'clip' or 'mod', not {variant!r}")
+        self.variant = variant
+        self.inter_c = out_channels // coff_embedding
+        self.a_conv = nn.ModuleList(nn.Conv2d(in_channels, self.inter_c, 1) for _ in range(NUM_SUBSETS))
+        self.b_conv = nn.ModuleList(nn.Conv2d(in_channels, self.inter_c, 1) for _ in range(NUM_SUBSETS))
+        for conv in (*self.a_conv, *self.b_conv):
+            init_weights(conv)
+
+    def _joint_scale(self) -> Tensor:
+        return 1.0 + (self.A + self.graph_attn).sum(-1)  # (3, V)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, t, v = x.shape
+        if self.variant == "mod":
+            xa = x.unsqueeze(1) * self._joint_scale()[None, :, None, None, :]
+            return self._finish(self._mix(xa), x)
+        a_plus = self.A + self.graph_attn
+        ic = self.inter_c
+        mats = []
+        for k in range(NUM_SUBSETS):
+            theta = self.a_conv[k](x).permute(0, 3, 1, 2).reshape(n, v, ic * t)
+            phi = self.b_conv[k](x).reshape(n, ic * t, v)
+            att = torch.softmax(torch.matmul(theta, phi) / (ic * t), dim=-2)
+            mats.append(att + a_plus[k])
+        adj = torch.stack(mats, dim=1)  # (N, 3, V, V)
+        xa = torch.matmul(x.reshape(n, 1, c * t, v), adj).view(n, NUM_SUBSETS, c, t, v)
+        return self._finish(self._mix(xa), x)
+
+    def fuse(self) -> dict[str, Tensor]:
+        fused = super().fuse()
+        if self.variant == "mod":
+            fused["a"] = torch.diag_embed(self._joint_scale()).contiguous()
+        else:
+            fused["a_plus"] = (self.A + self.graph_attn).contiguous()
+            fused["theta_w"] = torch.cat([c.weight.reshape(self.inter_c, -1) for c in self.a_conv]).t().contiguous()
+            fused["theta_b"] = torch.cat([c.bias for c in self.a_conv])
+            fused["phi_w"] = torch.cat([c.weight.reshape(self.inter_c, -1) for c in self.b_conv]).t().contiguous()
+            fused["phi_b"] = torch.cat([c.bias for c in self.b_conv])
+        return fused
+
+    def step(self, x: Tensor, fused: dict[str, Tensor]) -> Tensor:
+        if self.variant == "mod":
+            return self._step_graph(x, fused, fused["a"])
+        b, v, c = x.shape
+        ic = self.inter_c
+        x2 = x.reshape(b * v, c)
+        theta = torch.addmm(fused["theta_b"], x2, fused["theta_w"]).view(b, v, NUM_SUBSETS, ic).transpose(1, 2)
+        phi = torch.addmm(fused["phi_b"], x2, fused["phi_w"]).view(b, v, NUM_SUBSETS, ic).permute(0, 2, 3, 1)
+        att = torch.softmax(torch.matmul(theta, phi) / ic, dim=-2)  # (B, 3, V, V), [v, w]
+        return self._step_graph(x, fused, att + fused["a_plus"])

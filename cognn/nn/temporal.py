@@ -1,0 +1,87 @@
+"""Temporal convolution (``K×1`` conv + BN) and its continual form: a ring buffer of the last ``K`` frames.
+
+The continual form releases output position ``i`` when input ``s·i − p + K − 1`` arrives (stride ``s``, padding
+``p``); the buffer starts as zeros, which plays the role of the clip convolution's left zero padding, so every
+released output equals the clip convolution's output at that position.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .fold import bn_affine
+from .init import init_weights
+
+
+class TemporalConv(nn.Module):
+    """``BN(Conv2d(C_in, C_out, (K, 1), stride=(s, 1), padding=(p, 0)))`` over ``(B, C, T, V)``."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 9, stride: int = 1,
+                 padding: int = 4) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.t_conv = nn.Conv2d(in_channels, out_channels, (kernel_size, 1), stride=(stride, 1), padding=(padding, 0))
+        self.bn = nn.BatchNorm2d(out_channels)
+        init_weights(self.t_conv)
+        init_weights(self.bn)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.bn(self.t_conv(x))
+
+    def fuse(self) -> dict[str, Tensor]:
+        """``w`` ``(K·C_in, C_out)`` with row ``k·C_in + c`` = tap ``k`` of input channel ``c``, BN folded in."""
+        scale, shift = bn_affine(self.bn)
+        w = self.t_conv.weight[..., 0] * scale[:, None, None]  # (C_out, C_in, K)
+        return {"w": w.permute(2, 1, 0).reshape(-1, w.shape[0]).contiguous(),
+                "b": (self.t_conv.bias * scale + shift).contiguous()}
+
+
+class TemporalRing:
+    """Step state of one :class:`TemporalConv`: the last ``K`` input frames and the stride phase.
+
+    Frames are stored twice in a ``(B·V, 2K, C)`` buffer so that the window of the last ``K`` frames is always one
+    strided view, multiplied with the folded weight without a copy.
+    """
+
+    __slots__ = ("k", "stride", "padding", "count", "buf", "pos")
+
+    def __init__(self, kernel_size: int, stride: int, padding: int) -> None:
+        self.k = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.count = 0
+        self.buf: Tensor | None = None
+        self.pos = 0
+
+    def push(self, x: Tensor, fused: dict[str, Tensor], replicate: bool = False) -> Tensor | None:
+        """Add frame ``x`` ``(B, V, C)``; return the next output ``(B, V, C_out)`` when one is due, else ``None``.
+
+        ``replicate=True`` (warm start) fills the whole history with ``x`` and releases an output at once.
+        """
+        b, v, c = x.shape
+        k = self.k
+        if self.buf is None:
+            self.buf = x.new_zeros(b * v, 2 * k, c)
+        x2 = x.reshape(b * v, c)
+        if replicate:
+            self.buf.copy_(x2[:, None, :].expand_as(self.buf))
+            self.pos = 0
+            self.count = k - 1 - self.padding
+        else:
+            self.buf[:, self.pos] = x2
+            self.buf[:, self.pos + k] = x2
+        self.pos = (self.pos + 1) % k
+        rel = self.count + self.padding - (k - 1)
+        self.count += 1
+        if rel < 0 or rel % self.stride:
+            return None
+        window = self.buf[:, self.pos:self.pos + k].reshape(b * v, k * c)
+        return torch.addmm(fused["b"], window, fused["w"]).view(b, v, -1)
+
+    def state(self) -> tuple:
+        return (self.count, None if self.buf is None else self.buf.clone(), self.pos)
+
+    def set_state(self, state: tuple) -> None:
+        self.count, self.buf, self.pos = state
