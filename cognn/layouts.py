@@ -86,7 +86,9 @@ KINETICS18 = Layout(
     edges=_KIN_INWARD,
     center=1,
     origin=1,
-    bone_pairs=_KIN_INWARD + ((1, 1),),
+    # the reference bone modality roots the Kinetics skeleton at the nose (neck - nose), unlike the graph's centre
+    bone_pairs=((0, 0), (1, 0), (2, 1), (3, 2), (4, 3), (5, 1), (6, 5), (7, 6), (8, 2), (9, 8), (10, 9), (11, 5),
+                (12, 11), (13, 12), (14, 0), (15, 0), (16, 14), (17, 15)),
     mirror_pairs=((2, 5), (3, 6), (4, 7), (8, 11), (9, 12), (10, 13), (14, 15), (16, 17)),
 )
 

@@ -1,0 +1,329 @@
+"""``cognn-prep``: turn raw NTU RGB+D ``.skeleton`` files or Kinetics-skeleton JSONs into a cognn dataset file.
+
+    cognn-prep ntu60|ntu120|kinetics --src DIR [--src DIR ...] --out FILE.h5 [--benchmark xsub|xview|xset]
+               [--split train|val|all] [--labels FILE.json] [--workers N] [--quiet]
+
+Files are parsed in worker processes, in order, and streamed to ``FILE.h5.partial``, renamed to ``FILE.h5`` at the
+end; unreadable files are listed on stderr and skipped. Exit status: 0 written, 1 nothing usable, 2 usage or input
+error, 130 interrupted (no output left behind).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import CognnError, InputFileError
+
+__all__ = ["main", "prep_ntu_file", "prep_kinetics_file"]
+
+PROG = "cognn-prep"
+NUM_FRAMES = 300
+KINETICS_PREPROCESSING = "kinetics-feeder"  # x, y - 0.5, y negated, zeroed where score == 0, top-2 persons per frame
+KINETICS_PREPROCESSING_VERSION = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="Prepare a cognn dataset file (HDF5) from raw NTU RGB+D "
+                                "skeleton files or Kinetics-skeleton JSON files.")
+    p.add_argument("dataset", choices=["ntu60", "ntu120", "kinetics"], help="which raw dataset --src holds")
+    p.add_argument("--src", action="append", required=True, metavar="DIR",
+                   help="folder with the raw files (repeat for several folders)")
+    p.add_argument("--out", required=True, metavar="FILE.h5", help="output dataset file")
+    p.add_argument("--benchmark", choices=["xsub", "xview", "xset"],
+                   help="NTU benchmark: ntu60 xsub|xview, ntu120 xsub|xset (default xsub)")
+    p.add_argument("--split", choices=["train", "val", "all"], default="all",
+                   help="which part of the benchmark to write (default all)")
+    p.add_argument("--labels", metavar="FILE.json",
+                   help="Kinetics label file ({name: {label_index, has_skeleton}}); default: <src>_label.json next "
+                        "to the folder if it exists, else each file's own label_index")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="parsing processes (default: number of CPUs, at most 8; 1 = no extra process)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# per-file work (runs in worker processes)
+
+def prep_ntu_file(path: str) -> tuple[np.ndarray, int]:
+    """One NTU file -> preprocessed ``(3, 300, 25, 2)`` float32 and its number of frames."""
+    from ..data.ntu import read_ntu_skeleton, to_array
+    from ..data.transforms import normalize_sample, pad_to
+
+    skel = read_ntu_skeleton(path)
+    x = pad_to(to_array(skel), NUM_FRAMES, truncate=True)
+    return normalize_sample(x, "ntu25"), skel.num_frames
+
+
+def prep_kinetics_file(path: str, label: int | None) -> tuple[np.ndarray, int, int]:
+    """One Kinetics JSON -> ``(3, 300, 18, 2)`` float32, its label (``label`` from the label file, if any) and
+    its length in frames (``max frame_index + 1``; frames from index 300 on are dropped)."""
+    from ..data.kinetics import read_kinetics_json, to_array
+
+    clip = read_kinetics_json(path)
+    if label is None:
+        if clip.label_index is None:
+            raise InputFileError(path, "no label_index in the file and no label file given", field="label_index")
+        label = clip.label_index
+    elif clip.label_index is not None and clip.label_index != label:
+        raise InputFileError(path, f"label_index {clip.label_index} disagrees with the label file ({label})",
+                             field="label_index")
+    length = max((f.frame_index for f in clip.frames), default=-1) + 1
+    return to_array(clip, max_frames=NUM_FRAMES), label, length
+
+
+def _work(job: tuple) -> tuple:
+    """Run one job; returns ``("ok", name, array, label, info)`` or ``("bad", name, message)``."""
+    kind, path, name, label = job
+    try:
+        if kind == "ntu":
+            x, frames = prep_ntu_file(path)
+            return "ok", name, x, label, frames
+        x, label, frames = prep_kinetics_file(path, label)
+        return "ok", name, x, label, frames
+    except CognnError as e:
+        return "bad", name, str(e)
+    except Exception as e:  # a bug or an unexpected library error: report, don't abort the whole run
+        return "bad", name, f"{path}: unexpected {type(e).__name__}: {e}"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# job selection
+
+@dataclass
+class _Plan:
+    dataset: str
+    benchmark: str
+    split: str
+    layout: str
+    preprocessing: str
+    preprocessing_version: int
+    jobs: list[tuple] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    bad: list[str] = field(default_factory=list)
+
+    def skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+
+
+def _plan_ntu(args, srcs: list[Path]) -> _Plan:
+    from ..data.classes import BENCHMARKS, in_train_split, missing_skeletons
+    from ..data.ntu import parse_sample_name
+    from ..data.transforms import PREPROCESSING_NAME, PREPROCESSING_VERSION
+
+    ds = args.dataset
+    bm = args.benchmark or BENCHMARKS[ds][0]
+    if bm not in BENCHMARKS[ds]:
+        raise CognnError(f"{ds} has no benchmark {bm!r}; use one of {', '.join(BENCHMARKS[ds])}")
+    plan = _Plan(ds, bm, args.split, "ntu25", PREPROCESSING_NAME, PREPROCESSING_VERSION)
+    missing = missing_skeletons(ds)
+    files = [f for src in srcs for f in sorted(src.glob("*.skeleton"))]
+    if not files:
+        raise CognnError(f"no .skeleton files in {', '.join(map(str, srcs))}")
+    seen: set[str] = set()
+    for f in files:
+        try:
+            sn = parse_sample_name(f.name)
+        except InputFileError as e:
+            plan.bad.append(f"{f}: {e.problem}")
+            continue
+        name = str(sn)
+        if name in seen:
+            plan.skip("duplicate sample name")
+            continue
+        seen.add(name)
+        if name in missing:
+            plan.skip("on the official missing-skeleton list")
+            continue
+        if ds == "ntu60" and not 1 <= sn.action <= 60:
+            plan.skip("action outside NTU-60 (A001-A060)")
+            continue
+        if ds == "ntu120" and not 1 <= sn.action <= 120:
+            plan.skip("action outside NTU-120 (A001-A120)")
+            continue
+        if args.split != "all" and in_train_split(sn, ds, bm) != (args.split == "train"):
+            plan.skip(f"not in the {bm} {args.split} split")
+            continue
+        plan.jobs.append(("ntu", str(f), name, sn.label))
+    return plan
+
+
+def _load_label_file(path: Path) -> dict[str, tuple[int, bool]]:
+    try:
+        obj = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise InputFileError(path, "file not found") from None
+    except UnicodeDecodeError:
+        raise InputFileError(path, "not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise InputFileError(path, f"invalid JSON: {e.msg}", line=e.lineno) from None
+    if not isinstance(obj, dict):
+        raise InputFileError(path, "expected an object {name: {label_index, has_skeleton}}")
+    out = {}
+    for name, entry in obj.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("label_index"), int) \
+                or isinstance(entry.get("label_index"), bool):
+            raise InputFileError(path, "expected {\"label_index\": int, \"has_skeleton\": bool}", field=name)
+        out[name] = (entry["label_index"], bool(entry.get("has_skeleton", True)))
+    return out
+
+
+def _plan_kinetics(args, srcs: list[Path]) -> _Plan:
+    if args.benchmark:
+        raise CognnError("--benchmark applies to NTU only; Kinetics has fixed train/val folders")
+    plan = _Plan("kinetics400", "", args.split, "kinetics18", KINETICS_PREPROCESSING,
+                 KINETICS_PREPROCESSING_VERSION)
+    labels: dict[str, tuple[int, bool]] | None = None
+    if args.labels:
+        labels = _load_label_file(Path(args.labels))
+    elif len(srcs) == 1:
+        src = srcs[0].resolve()
+        auto = src.parent / f"{src.name}_label.json"
+        if auto.is_file():
+            labels = _load_label_file(auto)
+    files = [f for src in srcs for f in sorted(src.glob("*.json")) if not f.name.endswith("_label.json")]
+    if not files:
+        raise CognnError(f"no .json files in {', '.join(map(str, srcs))}")
+    for f in files:
+        name = f.name.split(".")[0]
+        label = None
+        if labels is not None:
+            if name not in labels:
+                plan.bad.append(f"{f}: not in the label file")
+                continue
+            label, has_skeleton = labels[name]
+            if not has_skeleton:
+                plan.skip("has_skeleton is false in the label file")
+                continue
+        plan.jobs.append(("kinetics", str(f), name, label))
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# running
+
+def _default_workers() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(1, min(8, n))
+
+
+def _results(jobs: list[tuple], workers: int) -> Iterator[tuple]:
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield _work(job)
+        return
+    chunk = max(1, min(16, len(jobs) // (workers * 8)))
+    with multiprocessing.get_context().Pool(workers) as pool:
+        yield from pool.imap(_work, jobs, chunksize=chunk)
+
+
+def _run(args, err: Callable[[str], None]) -> int:
+    from tqdm import tqdm
+
+    from ..data.classes import class_names
+    from ..data.store import DatasetWriter
+
+    srcs = [Path(s) for s in args.src]
+    for s in srcs:
+        if not s.is_dir():
+            raise InputFileError(s, "not a folder" if s.exists() else "folder not found")
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise InputFileError(out, "the output folder does not exist")
+    if out.is_dir():
+        raise InputFileError(out, "is a folder; give a file name such as data.h5")
+    workers = _default_workers() if args.workers is None else args.workers
+    if workers < 1:
+        raise CognnError("--workers must be at least 1")
+
+    plan = _plan_ntu(args, srcs) if args.dataset.startswith("ntu") else _plan_kinetics(args, srcs)
+    classes = class_names(plan.dataset)
+    if not plan.jobs:
+        _summary(plan, 0, None, [], err)
+        err(f"{PROG}: error: no samples to write")
+        return 2 if not plan.bad else 1
+    cut: list[str] = []
+    written = 0
+    bar = tqdm(total=len(plan.jobs), unit="file", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty(),
+               desc=PROG)
+    try:
+        with DatasetWriter(out, plan.layout, classes, dataset=plan.dataset, benchmark=plan.benchmark,
+                           split=plan.split, preprocessing=plan.preprocessing,
+                           preprocessing_version=plan.preprocessing_version) as w:
+            for res in _results(plan.jobs, workers):
+                bar.update()
+                if res[0] == "bad":
+                    plan.bad.append(res[2])
+                    continue
+                _, name, x, label, frames = res
+                if not 0 <= label < len(classes):
+                    plan.bad.append(f"{name}: label {label} outside 0..{len(classes) - 1}")
+                    continue
+                if frames > NUM_FRAMES:
+                    cut.append(name)
+                w.append(x, label, name)
+                written += 1
+            if written == 0:
+                raise _NothingWritten
+    except _NothingWritten:
+        _summary(plan, 0, None, cut, err)
+        err(f"{PROG}: error: none of the {len(plan.jobs)} selected files could be read; no output written")
+        return 1
+    finally:
+        bar.close()
+    _summary(plan, written, out, cut, err)
+    return 0
+
+
+class _NothingWritten(Exception):
+    pass
+
+
+def _summary(plan: _Plan, written: int, out: Path | None, cut: list[str], err: Callable[[str], None]) -> None:
+    what = " ".join(x for x in (plan.dataset, plan.benchmark, plan.split) if x)
+    if out is not None:
+        err(f"{PROG}: wrote {written} samples ({what}) to {out}")
+    for why, n in plan.skipped.items():
+        err(f"{PROG}: skipped {n} file(s): {why}")
+    if cut:
+        err(f"{PROG}: {len(cut)} sample(s) longer than {NUM_FRAMES} frames were cut: {', '.join(cut[:5])}"
+            + (" ..." if len(cut) > 5 else ""))
+    if plan.bad:
+        err(f"{PROG}: {len(plan.bad)} bad file(s) skipped:")
+        for msg in plan.bad:
+            err(f"  {msg}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``cognn-prep``; returns the exit status."""
+    def err(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed usage and the message
+        return int(e.code) if isinstance(e.code, int) else 2
+    try:
+        return _run(args, err)
+    except CognnError as e:
+        err(f"{PROG}: error: {e}")
+        return 2
+    except KeyboardInterrupt:
+        err(f"{PROG}: interrupted; no output written")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Class names, benchmark splits and missing-skeleton lists shipped in the repository's ``datasets/`` folder."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import cognn
+
+__all__ = ["datasets_dir", "class_names", "split_train_ids", "in_train_split", "missing_skeletons",
+           "DATASETS", "BENCHMARKS"]
+
+#: dataset name -> file stem of its class list
+DATASETS = {"ntu60": "ntu60", "ntu120": "ntu120", "kinetics400": "kinetics400", "kinetics": "kinetics400"}
+#: benchmarks of each NTU dataset (the first is the default)
+BENCHMARKS = {"ntu60": ("xsub", "xview"), "ntu120": ("xsub", "xset")}
+
+
+def datasets_dir() -> Path:
+    """The ``datasets/`` folder next to the ``cognn`` package (editable install / source checkout)."""
+    return Path(cognn.__file__).resolve().parents[1] / "datasets"
+
+
+def _read_lines(name: str) -> list[str]:
+    path = datasets_dir() / name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} is missing; cognn must be run from a source checkout or an editable "
+                                "install that has the datasets/ folder") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _check(dataset: str) -> str:
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    return DATASETS[dataset]
+
+
+@lru_cache(maxsize=None)
+def _class_names(stem: str) -> tuple[str, ...]:
+    return tuple(_read_lines(f"{stem}_classes.txt"))
+
+
+def class_names(dataset: str) -> list[str]:
+    """Class names of ``"ntu60"``, ``"ntu120"`` or ``"kinetics400"`` (alias ``"kinetics"``), index = label."""
+    return list(_class_names(_check(dataset)))
+
+
+@lru_cache(maxsize=None)
+def _splits() -> dict:
+    return json.loads((datasets_dir() / "splits.json").read_text(encoding="utf-8"))
+
+
+def split_train_ids(dataset: str, benchmark: str) -> tuple[str, frozenset[int]]:
+    """``(field, ids)`` of a benchmark's train split: e.g. ``("performer", {1, 2, 4, ...})`` for NTU-60 xsub."""
+    if dataset not in BENCHMARKS:
+        raise ValueError(f"no benchmark splits for {dataset!r}; known: {', '.join(BENCHMARKS)}")
+    if benchmark not in BENCHMARKS[dataset]:
+        raise ValueError(f"{dataset} has no benchmark {benchmark!r}; use one of {', '.join(BENCHMARKS[dataset])}")
+    entry = _splits()[dataset][benchmark]
+    return entry["field"], frozenset(int(i) for i in entry["train"])
+
+
+def in_train_split(sample, dataset: str, benchmark: str) -> bool:
+    """Whether an NTU :class:`~cognn.data.ntu.SampleName` belongs to the benchmark's train split."""
+    field, ids = split_train_ids(dataset, benchmark)
+    return getattr(sample, field) in ids
+
+
+@lru_cache(maxsize=None)
+def _missing(dataset: str) -> frozenset[str]:
+    return frozenset(_read_lines(f"{dataset}_missing_skeletons.txt"))
+
+
+def missing_skeletons(dataset: str) -> frozenset[str]:
+    """The official ids of samples with missing or incomplete skeletons (302 for NTU-60, 535 for NTU-120)."""
+    if dataset not in BENCHMARKS:
+        raise ValueError(f"no missing-skeleton list for {dataset!r}; known: {', '.join(BENCHMARKS)}")
+    return _missing(dataset)
