@@ -1,0 +1,323 @@
+"""Read PyTorch files (zip and legacy formats) with a restricted unpickler that never runs code from the file.
+
+``torch.load(weights_only=True)`` refuses PyTorch-Lightning 1.x checkpoints (their ``callbacks`` dict is keyed by a
+class object) and a plain ``torch.load`` would execute whatever the pickle asks for. :func:`load_torch_file` sits in
+between:
+
+* tensors, storages, dtypes and plain containers are rebuilt by cognn's own small functions (not torch's), from raw
+  bytes read out of the file;
+* any other class or function the pickle names becomes an inert placeholder: it can be stored, used as a dict key,
+  given state or items, and it does nothing. Placeholders never stand in for tensors, so a state dict that needs one
+  is reported as broken by the caller;
+* a pickle that *calls* a function outside that set (the ``REDUCE`` opcode, how every code-running pickle works, e.g.
+  ``os.system``, ``eval``, ``subprocess.Popen``) is refused with :class:`UnsafePickleError` before anything runs.
+  Calls into the training frameworks that write checkpoints (torch, numpy, Lightning) only yield placeholders.
+"""
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+import struct
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["load_torch_file", "UnsafePickleError", "Placeholder", "LEGACY_MAGIC", "is_placeholder"]
+
+#: first bytes of a legacy (non-zip) torch file: PROTO 2, LONG1 of torch's magic number 0x1950a86a20f9469cfc6c
+LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+_LEGACY_PROTOCOL = 1001
+
+#: module roots whose functions may be *called* by a pickle; the call only makes an inert placeholder
+_TOLERATED_CALLS = frozenset({"torch", "numpy", "pytorch_lightning", "lightning", "lightning_fabric", "torchmetrics",
+                              "ride"})
+
+_STORAGE_DTYPES = {
+    "FloatStorage": torch.float32, "DoubleStorage": torch.float64, "HalfStorage": torch.float16,
+    "BFloat16Storage": torch.bfloat16, "LongStorage": torch.int64, "IntStorage": torch.int32,
+    "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8, "BoolStorage": torch.bool,
+    "ComplexFloatStorage": torch.complex64, "ComplexDoubleStorage": torch.complex128,
+    "UntypedStorage": torch.uint8,
+}
+
+
+class UnsafePickleError(Exception):
+    """The pickle asks to call a function while loading (it would run code)."""
+
+    def __init__(self, qualname: str) -> None:
+        self.qualname = qualname
+        super().__init__(f"the file would run code while loading (its pickle calls {qualname}); "
+                         "cognn never executes code from checkpoint files")
+
+
+class Placeholder:
+    """Stand-in for a class or function named in a pickle; instances accept state and items and do nothing."""
+
+    qualname = "?"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Placeholder":
+        return object.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # reached only when the pickle *calls* the global (REDUCE / INST), never for NEWOBJ
+        if type(self).qualname.split(".", 1)[0] not in _TOLERATED_CALLS:
+            raise UnsafePickleError(type(self).qualname)
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def append(self, item: Any) -> None:
+        pass
+
+    def extend(self, items: Any) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<{type(self).qualname}>"
+
+
+def is_placeholder(obj: Any) -> bool:
+    """True for a placeholder class or instance made by the restricted unpickler."""
+    return isinstance(obj, Placeholder) or (isinstance(obj, type) and issubclass(obj, Placeholder))
+
+
+def _placeholder_class(module: str, name: str) -> type:
+    return type(name.rsplit(".", 1)[-1], (Placeholder,), {"qualname": f"{module}.{name}", "__module__": __name__})
+
+
+class _StorageType:
+    def __init__(self, dtype: torch.dtype) -> None:
+        self.dtype = dtype
+
+
+class _Storage:
+    """A storage: a flat tensor of its dtype (filled later for legacy files)."""
+
+    def __init__(self, data: torch.Tensor) -> None:
+        self.data = data
+
+
+def _as_storage(obj: Any) -> _Storage:
+    if not isinstance(obj, _Storage):
+        raise pickle.UnpicklingError(f"a tensor refers to {obj!r} instead of a storage")
+    return obj
+
+
+def _view(flat: torch.Tensor, offset: int, size: Any, stride: Any) -> torch.Tensor:
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride) or min(size + stride + (int(offset),), default=0) < 0:
+        raise pickle.UnpicklingError(f"bad tensor geometry: size {size}, stride {stride}, offset {offset}")
+    return torch.as_strided(flat, size, stride, int(offset))
+
+
+def _rebuild_tensor(storage: Any, storage_offset: int, size: Any, stride: Any, *_ignored: Any) -> torch.Tensor:
+    return _view(_as_storage(storage).data, storage_offset, size, stride)
+
+
+def _rebuild_tensor_v3(storage: Any, storage_offset: int, size: Any, stride: Any, requires_grad: Any,
+                       backward_hooks: Any, dtype: Any, metadata: Any = None) -> torch.Tensor:
+    if not isinstance(dtype, torch.dtype):
+        raise pickle.UnpicklingError(f"{dtype!r} is not a dtype")
+    flat = _as_storage(storage).data
+    if flat.dtype != dtype:
+        flat = flat.view(torch.uint8).view(dtype)
+    return _view(flat, storage_offset, size, stride)
+
+
+def _rebuild_parameter(data: Any, *_ignored: Any) -> torch.Tensor:
+    if type(data) is not torch.Tensor:
+        raise pickle.UnpicklingError("a parameter wraps something that is not a tensor")
+    return data
+
+
+def _encode(obj: Any, encoding: str = "utf-8") -> bytes:
+    # protocol-2 pickles store bytes as _codecs.encode(str, "latin1")
+    if not isinstance(obj, str) or encoding.lower() not in ("latin1", "latin-1", "utf-8", "utf8"):
+        raise pickle.UnpicklingError("unexpected arguments to _codecs.encode")
+    return obj.encode(encoding)
+
+
+def _plain_dict(*_args: Any) -> dict:
+    return {}
+
+
+def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
+    # protocol 0/1 form of object construction: only placeholders may be made this way
+    if isinstance(cls, type) and issubclass(cls, Placeholder):
+        return object.__new__(cls)
+    raise pickle.UnpicklingError(f"refusing to reconstruct {cls!r}")
+
+
+_ALLOWED: dict[tuple[str, str], Any] = {
+    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch", "Size"): torch.Size,
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("collections", "Counter"): collections.Counter,
+    ("collections", "defaultdict"): _plain_dict,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "slice"): slice,
+    ("builtins", "complex"): complex,
+    ("_codecs", "encode"): _encode,
+    ("copyreg", "_reconstructor"): _reconstructor,
+}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """``pickle.Unpickler`` whose globals come from a fixed table or are inert placeholders.
+
+    ``storages(pid)`` resolves the persistent ids of tensor storages (zip or legacy layout).
+    """
+
+    def __init__(self, file: io.BufferedIOBase, storages: Any) -> None:
+        super().__init__(file)
+        self._storages = storages
+        self.placeholders: dict[str, type] = {}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED:
+            return _ALLOWED[(module, name)]
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return _StorageType(_STORAGE_DTYPES[name])
+        if module == "torch" and isinstance(vars(torch).get(name), torch.dtype):  # no lazy imports
+            return vars(torch)[name]
+        key = f"{module}.{name}"
+        if key not in self.placeholders:
+            self.placeholders[key] = _placeholder_class(module, name)
+        return self.placeholders[key]
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not isinstance(pid, tuple) or not pid:
+            raise pickle.UnpicklingError(f"unexpected persistent id {pid!r}")
+        kind = pid[0].decode("ascii") if isinstance(pid[0], bytes) else pid[0]
+        if kind == "module":  # legacy whole-module pickles name their source: keep an inert marker
+            return _placeholder_class("torch.nn", "Module")
+        if kind != "storage":
+            raise pickle.UnpicklingError(f"unexpected persistent id kind {kind!r}")
+        if not isinstance(pid[1], _StorageType):
+            raise pickle.UnpicklingError(f"storage of unknown type {pid[1]!r}")
+        return self._storages(pid)
+
+
+def _element_size(dtype: torch.dtype) -> int:
+    return torch.empty((), dtype=dtype).element_size()
+
+
+def _from_bytes(raw: bytes, dtype: torch.dtype, big_endian: bool = False) -> torch.Tensor:
+    es = _element_size(dtype)
+    if len(raw) % es:
+        raise pickle.UnpicklingError(f"storage of {len(raw)} bytes is not a whole number of {dtype} elements")
+    if not raw:
+        return torch.empty(0, dtype=dtype)
+    flat = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
+    if big_endian and es > 1:
+        flat = flat.view(-1, es).flip(1).reshape(-1)
+    return flat.view(dtype)
+
+
+def _load_zip(path: Path) -> tuple[Any, RestrictedUnpickler]:
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        pkl = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
+        if len(pkl) != 1:
+            raise pickle.UnpicklingError("no data.pkl record: a zip file but not a PyTorch checkpoint")
+        if any(info.compress_type != zipfile.ZIP_STORED for info in zf.infolist()):
+            raise pickle.UnpicklingError("compressed records: PyTorch writes its files uncompressed")
+        prefix = pkl[0][: -len("data.pkl")]
+        big = prefix + "byteorder" in names and zf.read(prefix + "byteorder").strip() == b"big"
+        cache: dict[str, _Storage] = {}
+
+        def storages(pid: tuple) -> _Storage:
+            if len(pid) != 5:
+                raise pickle.UnpicklingError(f"unexpected storage id {pid!r}")
+            _, stype, key, _location, numel = pid
+            key = str(key)
+            if key not in cache:
+                record = f"{prefix}data/{key}"
+                if record not in names:
+                    raise pickle.UnpicklingError(f"storage record {record} is missing")
+                data = _from_bytes(zf.read(record), stype.dtype, big)
+                if data.numel() < int(numel):
+                    raise pickle.UnpicklingError(f"storage {key} holds {data.numel()} elements, {numel} expected")
+                cache[key] = _Storage(data)
+            return cache[key]
+
+        with zf.open(pkl[0]) as f:
+            unpickler = RestrictedUnpickler(io.BytesIO(f.read()), storages)
+            return unpickler.load(), unpickler
+
+
+def _load_legacy(path: Path) -> tuple[Any, RestrictedUnpickler]:
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        def header() -> Any:
+            return RestrictedUnpickler(f, lambda pid: None).load()
+
+        if header() != int.from_bytes(LEGACY_MAGIC[4:], "little"):
+            raise pickle.UnpicklingError("bad magic number")
+        if header() != _LEGACY_PROTOCOL:
+            raise pickle.UnpicklingError("unknown legacy protocol version")
+        header()  # sys_info: byte order and type sizes of the writer
+        roots: dict[str, _Storage] = {}
+        views: dict[str, _Storage] = {}
+
+        def storages(pid: tuple) -> _Storage:
+            if len(pid) != 6:
+                raise pickle.UnpicklingError(f"unexpected storage id {pid!r}")
+            _, stype, key, _location, numel, view = pid
+            key = str(key)
+            if key not in roots:
+                if int(numel) * _element_size(stype.dtype) > size:
+                    raise pickle.UnpicklingError(f"storage {key} is larger than the file")
+                roots[key] = _Storage(torch.zeros(int(numel), dtype=stype.dtype))
+            root = roots[key]
+            if view is None:
+                return root
+            vkey, offset, vsize = view
+            if str(vkey) not in views:
+                views[str(vkey)] = _Storage(root.data[int(offset): int(offset) + int(vsize)])
+            return views[str(vkey)]
+
+        unpickler = RestrictedUnpickler(f, storages)
+        result = unpickler.load()
+        keys = RestrictedUnpickler(f, lambda pid: None).load()
+        if not isinstance(keys, list):
+            raise pickle.UnpicklingError("the storage key list is missing")
+        for key in keys:
+            if str(key) not in roots:
+                raise pickle.UnpicklingError(f"storage {key} is listed but never used")
+            flat = roots[str(key)].data
+            (count,) = struct.unpack("<q", f.read(8))
+            es = _element_size(flat.dtype)
+            raw = f.read(count * es)
+            if count != flat.numel() or len(raw) != count * es:
+                raise pickle.UnpicklingError(f"storage {key} is truncated")
+            flat.copy_(_from_bytes(raw, flat.dtype))
+        return result, unpickler
+
+
+def load_torch_file(path: str | Path, kind: str) -> tuple[Any, list[str]]:
+    """Unpickle a torch file (``kind`` ``"zip"`` or ``"legacy"``) without running its code.
+
+    Returns the object and the names of the classes/functions that were replaced by placeholders. Raises
+    :class:`UnsafePickleError` for a pickle that calls a function, and ``pickle.UnpicklingError`` / ``OSError`` /
+    ``zipfile.BadZipFile`` / ``RuntimeError`` / ``EOFError`` for a broken file (the caller words the message).
+    """
+    path = Path(path)
+    if kind == "zip":
+        obj, unpickler = _load_zip(path)
+    elif kind == "legacy":
+        obj, unpickler = _load_legacy(path)
+    else:
+        raise ValueError(f"kind must be 'zip' or 'legacy', not {kind!r}")
+    return obj, sorted(unpickler.placeholders)
