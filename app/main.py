@@ -1,0 +1,183 @@
+"""``cognn-app``: the desktop app (live camera or replay of a file, skeleton overlay, top-k actions, step timing).
+
+Scripted use: ``cognn-app --source FILE --frames N --screenshot OUT.png`` plays N frames as fast as the pipeline
+goes, saves a screenshot of the whole window and exits with status 0 (2 on a user error, with one line on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+PROG = "cognn-app"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, status 2, no usage dump
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Online skeleton-based action recognition: a live camera or a replayed file, "
+                                       "the skeletons, the top-k actions and the cost of every step.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--camera", type=int, metavar="INDEX", help="open camera INDEX (0 is the default camera)")
+    src.add_argument("--source", metavar="FILE",
+                     help="a video, an NTU .skeleton file, a Kinetics .json file or a cognn HDF5 recording/dataset")
+    p.add_argument("--model", metavar="NAME", help="continual model name, e.g. costgcn_mod (default: the weights' "
+                                                   "model, else the default model)")
+    p.add_argument("--weights", metavar="PATH", help="weights file (default: weights/manifest.json's default)")
+    p.add_argument("--skeleton-video", metavar="VIDEO", help="RGB video to draw an NTU .skeleton replay on")
+    p.add_argument("--top-k", type=int, default=None, metavar="K", help="actions to list (default 5)")
+    p.add_argument("--frames", type=int, metavar="N", help="play N frames, then (with --screenshot) save and exit")
+    p.add_argument("--screenshot", metavar="OUT.png", help="save a screenshot of the window after --frames and exit")
+    p.add_argument("--speed", type=float, default=None,
+                   help="replay speed for files (1 = real time, 0 = as fast as possible; scripted default 0)")
+    return p
+
+
+def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    if a.model is not None:
+        from cognn.models import names
+
+        if a.model not in names():
+            p.error(f"unknown model {a.model!r}; choose one of: {', '.join(names('continual'))}")
+    for flag, path in (("--source", a.source), ("--weights", a.weights), ("--skeleton-video", a.skeleton_video)):
+        if path is not None and not Path(path).is_file():
+            p.error(f"{flag}: {path}: no such file")
+    if a.frames is not None and a.frames < 1:
+        p.error(f"--frames must be at least 1, got {a.frames}")
+    if a.top_k is not None and a.top_k < 1:
+        p.error(f"--top-k must be at least 1, got {a.top_k}")
+    if a.camera is not None and a.camera < 0:
+        p.error(f"--camera must be a camera index >= 0, got {a.camera}")
+    if a.screenshot is not None:
+        if a.frames is None:
+            p.error("--screenshot needs --frames N (how many frames to play first)")
+        parent = Path(a.screenshot).resolve().parent
+        if not parent.is_dir():
+            p.error(f"--screenshot: the folder {parent} does not exist")
+    if a.frames is not None and a.source is None and a.camera is None:
+        p.error("--frames needs --source FILE or --camera INDEX")
+    if a.speed is not None and a.speed < 0:
+        p.error(f"--speed must be >= 0, got {a.speed}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the app; returns the exit status."""
+    parser = build_parser()
+    try:
+        a = parser.parse_args(argv)
+        _check_args(parser, a)
+    except SystemExit as e:
+        return int(e.code or 0)
+    # OpenCV logs every failed camera probe to stderr; the app reports camera problems itself, in one sentence
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")
+    scripted = a.frames is not None
+    previous_handler = _quiet_qt_noise()
+    previous_format = warnings.formatwarning
+    warnings.formatwarning = lambda message, *_args, **_kw: f"{PROG}: warning: {message}\n"
+    try:
+        return _run(a, scripted)
+    finally:  # main() may run inside another program (tests): leave its handlers as they were
+        warnings.formatwarning = previous_format
+        _restore_qt_handler(previous_handler)
+
+
+def _run(a: argparse.Namespace, scripted: bool) -> int:
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from .settings import AppSettings
+    from .window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(PROG)
+    settings = AppSettings()
+    model = a.model if a.model is not None else (None if a.weights else settings.model)
+    weights = a.weights if a.weights is not None else (None if a.model else settings.weights)
+    if weights is not None and not Path(weights).is_file():
+        weights = None  # a remembered file that has gone away
+    top_k = a.top_k or settings.top_k or 5
+    win = MainWindow(model=model, weights=weights, top_k=top_k, settings=settings, scripted=scripted)
+    status = {"code": 0}
+
+    def fail(message: str) -> None:
+        if scripted:
+            status["code"] = 2
+            win.close()
+            app.quit()
+
+    win.error_shown.connect(fail)
+    if scripted:
+        _script(win, app, a, status)
+    win.show()
+    spec = a.camera if a.camera is not None else a.source
+    if spec is None and not scripted:
+        last = settings.last_source
+        if last and not last.startswith("camera:") and Path(last).is_file():
+            spec = last
+    if spec is not None:
+        speed = a.speed if a.speed is not None else (0.0 if scripted else None)
+        QTimer.singleShot(0, lambda: win.open_source(spec, skeleton_video=a.skeleton_video, speed=speed))
+    try:
+        app.exec()
+    finally:
+        win.shutdown()
+    return status["code"]
+
+
+def _quiet_qt_noise():
+    """Drop Qt's "does not support propagateSizeHints()" line (offscreen/minimal platforms print it once per window
+    and it means nothing to a user); every other Qt message still goes to stderr. Returns the previous handler."""
+    from PyQt6.QtCore import qInstallMessageHandler
+
+    def handler(_mode, _context, message: str) -> None:
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    return qInstallMessageHandler(handler)
+
+
+def _restore_qt_handler(previous) -> None:
+    from PyQt6.QtCore import qInstallMessageHandler
+
+    qInstallMessageHandler(previous)
+
+
+def _script(win, app, a: argparse.Namespace, status: dict) -> None:
+    """Play ``a.frames`` frames, save ``a.screenshot``, close (the end of the file also counts as done)."""
+    from PyQt6.QtCore import QTimer
+
+    done = {"fired": False}
+
+    def finish(note: str = "") -> None:
+        if done["fired"]:
+            return
+        done["fired"] = True
+        win.pause()
+        if note:
+            print(f"{PROG}: {note}", file=sys.stderr)
+
+        def save() -> None:
+            if a.screenshot is not None and not win.save_screenshot(a.screenshot):
+                status["code"] = 2
+            win.close()
+            app.quit()
+
+        QTimer.singleShot(50, save)  # let the last frame paint first
+
+    def check(_=None) -> None:
+        if win.frames_shown >= a.frames:
+            finish()
+
+    win.frame_shown.connect(check)
+    win.source_ended.connect(lambda: finish(f"the source ended after {win.frames_shown} frames"))
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,794 @@
+"""The main window: video/skeleton view, top-k bars, warm-up, timing plot, replay controls, timeline, menus.
+
+The window only draws and forwards commands: frames, pose and the model step come from the workers
+(:mod:`cognn_app.workers`) as :class:`~cognn_app.workers.StepResult` signals, at most one paint per screen refresh.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+from PyQt6.QtCore import QRectF, QSize, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QKeySequence, QPainter, QPalette
+from PyQt6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QInputDialog, QLabel,
+                             QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSlider, QSplitter,
+                             QToolButton, QVBoxLayout, QWidget)
+
+from cognn.layouts import get_layout
+
+from . import overlay
+from .settings import AppSettings
+from .workers import (CaptureWorker, FrameQueue, ModelInfo, ModelRequest, ModelWorker, SourceInfo, SourceRequest,
+                      StepResult, start_worker, stop_worker)
+
+__all__ = ["apply_dark_theme", "MainWindow", "VideoView", "BarsView", "PlotView", "TimelineView", "SPEEDS",
+           "MEDIA_FILTER"]
+
+#: replay speeds offered (0 = as fast as the pipeline goes)
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 0.0)
+MEDIA_FILTER = ("Sources (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.skeleton *.json *.h5 *.hdf5);;"
+                "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;NTU skeletons (*.skeleton);;Kinetics JSON (*.json);;"
+                "cognn HDF5 (*.h5 *.hdf5);;All files (*)")
+
+
+def apply_dark_theme(app: QApplication) -> None:
+    """Fusion style with a dark palette, so the picture, the bars and the plot share one look."""
+    app.setStyle("Fusion")
+    pal = QPalette()
+    base, window, text = QColor(30, 30, 34), QColor(40, 40, 46), QColor(225, 225, 225)
+    for role, colour in ((QPalette.ColorRole.Window, window), (QPalette.ColorRole.WindowText, text),
+                         (QPalette.ColorRole.Base, base), (QPalette.ColorRole.AlternateBase, window),
+                         (QPalette.ColorRole.Text, text), (QPalette.ColorRole.Button, window),
+                         (QPalette.ColorRole.ButtonText, text), (QPalette.ColorRole.ToolTipBase, base),
+                         (QPalette.ColorRole.ToolTipText, text), (QPalette.ColorRole.Highlight, QColor(60, 130, 200)),
+                         (QPalette.ColorRole.HighlightedText, QColor(255, 255, 255))):
+        pal.setColor(role, colour)
+    pal.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor(120, 120, 120))
+    pal.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor(120, 120, 120))
+    app.setPalette(pal)
+
+
+def _speed_text(speed: float) -> str:
+    return "max" if speed <= 0 else f"{speed:g}×"
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# views
+
+class VideoView(QWidget):
+    """The picture (or a clean canvas for skeleton files) with up to two skeletons and a small heads-up display."""
+
+    resized = pyqtSignal(int, int)
+    HUD_HEIGHT = 96  # pixels above a clean canvas kept for the heads-up text
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(320, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        self.viewport = overlay.Viewport()
+        self.result: StepResult | None = None
+        self.top: list[tuple[str, float]] = []  # the latest top-k (kept between the predictions of strided models)
+        self.message = "Open a video, a skeleton file or a camera (O)"
+        self.persons_drawn = 0  # persons drawn by the last paint
+        self.paints = 0
+
+    def set_result(self, result: StepResult | None) -> None:
+        self.result = result
+        if result is not None and result.prediction.top:
+            self.top = list(result.prediction.top)
+        if result is not None and result.image is None:
+            self.viewport.include(self._points(result))
+        self.update()
+
+    def reset(self, message: str = "") -> None:
+        self.result = None
+        self.top = []
+        self.viewport.reset()
+        self.message = message
+        self.update()
+
+    @staticmethod
+    def _points(result: StepResult) -> np.ndarray | None:
+        f = result.frame
+        if f.draw_px is not None and np.isfinite(np.asarray(f.draw_px, dtype=np.float64)).any():
+            return np.asarray(f.draw_px, dtype=np.float64)
+        if result.image is None:
+            return overlay.project_skeleton(f.skeleton, result.domain)
+        return None
+
+    def skeleton_points(self) -> np.ndarray | None:
+        """The skeleton joints of the shown frame in widget coordinates ``(M, V, 2)``, NaN where unknown."""
+        r = self.result
+        if r is None:
+            return None
+        pts = self._points(r)
+        if pts is None:
+            return None
+        bounds = QRectF(self.rect())
+        if r.image is not None and r.image_size is not None:
+            target = overlay.fit_rect(r.image_size[0], r.image_size[1], bounds)
+            return overlay.Viewport.mapper(QRectF(0, 0, *r.image_size), target)(pts)
+        canvas = self.viewport.canvas()
+        if canvas is None:
+            return None
+        bounds.setTop(bounds.top() + self.HUD_HEIGHT)  # a clean canvas: keep the skeleton clear of the HUD
+        return overlay.Viewport.mapper(canvas, overlay.fit_rect(canvas.width(), canvas.height(), bounds))(pts)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(24, 24, 28))
+        r = self.result
+        self.paints += 1
+        if r is None:
+            p.setPen(QColor(170, 170, 170))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.message)
+            p.end()
+            return
+        if r.image is not None and r.image_size is not None:
+            target = overlay.fit_rect(r.image_size[0], r.image_size[1], QRectF(self.rect()))
+            if abs(r.image.width() - target.width()) <= 2 and abs(r.image.height() - target.height()) <= 2:
+                p.drawImage(target.topLeft(), r.image)  # already made to fit by the worker: a plain copy
+            else:  # the view was resized since: scale this once
+                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+                p.drawImage(target, r.image)
+        if r.persons_drawn is not None:
+            self.persons_drawn = r.persons_drawn  # the worker drew them on the picture
+        else:
+            pts = self.skeleton_points()
+            width = max(2.5, min(self.width(), self.height()) / 140)
+            self.persons_drawn = 0 if pts is None else overlay.draw_skeletons(p, pts, get_layout(r.layout),
+                                                                               width=width)
+        pred = r.prediction
+        lines = []
+        if self.top:
+            lines.append((f"{self.top[0][0]}  {100 * self.top[0][1]:.0f}%", QColor(255, 255, 255)))
+        if not pred.ready:
+            lines.append((f"warming up {pred.warmup[0]}/{pred.warmup[1]}", QColor(255, 200, 80)))
+        if not pred.has_weights:
+            lines.append(("untrained weights", QColor(255, 120, 120)))
+        lines.append((f"frame {r.frame.index}  {r.frame.timestamp:.2f} s  persons {r.frame.persons}",
+                      QColor(200, 200, 200)))
+        overlay.draw_banner(p, QRectF(self.rect()).adjusted(8, 8, -8, -8), lines,
+                            pixels=max(12, min(16, self.height() // 40)))
+        p.end()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.resized.emit(self.width(), self.height())
+
+
+class BarsView(QWidget):
+    """Top-k actions with confidence bars."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.top: list[tuple[str, float]] = []
+        self.rows = 5
+        self.setMinimumHeight(self.rows * 26)
+
+    def set_rows(self, rows: int) -> None:
+        self.rows = max(1, rows)
+        self.setMinimumHeight(self.rows * 26)
+
+    def set_top(self, top: list[tuple[str, float]]) -> None:
+        self.top = list(top)
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        rect = QRectF(self.rect())
+        if not self.top:
+            p.setPen(QColor(150, 150, 150))
+            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, "no prediction yet")
+        else:
+            overlay.draw_bars(p, rect, self.top[: self.rows], row=min(30.0, rect.height() / self.rows))
+        p.end()
+
+
+class PlotView(QWidget):
+    """A live plot of the per-step times (pose, model, whole step) in milliseconds."""
+
+    SERIES = (("pose", QColor(255, 170, 60)), ("model", QColor(90, 200, 255)), ("latency", QColor(170, 170, 170)))
+
+    def __init__(self, capacity: int = 150, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.capacity = capacity
+        self.values = {name: deque(maxlen=capacity) for name, _ in self.SERIES}
+        self.setMinimumHeight(110)
+
+    def add(self, **values: float | None) -> None:
+        for name, _ in self.SERIES:
+            v = values.get(name)
+            self.values[name].append(np.nan if v is None else float(v))
+        self.update()
+
+    def clear(self) -> None:
+        for d in self.values.values():
+            d.clear()
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        overlay.draw_plot(p, QRectF(self.rect()), [(n, self.values[n], c) for n, c in self.SERIES],
+                          capacity=self.capacity)
+        p.end()
+
+
+class TimelineView(QWidget):
+    """The predicted top-1 action over the file, as coloured segments; a click seeks there."""
+
+    seek_requested = pyqtSignal(int)
+    LIVE_FRAMES = 900  # frames kept for a live source (scrolling)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFixedHeight(16)
+        self.setToolTip("Predicted top-1 action over the source (pale: still warming up); click to seek")
+        self.reset(None)
+
+    def reset(self, num_frames: int | None) -> None:
+        self.live = num_frames is None
+        n = self.LIVE_FRAMES if num_frames is None else max(int(num_frames), 1)
+        self.top1 = np.full(n, -1, dtype=np.int64)
+        self.ready = np.zeros(n, dtype=bool)
+        self.current: int | None = None
+        self.update()
+
+    def set(self, index: int, top1: int, ready: bool) -> None:
+        if self.live:
+            self.top1 = np.roll(self.top1, -1)
+            self.ready = np.roll(self.ready, -1)
+            self.top1[-1], self.ready[-1] = top1, ready
+            self.current = len(self.top1) - 1
+        elif 0 <= index < len(self.top1):
+            self.top1[index], self.ready[index] = top1, ready
+            self.current = index
+        self.update()
+
+    def segments(self) -> int:
+        """How many coloured segments the timeline holds."""
+        t = self.top1
+        if not len(t):
+            return 0
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(t)) + 1])
+        return int((t[starts] >= 0).sum())
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        overlay.draw_timeline(p, QRectF(self.rect()), self.top1, current=self.current, ready=self.ready)
+        p.end()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        if not self.live and self.width() > 0:
+            frac = min(max(event.position().x() / self.width(), 0.0), 1.0)
+            self.seek_requested.emit(int(frac * (len(self.top1) - 1)))
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# the window
+
+class MainWindow(QMainWindow):
+    """cognn-app's window. Public methods mirror the menu entries, so scripts and tests drive it like a user."""
+
+    frame_shown = pyqtSignal(object)  # StepResult, after the window took it
+    source_opened = pyqtSignal(object)  # SourceInfo
+    model_loaded = pyqtSignal(object)  # ModelInfo
+    error_shown = pyqtSignal(str)
+    source_ended = pyqtSignal()
+
+    def __init__(self, *, model: str | None = None, weights: str | None = None, top_k: int = 5,
+                 settings: AppSettings | None = None, scripted: bool = False, queue_size: int = 2) -> None:
+        super().__init__()
+        self.settings = settings or AppSettings()
+        self.scripted = scripted  # errors go to stderr instead of dialogs
+        self.top_k = max(1, int(top_k))
+        self.source_info: SourceInfo | None = None
+        self.source_request: SourceRequest | None = None
+        self.model_info: ModelInfo | None = None
+        self.last_result: StepResult | None = None
+        self.last_error: str | None = None
+        self.error_dialog: QMessageBox | None = None
+        self.frames_shown = 0  # results shown for the current source
+        self._end_pending = False
+        self.last_top: list[tuple[str, float]] = []  # the latest top-k (strided models skip frames)
+        self._last_top1 = -1
+        self.recording = False
+        self.skeleton_video: str | None = None
+        self._arrivals: deque[float] = deque(maxlen=30)
+        self.fps = 0.0
+        self._closed = False
+        app = QApplication.instance()
+        if isinstance(app, QApplication) and app.property("cognn_theme") is None:
+            apply_dark_theme(app)
+            app.setProperty("cognn_theme", "dark")
+        self.setWindowTitle("cognn — online skeleton action recognition")
+        self._build_ui()
+        self._build_menus()
+        geometry, size = self.settings.geometry, self.settings.window_size
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(size if size is not None else QSize(1280, 760))
+
+        self.queue = FrameQueue(queue_size)
+        self.capture = CaptureWorker(self.queue)
+        self.model = ModelWorker(self.queue, ModelRequest(model=model, weights=weights, top_k=self.top_k))
+        self.capture.opened.connect(self._on_opened)
+        self.capture.failed.connect(self._on_source_failed)
+        self.capture.ended.connect(self._on_ended)
+        self.capture.playing_changed.connect(self._on_playing)
+        self.model.result.connect(self._on_result)
+        self.model.model_changed.connect(self._on_model)
+        self.model.failed.connect(self._on_model_failed)
+        self.model.recording_changed.connect(self._on_recording)
+        self.view.resized.connect(self._on_view_resized)
+        self.model.set_view_size(self.view.width(), self.view.height())
+        self.capture_thread = start_worker(self.capture, "cognn-capture")
+        self.model_thread = start_worker(self.model, "cognn-model")
+
+    # -- construction -------------------------------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.view = VideoView()
+        side = QWidget()
+        side.setMinimumWidth(300)
+        side.setMaximumWidth(460)
+        col = QVBoxLayout(side)
+        col.setContentsMargins(8, 8, 8, 8)
+        self.model_label = QLabel("loading model…")
+        self.model_label.setWordWrap(True)
+        self.model_label.setStyleSheet("font-weight: bold;")
+        self.weights_notice = QLabel("Untrained weights: the predictions below are not meaningful. "
+                                     "Load trained weights (Model ▸ Load weights…).")
+        self.weights_notice.setWordWrap(True)
+        self.weights_notice.setStyleSheet("background: #5a1d1d; color: #ffd0d0; padding: 4px; border-radius: 3px;")
+        self.weights_notice.hide()
+        self.bars = BarsView()
+        self.bars.set_rows(self.top_k)
+        self.warmup = QProgressBar()
+        self.warmup.setTextVisible(True)
+        self.warmup.setFormat("no frames yet")
+        self.timing_label = QLabel("pose – ms   model – ms\n– fps")
+        self.timing_label.setStyleSheet("font-family: monospace;")
+        # labels that change every frame get fixed sizes: a changing size hint would re-layout the window each frame
+        self.timing_label.setFixedHeight(3 * self.timing_label.fontMetrics().lineSpacing() + 4)
+        self.timing_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.plot = PlotView()
+        self.source_label = QLabel("no source")
+        self.source_label.setWordWrap(True)
+        for w in (self.model_label, self.weights_notice, QLabel("Top actions"), self.bars, self.warmup,
+                  self.timing_label, self.plot, self.source_label):
+            col.addWidget(w)
+        col.addStretch(1)
+
+        self.error_bar = QFrame()
+        self.error_bar.setStyleSheet("background: #5a1d1d; color: #ffd0d0;")
+        eb = QHBoxLayout(self.error_bar)
+        eb.setContentsMargins(8, 4, 8, 4)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.clicked.connect(self.retry)
+        eb.addWidget(self.error_label, 1)
+        eb.addWidget(self.retry_button)
+        self.error_bar.hide()
+
+        self.timeline = TimelineView()
+        self.timeline.seek_requested.connect(self.seek)
+        controls = QWidget()
+        row = QHBoxLayout(controls)
+        row.setContentsMargins(6, 0, 6, 4)
+        self.open_button = self._tool("Open", "Open a source (O)", self.open_file_dialog)
+        self.play_button = self._tool("Play", "Play / pause (Space)", self.toggle_play)
+        self.step_button = self._tool("Step", "Single step (Right)", self.step)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.slider.setEnabled(False)
+        self.slider.sliderReleased.connect(lambda: self.seek(self.slider.value()))
+        self.slider.actionTriggered.connect(self._slider_action)
+        self.position_label = QLabel("–")
+        widest = self.position_label.fontMetrics().horizontalAdvance("00000/00000  0000.00 s")
+        self.position_label.setFixedWidth(widest + 8)
+        self.speed_box = QComboBox()
+        self.speed_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for s in SPEEDS:
+            self.speed_box.addItem(_speed_text(s), s)
+        self.speed_box.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed_box.currentIndexChanged.connect(lambda i: self.set_speed(SPEEDS[i]))
+        self.record_button = self._tool("Record", "Record skeletons and the annotated video (Ctrl+R)",
+                                        self.toggle_recording)
+        self.record_button.setCheckable(True)
+        for w in (self.open_button, self.play_button, self.step_button):
+            row.addWidget(w)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.position_label)
+        row.addWidget(QLabel("speed"))
+        row.addWidget(self.speed_box)
+        row.addWidget(self.record_button)
+
+        split = QSplitter()
+        split.addWidget(self.view)
+        split.addWidget(side)
+        split.setStretchFactor(0, 1)
+        split.setCollapsible(0, False)
+        central = QWidget()
+        main = QVBoxLayout(central)
+        main.setContentsMargins(0, 0, 0, 0)
+        main.setSpacing(2)
+        main.addWidget(self.error_bar)
+        main.addWidget(split, 1)
+        main.addWidget(self.timeline)
+        main.addWidget(controls)
+        self.setCentralWidget(central)
+        self.statusBar().showMessage("ready")
+
+    def _tool(self, text: str, tip: str, slot) -> QToolButton:
+        b = QToolButton()
+        b.setText(text)
+        b.setToolTip(tip)
+        b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        b.clicked.connect(lambda *_: slot())
+        return b
+
+    def _action(self, menu, text: str, slot, shortcut: str | QKeySequence.StandardKey | None = None,
+                *shortcuts: str) -> QAction:
+        a = QAction(text, self)
+        keys = [QKeySequence(shortcut)] if shortcut else []
+        keys += [QKeySequence(s) for s in shortcuts]
+        if keys:
+            a.setShortcuts(keys)
+            a.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        a.triggered.connect(lambda *_: slot())
+        menu.addAction(a)
+        self.addAction(a)
+        return a
+
+    def _build_menus(self) -> None:
+        from cognn.models import display_name, names
+
+        bar = self.menuBar()
+        f = bar.addMenu("&File")
+        self._action(f, "Open file…", self.open_file_dialog, "O", "Ctrl+O")
+        self._action(f, "Open camera…", self.open_camera_dialog, "C")
+        self._action(f, "Skeleton video for replays…", self.skeleton_video_dialog)
+        f.addSeparator()
+        self.record_action = self._action(f, "Record…", self.toggle_recording, "Ctrl+R")
+        self._action(f, "Save screenshot…", self.screenshot_dialog, "Ctrl+S")
+        f.addSeparator()
+        self._action(f, "Quit", self.close, "Q", "Ctrl+Q")
+
+        pb = bar.addMenu("&Playback")
+        self._action(pb, "Play / pause", self.toggle_play, "Space")
+        self._action(pb, "Single step", self.step, "Right", ".")
+        self._action(pb, "Back 5 s", lambda: self.seek_relative(-5.0), "Left", "Shift+Left")
+        self._action(pb, "Forward 5 s", lambda: self.seek_relative(5.0), "Shift+Right")
+        self._action(pb, "Faster", lambda: self.change_speed(+1), "+", "=")
+        self._action(pb, "Slower", lambda: self.change_speed(-1), "-")
+        self._action(pb, "Restart", lambda: self.seek(0), "Home")
+
+        mm = bar.addMenu("&Model")
+        self.model_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        for name in names("continual"):
+            a = QAction(f"{display_name(name)}  ({name})", self, checkable=True)
+            a.triggered.connect(lambda _=False, n=name: self.set_model(n))
+            group.addAction(a)
+            mm.addAction(a)
+            self.model_actions[name] = a
+        mm.addSeparator()
+        self._action(mm, "Load weights…", self.weights_dialog, "W")
+        self._action(mm, "Default weights", lambda: self.set_weights(None))
+        topk = mm.addMenu("Top-k")
+        for k in (1, 3, 5, 10):
+            topk.addAction(f"{k}", lambda k=k: self.set_top_k(k))
+
+    # -- commands -----------------------------------------------------------------------------------------------------
+    def open_source(self, spec: str | int | Path, *, skeleton_video: str | None = None, autoplay: bool = True,
+                    speed: float | None = None) -> None:
+        """Open a file path or a camera index (an int, or a string of digits) in the capture worker."""
+        if isinstance(spec, str) and spec.isdigit():
+            spec = int(spec)
+        if isinstance(spec, Path):
+            spec = str(spec)
+        if skeleton_video is not None:
+            self.skeleton_video = str(skeleton_video)
+        layout = self.model_info.layout if self.model_info is not None else "ntu25"
+        video = self.skeleton_video if isinstance(spec, str) and spec.endswith(".skeleton") else None
+        req = SourceRequest(spec=spec, layout=layout, skeleton_video=video, autoplay=autoplay)
+        self.source_request = req
+        self.error_bar.hide()
+        if speed is not None:
+            self.set_speed(speed)
+        self.statusBar().showMessage(f"opening {req.label()}…")
+        self.capture.open_source(req)
+
+    def retry(self) -> None:
+        """Open the last requested source again (after a camera failure)."""
+        self.error_bar.hide()
+        if self.source_request is not None:
+            self.capture.open_source(self.source_request)
+
+    def play(self) -> None:
+        self.capture.play()
+
+    def pause(self) -> None:
+        self.capture.pause()
+
+    def toggle_play(self) -> None:
+        info = self.source_info
+        if info is not None and not info.live and not self.capture.playing and info.num_frames is not None \
+                and self.last_result is not None and self.last_result.frame.index >= info.num_frames - 1:
+            self.seek(0)  # play again from the start
+        self.capture.toggle()
+
+    def step(self) -> None:
+        self.capture.step(1)
+
+    def seek(self, index: int) -> None:
+        if self.source_info is not None and not self.source_info.live:
+            self._end_pending = False
+            self.timeline.current = int(index)
+            self.capture.seek(int(index))
+
+    def seek_relative(self, seconds: float) -> None:
+        info, r = self.source_info, self.last_result
+        if info is None or info.live or r is None:
+            return
+        self.seek(max(0, int(r.frame.index + round(seconds * info.fps))))
+
+    def set_speed(self, speed: float) -> None:
+        self.capture.set_speed(speed)
+        if speed in SPEEDS and self.speed_box.currentIndex() != SPEEDS.index(speed):
+            self.speed_box.blockSignals(True)
+            self.speed_box.setCurrentIndex(SPEEDS.index(speed))
+            self.speed_box.blockSignals(False)
+
+    def change_speed(self, direction: int) -> None:
+        i = min(max(self.speed_box.currentIndex() + direction, 0), len(SPEEDS) - 1)
+        self.speed_box.setCurrentIndex(i)
+
+    def set_model(self, name: str) -> None:
+        """Switch to registry model ``name`` (its default weights); the stream goes on, the model starts over."""
+        self.model_label.setText(f"loading {name}…")
+        layout = self.model_info.layout if self.model_info is not None else None
+        self.model.load(ModelRequest(model=name, weights=None, top_k=self.top_k, layout=layout))
+
+    def set_weights(self, path: str | None) -> None:
+        """Load a weights file (its model comes from the file), or the default weights for ``None``."""
+        req = self.model.request
+        self.model_label.setText("loading weights…")
+        self.model.load(ModelRequest(model=req.model if path is None else None, weights=path, top_k=self.top_k))
+
+    def set_top_k(self, k: int) -> None:
+        self.top_k = max(1, int(k))
+        self.bars.set_rows(self.top_k)
+        req = self.model.request
+        self.model.load(ModelRequest(model=req.model, weights=req.weights, top_k=self.top_k, layout=req.layout))
+
+    def start_recording(self, skeleton_path: str | None, video_path: str | None) -> None:
+        self.model.start_recording(skeleton_path, video_path)
+
+    def stop_recording(self) -> None:
+        self.model.stop_recording()
+
+    def toggle_recording(self) -> None:
+        if self.recording:
+            self.stop_recording()
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Record skeletons to", "session.h5", "cognn HDF5 (*.h5)")
+        if not path:
+            self.record_button.setChecked(False)
+            return
+        video = str(Path(path).with_suffix(".mp4"))
+        self.start_recording(path, video)
+
+    def save_screenshot(self, path: str | Path) -> bool:
+        """Grab the whole window into an image file; True when it was written."""
+        ok = self.grab().save(str(path))
+        if not ok:
+            self.show_error(f"{path}: cannot write the screenshot (unknown image type or folder?)")
+        return ok
+
+    # -- dialogs ------------------------------------------------------------------------------------------------------
+    def open_file_dialog(self) -> None:
+        start = self.settings.last_source or ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open a source", start if not start.startswith("camera:") else "",
+                                              MEDIA_FILTER)
+        if path:
+            self.open_source(path)
+
+    def open_camera_dialog(self) -> None:
+        index, ok = QInputDialog.getInt(self, "Open camera", "Camera index:", 0, 0, 16)
+        if ok:
+            self.open_source(index)
+
+    def skeleton_video_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "RGB video to draw NTU skeleton replays on", "",
+                                              "Videos (*.mp4 *.avi *.mov *.mkv);;All files (*)")
+        if path:
+            self.skeleton_video = path
+            req = self.source_request
+            if req is not None and isinstance(req.spec, str) and req.spec.endswith(".skeleton"):
+                self.open_source(req.spec)
+
+    def weights_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load weights", "weights",
+                                              "Weights (*.safetensors *.pt *.pth);;All files (*)")
+        if path:
+            self.set_weights(path)
+
+    def screenshot_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "cognn.png", "PNG (*.png)")
+        if path:
+            self.save_screenshot(path)
+
+    def show_error(self, message: str) -> None:
+        """An error dialog (non-blocking), or stderr in scripted use."""
+        self.last_error = message
+        self.statusBar().showMessage(message)
+        self.error_shown.emit(message)
+        if self.scripted:
+            print(f"cognn-app: error: {message}", file=sys.stderr)
+            return
+        if self.error_dialog is not None:
+            self.error_dialog.close()
+        box = QMessageBox(QMessageBox.Icon.Warning, "cognn", message, QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        self.error_dialog = box
+
+    # -- worker signals -----------------------------------------------------------------------------------------------
+    def _on_opened(self, info: SourceInfo) -> None:
+        self.source_info = info
+        self.frames_shown = 0
+        self.last_result = None
+        self._end_pending = False
+        self.last_top, self._last_top1 = [], -1
+        self.bars.set_top([])
+        self._arrivals.clear()
+        self.plot.clear()
+        self.view.reset(f"opened {info.name}")
+        self.timeline.reset(info.num_frames)
+        live = info.live
+        self.slider.setEnabled(not live and bool(info.num_frames))
+        self.slider.setRange(0, max((info.num_frames or 1) - 1, 0))
+        self.slider.setValue(0)
+        for w in (self.step_button, self.speed_box):
+            w.setEnabled(not live)
+        kind = "camera" if live else f"{info.num_frames or '?'} frames"
+        self.source_label.setText(f"{info.name}\n{info.layout} · {info.domain} · {info.fps:.1f} fps · {kind}")
+        self.settings.last_source = f"camera:{info.request.spec}" if live else str(info.request.spec)
+        self.statusBar().showMessage(f"opened {info.name}")
+        self.error_bar.hide()
+        self.source_opened.emit(info)
+
+    def _on_source_failed(self, message: str, live: bool, still_open: bool) -> None:
+        if not still_open:
+            self.source_info = None
+            self.slider.setEnabled(False)
+            self.source_label.setText("no source")
+        if live:
+            self.error_label.setText(message)
+            self.error_bar.show()
+            self.last_error = message
+            self.statusBar().showMessage(message)
+            self.error_shown.emit(message)
+            self.view.reset("camera unavailable: press Retry")
+            if self.scripted:
+                print(f"cognn-app: error: {message}", file=sys.stderr)
+        else:
+            self.show_error(message)
+
+    def _on_ended(self, source_id: int) -> None:
+        info = self.source_info
+        if info is not None and info.source_id == source_id:
+            self._end_pending = True
+            self._check_end()
+
+    def _check_end(self) -> None:
+        """Announce the end of a file once the frames still in the pipeline have been shown."""
+        if self._end_pending and self.frames_shown >= self.capture.frames_sent:
+            self._end_pending = False
+            self.statusBar().showMessage("end of file (Space plays it again)")
+            self.source_ended.emit()
+
+    def _on_playing(self, playing: bool) -> None:
+        self.play_button.setText("Pause" if playing else "Play")
+
+    def _on_model(self, info: ModelInfo) -> None:
+        self.model_info = info
+        self.model_label.setText(info.description)
+        self.weights_notice.setVisible(not info.has_weights)
+        self.warmup.setRange(0, max(info.receptive_field, 1))
+        self.warmup.setValue(0)
+        self.warmup.setFormat(f"warming up 0/{info.receptive_field}")
+        name = info.name
+        if name in self.model_actions:
+            self.model_actions[name].setChecked(True)
+        self.settings.model = info.request.model or name
+        self.settings.weights = info.request.weights
+        self.model_loaded.emit(info)
+
+    def _on_model_failed(self, message: str) -> None:
+        if self.model_info is not None:
+            self.model_label.setText(self.model_info.description)
+        self.show_error(message)
+
+    def _on_recording(self, recording: bool, message: str) -> None:
+        self.recording = recording
+        self.record_button.setChecked(recording)
+        self.record_button.setText("● Rec" if recording else "Record")
+        self.record_action.setText("Stop recording" if recording else "Record…")
+        self.statusBar().showMessage(message)
+        if message.startswith("recording failed"):
+            self.show_error(message)
+
+    def _on_result(self, r: StepResult) -> None:
+        info = self.source_info
+        if info is None or r.source_id != info.source_id:
+            return  # a frame of a source that was closed since
+        now = time.perf_counter()
+        self._arrivals.append(now)
+        if len(self._arrivals) >= 2 and self._arrivals[-1] > self._arrivals[0]:
+            self.fps = (len(self._arrivals) - 1) / (self._arrivals[-1] - self._arrivals[0])
+        self.frames_shown += 1
+        self.last_result = r
+        if self._end_pending:
+            QTimer.singleShot(0, self._check_end)
+        pred = r.prediction
+        if pred.top:  # strided models predict every few frames: the bars keep the latest prediction
+            self.last_top, self._last_top1 = list(pred.top), r.top1
+        self.view.set_result(r)
+        self.bars.set_top(self.last_top)
+        seen, rf = pred.warmup
+        if self.warmup.maximum() != max(rf, 1):
+            self.warmup.setRange(0, max(rf, 1))
+        self.warmup.setValue(min(seen, rf))
+        self.warmup.setFormat(f"ready ({rf}-frame receptive field)" if pred.ready else f"warming up {seen}/{rf}")
+        self.weights_notice.setVisible(not pred.has_weights)
+        self.plot.add(pose=r.frame.pose_ms, model=pred.model_ms, latency=r.latency_ms)
+        pose = "  –  " if r.frame.pose_ms is None else f"{r.frame.pose_ms:5.1f}"
+        self.timing_label.setText(f"pose {pose} ms   model {pred.model_ms:5.1f} ms\n"
+                                  f"{self.fps:5.1f} fps      latency {r.latency_ms:5.0f} ms"
+                                  + (f"\ndropped {r.dropped} stale frames" if r.dropped else ""))
+        self.timeline.set(r.frame.index, self._last_top1, bool(pred.ready))
+        if not info.live:
+            if not self.slider.isSliderDown():
+                self.slider.blockSignals(True)
+                self.slider.setValue(int(r.frame.index))
+                self.slider.blockSignals(False)
+            total = f"/{info.num_frames}" if info.num_frames else ""
+            self.position_label.setText(f"{r.frame.index + 1}{total}  {r.frame.timestamp:6.2f} s")
+        else:
+            self.position_label.setText(f"{r.frame.timestamp:8.2f} s")
+        self.frame_shown.emit(r)
+
+    def _on_view_resized(self, width: int, height: int) -> None:
+        self.model.set_view_size(width, height)  # a plain call: the worker's thread runs no event loop
+
+    def _slider_action(self, action: int) -> None:
+        # page/step clicks on the groove (not drags) seek at once
+        if not self.slider.isSliderDown():
+            QTimer.singleShot(0, lambda: self.seek(self.slider.sliderPosition()))
+
+    # -- shutdown -----------------------------------------------------------------------------------------------------
+    def shutdown(self) -> bool:
+        """Stop both workers and wait for their threads (releases the camera); True when both threads ended."""
+        if self._closed:
+            return True
+        self._closed = True
+        self.model.stop()  # both stop at once; then wait for each
+        ok = [stop_worker(self.capture, self.capture_thread, 15000), stop_worker(self.model, self.model_thread, 15000)]
+        if not all(ok):
+            print("cognn-app: warning: a worker thread did not stop within 15 s (a camera that does not answer?)",
+                  file=sys.stderr)
+        return all(ok)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.settings.window_size = self.size()
+        self.settings.geometry = self.saveGeometry()
+        self.settings.top_k = self.top_k
+        self.settings.sync()
+        self.shutdown()
+        super().closeEvent(event)
