@@ -39,7 +39,7 @@ import torch
 
 from ..errors import InputFileError
 from ..layouts import get_layout, layout_names
-from .architectures import family_of
+from ..models import spec
 from .safe_pickle import LEGACY_MAGIC, UnsafePickleError, is_placeholder, load_torch_file
 from .schema import Checkpoint, complete_meta
 
@@ -321,7 +321,7 @@ def read_foreign(path: str | Path, container: str | None = None) -> Checkpoint:
         model = arch["family"]
     guessed = guess.get("model")
     if guessed and arch["family"] != "stgcn_original":
-        if family_of(guessed) == arch["family"]:
+        if spec(guessed).family == arch["family"]:
             model = guessed
         else:
             notes.append(f"the file name suggests {guessed} but the tensors are {arch['family']}; using {model}")

@@ -19,7 +19,7 @@ from .. import __version__
 from ..errors import InputFileError
 from ..layouts import get_layout
 from ..models.stgcn_original import NAME
-from .architectures import build_model, check_name, display, family_of, is_continual
+from ..models import build, display_name, spec
 from .families import read_foreign, sniff
 from .schema import FORMAT, FORMAT_VERSION, Checkpoint, complete_meta, decode_meta, encode_meta
 
@@ -139,21 +139,21 @@ def model_from_checkpoint(ck: Checkpoint, *, model: str | None = None, num_class
     The returned model carries the metadata as ``checkpoint_meta`` and the family as ``checkpoint_family``.
     """
     meta = ck.meta
-    name = check_name(model or meta["model"])
-    if family_of(name) != family_of(meta["model"]):
-        raise InputFileError(ck.path, f"holds {display(meta['model'])} weights, which cannot be loaded into "
-                                      f"{display(name)} (another network family)")
+    name = spec(model or meta["model"]).name
+    if spec(name).family != spec(meta["model"]).family:
+        raise InputFileError(ck.path, f"holds {display_name(meta['model'])} weights, which cannot be loaded into "
+                                      f"{display_name(name)} (another network family)")
     if num_classes is not None and num_classes != meta["num_classes"]:
         raise InputFileError(ck.path, f"has {meta['num_classes']} classes but {num_classes} were asked for")
     if layout is not None and get_layout(layout).name != meta["layout"]:
         want, have = get_layout(layout), get_layout(meta["layout"])
         raise InputFileError(ck.path, f"is for layout {have.name} ({have.num_joints} joints) but {want.name} "
                                       f"({want.num_joints} joints) was asked for")
-    allowed = _CONTINUAL_KWARGS if is_continual(name) else _ORIGINAL_KWARGS if family_of(name) == NAME else ()
+    allowed = _CONTINUAL_KWARGS if spec(name).continual else _ORIGINAL_KWARGS if spec(name).family == NAME else ()
     kwargs = {k: v for k, v in meta.get("model_kwargs", {}).items() if k in allowed}
     kwargs.update(model_kwargs)
     try:
-        net = build_model(name, num_classes=meta["num_classes"], layout=meta["layout"], in_channels=meta["in_channels"],
+        net = build(name, num_classes=meta["num_classes"], layout=meta["layout"], in_channels=meta["in_channels"],
                     num_persons=meta["num_persons"], **kwargs)
     except TypeError as e:
         raise ValueError(str(e)) from None

@@ -79,7 +79,7 @@ def _defaults(layout: str) -> dict[str, Any]:
 
 def check_meta(meta: dict[str, Any]) -> None:
     """Raise ValueError (one sentence) if ``meta`` is not a complete, consistent metadata dict."""
-    from .architectures import check_name
+    from ..models import spec
 
     for key in _REQUIRED:
         if key not in meta:
@@ -92,7 +92,7 @@ def check_meta(meta: dict[str, Any]) -> None:
     if meta["format_version"] > FORMAT_VERSION:
         raise ValueError(f"format version {meta['format_version']} is newer than this cognn reads ({FORMAT_VERSION}); "
                          "update cognn")
-    check_name(meta["model"])
+    spec(meta["model"])
     get_layout(meta["layout"])
     if meta["num_classes"] < 1:
         raise ValueError("num_classes must be positive")

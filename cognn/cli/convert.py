@@ -95,7 +95,7 @@ def _options_meta(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
 
 def _run(args: argparse.Namespace, err) -> int:
     from ..checkpoints import model_from_checkpoint, read_checkpoint, save_checkpoint
-    from ..checkpoints.architectures import display
+    from ..models import display_name as display
 
     src, out = Path(args.input), Path(args.output)
     if out.exists() and out.resolve() == src.resolve():

@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 def describe(path: str) -> dict[str, Any]:
     """Everything ``cognn-info`` reports about a file, as a JSON-ready dict (raises CognnError for a bad file)."""
     from ..checkpoints import model_from_checkpoint, read_checkpoint
-    from ..checkpoints.architectures import display
+    from ..models import display_name as display
 
     ck = read_checkpoint(path)
     net = model_from_checkpoint(ck)

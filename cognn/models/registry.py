@@ -2,12 +2,15 @@
 
 Regular: ``stgcn, stgcn_mod, agcn, agcn_mod, str, str_mod``; continual: ``costgcn, costgcn_mod, coagcn, coagcn_mod,
 costr, costr_mod``. ``_mod`` is the paper's ``*`` variant (temporal stride 1, no temporal padding).
+One extra, ``stgcn_original`` (the original ST-GCN network, for its published checkpoints), is built by name but not
+listed among the paper's twelve (``names("extra")``).
 """
 from __future__ import annotations
 
 from ..layouts import Layout
 from . import agcn, stgcn
 from . import str as s_tr
+from . import stgcn_original
 from .base import CoSkeletonNet, ModelSpec, SkeletonNet
 
 _FAMILIES = {"stgcn": stgcn.gcn_factory, "agcn": agcn.gcn_factory, "str": s_tr.gcn_factory}
@@ -25,26 +28,32 @@ def _specs() -> dict[str, ModelSpec]:
 
 
 _SPECS = _specs()
+_EXTRA = {stgcn_original.NAME: stgcn_original.SPEC}
 
 
 def names(kind: str = "all") -> list[str]:
-    """Registered model names; ``kind`` is ``"all"``, ``"regular"`` or ``"continual"``."""
+    """Registered model names; ``kind`` is ``"all"`` (the paper's twelve), ``"regular"``, ``"continual"`` or
+    ``"extra"`` (networks kept for foreign checkpoints only)."""
+    if kind == "extra":
+        return list(_EXTRA)
     if kind not in ("all", "regular", "continual"):
-        raise ValueError(f"kind must be 'all', 'regular' or 'continual', not {kind!r}")
+        raise ValueError(f"kind must be 'all', 'regular', 'continual' or 'extra', not {kind!r}")
     return [n for n, s in _SPECS.items() if kind == "all" or s.continual == (kind == "continual")]
 
 
 def spec(name: str) -> ModelSpec:
     """The :class:`ModelSpec` of a registered name."""
     try:
-        return _SPECS[name]
+        return _SPECS[name] if name in _SPECS else _EXTRA[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(_SPECS)}") from None
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join([*_SPECS, *_EXTRA])}") from None
 
 
 def display_name(name: str) -> str:
     """The paper's name of a model, e.g. ``costgcn_mod`` -> ``CoST-GCN*``."""
     s = spec(name)
+    if name in _EXTRA:
+        return "ST-GCN (original)"
     base = _DISPLAY[s.family]
     return ("Co" if s.continual else "") + base + ("*" if s.mod else "")
 
@@ -52,6 +61,8 @@ def display_name(name: str) -> str:
 def twin(name: str) -> str:
     """The regular twin of a continual model and the reverse (``costgcn_mod`` <-> ``stgcn_mod``)."""
     s = spec(name)
+    if name in _EXTRA:
+        raise ValueError(f"{name} has no continual twin")
     return name[2:] if s.continual else "co" + name
 
 
@@ -62,6 +73,9 @@ def build(name: str, num_classes: int = 60, layout: str | Layout = "ntu25", in_c
     ``kwargs`` go to the continual models (``warm_start``, ``clip_frames``).
     """
     s = spec(name)
+    if name in _EXTRA:
+        return stgcn_original.build_original(num_classes=num_classes, layout=layout, in_channels=in_channels,
+                                             num_persons=num_persons, **kwargs)
     factory = _FAMILIES[s.family](s.mod, s.continual)
     cls = CoSkeletonNet if s.continual else SkeletonNet
     if kwargs and not s.continual:
