@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import CognnError, InputFileError
+from .common import err, run_main
 
 PROG = "cognn-convert"
 _DATASET_CLASSES = ("ntu60", "ntu120", "kinetics400", "kinetics")
@@ -130,22 +131,7 @@ def _run(args: argparse.Namespace, err) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``cognn-convert``; returns the exit status."""
-    def err(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # argparse has printed usage and the message
-        return int(e.code) if isinstance(e.code, int) else 2
-    try:
-        return _run(args, err)
-    except CognnError as e:
-        err(f"{PROG}: error: {e}")
-        return 2
-    except KeyboardInterrupt:
-        err(f"{PROG}: interrupted")
-        return 130
+    return run_main(PROG, _parser(), lambda args: _run(args, err), argv)
 
 
 if __name__ == "__main__":

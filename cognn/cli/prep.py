@@ -21,6 +21,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from ..errors import CognnError, InputFileError
+from .common import err, run_main
 
 __all__ = ["main", "prep_ntu_file", "prep_kinetics_file"]
 
@@ -307,22 +308,7 @@ def _summary(plan: _Plan, written: int, out: Path | None, cut: list[str], err: C
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``cognn-prep``; returns the exit status."""
-    def err(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # argparse has printed usage and the message
-        return int(e.code) if isinstance(e.code, int) else 2
-    try:
-        return _run(args, err)
-    except CognnError as e:
-        err(f"{PROG}: error: {e}")
-        return 2
-    except KeyboardInterrupt:
-        err(f"{PROG}: interrupted; no output written")
-        return 130
+    return run_main(PROG, _parser(), lambda args: _run(args, err), argv, interrupted="interrupted; no output written")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,30 @@
+"""What every cognn command does the same way: parse, run, and turn user errors into one sentence and an exit code."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from ..errors import CognnError
+
+
+def err(msg: str) -> None:
+    """Print a message for the user on stderr (stdout is for results)."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_main(prog: str, parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int],
+             argv: Sequence[str] | None, *, interrupted: str = "interrupted") -> int:
+    """Parse ``argv`` and call ``run(args)``: 2 for usage and user errors (``prog: error: ...``), 130 on Ctrl-C."""
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage and the message
+        return int(e.code) if isinstance(e.code, int) else 2
+    try:
+        return run(args)
+    except CognnError as e:
+        err(f"{prog}: error: {e}")
+        return 2
+    except KeyboardInterrupt:
+        err(f"{prog}: {interrupted}")
+        return 130
