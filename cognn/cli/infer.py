@@ -3,12 +3,17 @@
     cognn-infer INPUT... [--model NAME] [--weights PATH] [--layout ntu25|kinetics18] [--top-k K]
                 [--output PATH|-] [--format jsonl|csv] [--device cpu|cuda] [--workers N]
                 [--save-skeletons FILE.h5] [--render FILE.mp4] [--max-frames N] [--quiet]
+                [--events FILE.jsonl|FILE.csv] [--per-person] [--no-smooth] [--mirror]
     cognn-infer --camera INDEX [...]
     cognn-infer --demo [...]
 
 INPUT: video files, NTU ``.skeleton`` files, Kinetics-skeleton ``.json`` files, cognn HDF5 recordings or dataset files
 (every sample is one input) and folders of these (searched recursively). One record per input frame, inputs in the
-order given, each input's records together and in frame order (also with ``--workers``). Records go to stdout (or
+order given, each input's records together and in frame order (also with ``--workers``). Every input goes through
+the live pipeline (:class:`cognn.live.pipeline.LivePipeline`, docs/live.md): pose landmarks smoothed (``--no-smooth``
+turns it off), frames resampled by their timestamps to the model's training rate, steady labels and action events
+(``--events``); ``--per-person`` gives one record per person present and frame (fields ``person``, ``label``,
+``label_score`` added); ``--mirror`` mirrors the ``--render`` drawing only. Records go to stdout (or
 ``--output``); messages, warnings and the summary to stderr. Exit status: 0, 1 if any input failed (it is reported and
 skipped, the others complete), 2 for a usage error.
 
@@ -101,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--render", metavar="FILE.mp4", help="write a video with the skeleton and top predictions drawn")
     p.add_argument("--max-frames", type=_positive, metavar="N", help="stop each input after N frames")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    live = p.add_argument_group("live options (docs/live.md)")
+    live.add_argument("--events", metavar="FILE", help="write the action events {label, start, end, peak_score, "
+                      "person, source} of every input to FILE (.jsonl or .csv)")
+    live.add_argument("--per-person", action="store_true", help="one continual state and label per tracked person "
+                      "(records get person, label and label_score)")
+    live.add_argument("--no-smooth", action="store_true", help="do not smooth the pose landmarks")
+    live.add_argument("--mirror", action="store_true", help="draw a mirror image in --render (the model still sees "
+                      "the camera's own frame)")
     return p
 
 
@@ -117,6 +130,9 @@ class Options:
     save_skeletons: str | None
     render: str | None
     several: bool
+    per_person: bool = False
+    smooth: bool = True
+    mirror: bool = False
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -134,6 +150,8 @@ class InputResult:
     pose_ms: list[float] = field(default_factory=list)
     error: str | None = None
     outputs: list[str] = field(default_factory=list)
+    #: action events of the input (cognn.live.events.Event)
+    events: list[Any] = field(default_factory=list)
     #: stopped by Ctrl-C (the frames so far are complete, output files closed)
     interrupted: bool = False
 
@@ -159,13 +177,12 @@ class _Context:
     def __init__(self, opts: Options, recognizer=None) -> None:
         self.opts = opts
         self.recognizer = recognizer if recognizer is not None else make_recognizer(opts, quiet=True)
+        self.pipeline = make_pipeline(opts, self.recognizer)
         self._estimator = None
 
     def estimator(self):
         if self._estimator is None:
-            from ..pose import PoseEstimator
-
-            self._estimator = PoseEstimator(mode="video", num_poses=self.recognizer.model.num_persons)
+            self._estimator = self.pipeline.estimator()
         return self._estimator
 
     def close(self) -> None:
@@ -181,10 +198,37 @@ def _open(spec: str | int, ctx: _Context):
     pixel = isinstance(spec, int) or source_kind(spec) == "video"
     src = open_source(spec, layout=rec.layout, num_persons=rec.model.num_persons,
                       estimator=ctx.estimator() if pixel else None)
-    if src.domain != rec.domain:
+    try:
+        ctx.pipeline.check_source(src)  # a 2-D model on 3-D data or the reverse: one sentence naming both
+    except BaseException:
         src.close()
-        raise CognnError(f"{src.name}: holds {src.domain} skeletons but {rec.model_name} takes {rec.domain}")
+        raise
     return src
+
+
+def make_pipeline(opts: Options, recognizer):
+    """The live pipeline for the options around ``recognizer``."""
+    from ..live.pipeline import LiveConfig, LivePipeline
+    from ..live.smoothing import DEFAULT_SMOOTHING, NO_SMOOTHING
+
+    config = LiveConfig(smoothing=DEFAULT_SMOOTHING if opts.smooth else NO_SMOOTHING,
+                        persons="single" if opts.per_person else "all", mirror=opts.mirror)
+    return LivePipeline(recognizer, config)
+
+
+def live_records(source: str, step, model: str, trained: bool, per_person: bool) -> list[dict[str, Any]]:
+    """The records of one input frame: the latest prediction (frame and timestamp of the input frame); with
+    ``per_person`` one per person, with the person's id and steady label."""
+    frame = step.frame
+    out = []
+    for view in step.persons if per_person else step.persons[:1]:
+        rec = make_record(source, view.prediction, model, trained)
+        rec["frame"], rec["timestamp"] = frame.index, round(float(frame.timestamp), 6)
+        rec["persons"], rec["pose_ms"] = frame.persons, None if frame.pose_ms is None else round(frame.pose_ms, 3)
+        if per_person:
+            rec.update(person=view.person, label=view.label.label, label_score=round(view.label.score, 6))
+        out.append(rec)
+    return out
 
 
 def run_input(index: int, spec: str | int, ctx: _Context, emit: Callable[[dict[str, Any]], None],
@@ -193,14 +237,14 @@ def run_input(index: int, spec: str | int, ctx: _Context, emit: Callable[[dict[s
     from ..data.store import RecordingWriter
     from ..render import VideoRenderer, render_frame
 
-    opts, rec = ctx.opts, ctx.recognizer
+    opts, rec, pipe = ctx.opts, ctx.recognizer, ctx.pipeline
     name = f"camera {spec}" if isinstance(spec, int) else str(spec)
     res = InputResult(index, name)
     writer = renderer = None
     src = None
     try:
         src = _open(spec, ctx)
-        rec.reset()
+        pipe.reset(name)
         if opts.save_skeletons:
             out = numbered(opts.save_skeletons, index, opts.several)
             writer = RecordingWriter(out, rec.layout, src.domain, rec.model.num_persons, source=name, fps=src.fps,
@@ -210,18 +254,24 @@ def run_input(index: int, spec: str | int, ctx: _Context, emit: Callable[[dict[s
         header = f"{Path(name).name}  {rec.model_name}"
         try:
             for frame in src:
-                pred = rec.step(frame)
-                emit(make_record(name, pred, rec.model_name, rec.has_weights))
+                step = pipe.step(frame)
+                for record in live_records(name, step, rec.model_name, rec.has_weights, opts.per_person):
+                    emit(record)
                 res.frames += 1
-                res.model_ms.append(pred.model_ms)
-                if pred.pose_ms is not None:
-                    res.pose_ms.append(pred.pose_ms)
+                res.model_ms += [v.prediction.model_ms for v in step.model_views]
+                if frame.pose_ms is not None:
+                    res.pose_ms.append(frame.pose_ms)
                 if writer is not None:
                     writer.append(frame.skeleton, frame.timestamp)
+                    for event in step.events:
+                        writer.add_event(event.to_dict())
+                pred = step.prediction
                 if renderer is not None:
-                    renderer.write(render_frame(frame.image, frame.draw_px, rec.layout, src.canvas_size, pred.top,
-                                                ready=pred.ready, warmup=pred.warmup, has_weights=pred.has_weights,
-                                                header=f"{header}  frame {frame.index}"))
+                    renderer.write(render_frame(step.image, step.draw_px, rec.layout, src.canvas_size,
+                                                pred.top if pred is not None else [],
+                                                ready=pred is not None and pred.ready,
+                                                warmup=pred.warmup if pred is not None else (0, rec.frames_to_ready),
+                                                has_weights=rec.has_weights, header=f"{header}  frame {frame.index}"))
                 if tick is not None:
                     tick()
                 if opts.max_frames is not None and res.frames >= opts.max_frames:
@@ -230,7 +280,12 @@ def run_input(index: int, spec: str | int, ctx: _Context, emit: Callable[[dict[s
             res.interrupted = True
         if res.frames == 0:
             raise CognnError(f"{name}: no frame could be read")
+        running = list(pipe.events)
+        res.events = pipe.finish()
         if writer is not None:
+            for event in res.events:
+                if event not in running:  # closed by the end of the stream (the others were added as they ended)
+                    writer.add_event(event.to_dict())
             res.outputs.append(str(writer.close()))
             writer = None
         if renderer is not None:
@@ -291,13 +346,15 @@ def _worker_job(job: tuple[int, str]) -> InputResult:
 class RecordWriter:
     """Writes records as JSON lines or flattened CSV (``top1_label, top1_score, ... topK``)."""
 
-    def __init__(self, stream: TextIO, fmt: str, top_k: int) -> None:
+    def __init__(self, stream: TextIO, fmt: str, top_k: int, per_person: bool = False) -> None:
         self.stream = stream
         self.fmt = fmt
         self.top_k = top_k
+        self.extra = ("person", "label", "label_score") if per_person else ()
         self._csv = None
         if fmt == "csv":
-            cols = list(_FIELDS) + [f"top{i}_{k}" for i in range(1, top_k + 1) for k in ("label", "score")]
+            cols = list(_FIELDS) + list(self.extra) + [f"top{i}_{k}" for i in range(1, top_k + 1)
+                                                       for k in ("label", "score")]
             self._csv = csv.DictWriter(stream, fieldnames=cols, lineterminator="\n")
             self._csv.writeheader()
 
@@ -305,7 +362,7 @@ class RecordWriter:
         if self._csv is None:
             self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
             return
-        row = {k: record[k] for k in _FIELDS}
+        row = {k: record[k] for k in _FIELDS + self.extra}
         row["pose_ms"] = "" if row["pose_ms"] is None else row["pose_ms"]
         row["ready"] = "true" if row["ready"] else "false"
         row["weights_trained"] = "true" if row["weights_trained"] else "false"
@@ -429,13 +486,15 @@ def _run(args: argparse.Namespace) -> int:
     _check_device(args.device)
     _set_threads()
     for path, what in ((args.output, "--output"), (args.save_skeletons, "--save-skeletons"),
-                       (args.render, "--render")):
+                       (args.render, "--render"), (args.events, "--events")):
         _check_out_dir(path, what)
+    if args.events and Path(args.events).suffix.lower() not in (".jsonl", ".csv"):
+        raise UsageError(f"--events writes .jsonl or .csv files, not {args.events}")
     specs = _inputs(args)
     several = len(specs) > 1
     opts = Options(weights=args.weights, model=args.model, layout=args.layout, top_k=args.top_k, device=args.device,
                    max_frames=args.max_frames, save_skeletons=args.save_skeletons, render=args.render,
-                   several=several)
+                   several=several, per_person=args.per_person, smooth=not args.no_smooth, mirror=args.mirror)
     recognizer = make_recognizer(opts)
     if args.top_k > len(recognizer.classes):
         _say(f"note: the model has {len(recognizer.classes)} classes; writing the top {len(recognizer.classes)}")
@@ -446,7 +505,7 @@ def _run(args: argparse.Namespace) -> int:
 
     stream, close = (sys.stdout, False) if args.output == "-" else (
         open(args.output, "w", encoding="utf-8", newline=""), True)
-    out = RecordWriter(stream, args.format, top_k)
+    out = RecordWriter(stream, args.format, top_k, per_person=args.per_person)
     results: list[InputResult] = []
     t0 = time.perf_counter()
     interrupted = False
@@ -463,6 +522,13 @@ def _run(args: argparse.Namespace) -> int:
     for r in results:
         if r.error is not None:
             _say(f"error: {r.error} (skipped)")
+    if args.events:
+        from ..live.events import write_events
+
+        events = [e for r in results for e in r.events]
+        write_events(args.events, events)
+        if not args.quiet:
+            _say(f"wrote {len(events)} event{'s' if len(events) != 1 else ''} to {args.events}")
     if not args.quiet:
         for r in results:
             for path in r.outputs:
