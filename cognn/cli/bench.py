@@ -1,0 +1,157 @@
+"""``cognn-bench``: regular vs continual models side by side — the paper's Table II measured on this machine.
+
+    cognn-bench [--models LIST] [--device cpu|cuda] [--batch B] [--repeats R] [--threads N] [--format md|csv|json]
+                [--plot FILE.png] [--windows 50,100,...,300] [--window 300] [--no-memory] [--quick]
+
+The table goes to stdout; the header (versions, device, threads, load) is part of the ``md`` table and goes to stderr
+for ``csv`` and ``json``. Exit status: 0 done, 2 usage error, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import CognnError
+
+PROG = "cognn-bench"
+DEFAULT_WINDOWS = (50, 100, 150, 200, 250, 300)
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive whole numbers, got {text!r}")
+    return values
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="Measure regular and continual skeleton models side by side: "
+                                "parameters, MACs, latency, throughput and peak memory per prediction.")
+    p.add_argument("--models", default="all", metavar="LIST",
+                   help="comma-separated model names, or all | regular | continual (default all)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run (default cpu)")
+    p.add_argument("--batch", type=_positive, metavar="B",
+                   help="batch for the throughput column (default 4 on cpu, 64 on cuda; 2 with --quick)")
+    p.add_argument("--repeats", type=_positive, metavar="R",
+                   help="timing rounds; every round times each model in turn (default 5, 2 with --quick)")
+    p.add_argument("--threads", type=_positive, metavar="N",
+                   help="torch threads, pinned for the whole run (default 1 on cpu: batch-1 steps are hundreds of "
+                        "small ops, and on a shared CPU every extra thread waits for the slowest; torch's default "
+                        "on cuda)")
+    p.add_argument("--format", default="md", choices=["md", "csv", "json"], help="output format (default md)")
+    p.add_argument("--plot", metavar="FILE.png", help="also write latency per prediction against window length")
+    p.add_argument("--windows", type=_int_list, default=list(DEFAULT_WINDOWS), metavar="W1,W2,...",
+                   help="window lengths for --plot (default 50,100,150,200,250,300)")
+    p.add_argument("--window", type=_positive, default=300, metavar="T",
+                   help="frames per regular prediction and clip_frames of continual models (default 300)")
+    p.add_argument("--no-memory", action="store_true", help="skip the per-model peak-memory child processes")
+    p.add_argument("--quick", action="store_true", help="short run for smoke tests: fewer rounds, small batch")
+    return p
+
+
+def _model_list(text: str) -> list[str]:
+    from ..models import names
+
+    out: list[str] = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        out.extend(names(item) if item in ("all", "regular", "continual") else [item])
+    return list(dict.fromkeys(out))
+
+
+def _check_plot_path(path: str) -> Path:
+    plot = Path(path)
+    if plot.suffix.lower() != ".png":
+        raise CognnError(f"--plot must name a .png file, got {path!r}")
+    if not plot.parent.is_dir():
+        raise CognnError(f"the folder of --plot {path!r} does not exist")
+    return plot
+
+
+def _progress(enabled: bool):
+    """A tqdm bar on stderr when it is a terminal, else nothing."""
+    if not enabled:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=1, file=sys.stderr, leave=False, unit="step")
+
+    def update(label: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_description(label)
+        bar.refresh()
+
+    return bar, update
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``cognn-bench``; returns the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # argparse has printed "cognn-bench: error: ..." (or --help)
+        return int(e.code or 0)
+    import torch
+
+    from ..bench import BenchOptions, format_rows, header_line, latency_vs_window, plot_latency, run_benchmark
+
+    bar = None
+    threads_before = torch.get_num_threads()  # restored at the end: main() may run inside another program
+    try:
+        models = _model_list(args.models)
+        plot = _check_plot_path(args.plot) if args.plot else None
+        batch = args.batch or (2 if args.quick else None)
+        threads = args.threads or (1 if args.device == "cpu" else None)
+        opts = BenchOptions(models=models, device=args.device, batch=batch, rounds=args.repeats or
+                            (2 if args.quick else 5), threads=threads, window=args.window,
+                            round_seconds=0.05 if args.quick else 0.25, memory=not args.no_memory)
+        bar, update = _progress(sys.stderr.isatty())
+        rows, env = run_benchmark(opts, update)
+        if bar is not None:
+            bar.close()
+            bar = None
+        if args.format != "md":
+            print(f"{PROG}: {header_line(env)}", file=sys.stderr)
+        sys.stdout.write(format_rows(rows, env, args.format))
+        sys.stdout.flush()
+        if plot is not None:
+            plot_opts = BenchOptions(models=models, device=args.device, rounds=1 if args.quick else 3,
+                                     threads=threads, round_seconds=opts.round_seconds)
+            bar, update = _progress(sys.stderr.isatty())
+            data = latency_vs_window(plot_opts, args.windows, update)
+            try:
+                plot_latency(data, plot)
+            except OSError as e:
+                raise CognnError(f"cannot write {plot}: {e.strerror or e}") from None
+            print(f"{PROG}: wrote {plot}", file=sys.stderr)
+    except CognnError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+        torch.set_num_threads(threads_before)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
