@@ -35,7 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .models.base import CoSkeletonNet, SkeletonNet
 from .nn.attention import SpatialAttention
 from .nn.block import STBlock
-from .nn.graph_conv import AdaptiveGraphConv, _GraphUnitBase
+from .nn.graph_conv import AdaptiveGraphConv, GraphUnitBase
 
 __all__ = ["MacCount", "PAPER_GMACS", "count_macs", "counted_macs", "analytic_macs", "paper_macs",
            "frames_per_prediction"]
@@ -133,7 +133,7 @@ def _spatial_unit(unit: nn.Module, positions: float) -> float:
         ac = unit.attention_conv
         return (_bn(unit.in_channels, positions) + _conv(ac.qkv_conv, positions) + _conv(ac.attn_out, positions)
                 + _bn(unit.out_channels, positions) + unit.out_channels * positions)
-    if isinstance(unit, _GraphUnitBase):
+    if isinstance(unit, GraphUnitBase):
         total = sum(_conv(c, positions) for c in unit.g_conv)
         total += _bn(unit.out_channels, positions) + unit.out_channels * positions  # BN, ReLU
         if unit.gcn_residual is not None:

@@ -81,3 +81,7 @@ def test_continual_geometry():
         assert (m.receptive_field, m.delay, m.stride, m.pool_size, m.pool_padding) == (449, 296, 4, 75, 19)
     short = models.build("costgcn_mod", clip_frames=90)
     assert (short.receptive_field, short.delay, short.pool_size) == (90, 89, 10)
+    with pytest.raises(ValueError, match="clip_frames must be at least 81"):
+        models.build("costgcn_mod", clip_frames=50)
+    with pytest.raises(ValueError, match="clip_frames must be at least 77"):
+        models.build("costr", clip_frames=76)

@@ -111,6 +111,9 @@ class CoSkeletonNet(SkeletonNet):
         self.clip_frames = clip_frames
         self.warm_start = warm_start
         rf, pad, stride = self._backbone_geometry()
+        shortest = rf - pad  # the first pooled position must hold at least one real frame
+        if clip_frames < shortest:
+            raise ValueError(f"{self.name}: clip_frames must be at least {shortest} for this network, got {clip_frames}")
         self.pool_size = math.ceil((clip_frames - rf + 2 * pad + 1) / stride)
         self.pool_padding = max(0, self.pool_size - math.ceil((clip_frames - rf + pad + 1) / stride))
         self._fused: list | None = None

@@ -21,7 +21,7 @@ from .init import init_weights
 NUM_SUBSETS = 3
 
 
-class _GraphUnitBase(nn.Module):
+class GraphUnitBase(nn.Module):
     """Shared parts: fixed graph ``A``, learnable ``graph_attn``, per-subset 1×1 convs, BN and the unit residual."""
 
     def __init__(self, in_channels: int, out_channels: int, A: Tensor) -> None:
@@ -67,15 +67,19 @@ class _GraphUnitBase(nn.Module):
                                                    self.gcn_residual[1])
         return fused
 
-    def _step_graph(self, x: Tensor, fused: dict[str, Tensor], a_eff: Tensor) -> Tensor:
-        """Graph convolution of one frame ``x`` ``(B, V, C)`` with effective adjacency ``(3, V, V)`` or ``(B, 3, V, V)``."""
+    @staticmethod
+    def _cat_adjacency(a_eff: Tensor) -> Tensor:
+        """``(3, V, V)`` -> ``(V, 3V)`` (or batched) with ``[w, v·3 + k] = A_k[v, w]``, matching :meth:`_step_graph`."""
+        v = a_eff.shape[-1]
+        if a_eff.dim() == 3:
+            return a_eff.permute(2, 1, 0).reshape(v, v * NUM_SUBSETS).contiguous()
+        return a_eff.permute(0, 3, 2, 1).reshape(a_eff.shape[0], v, v * NUM_SUBSETS)
+
+    def _step_graph(self, x: Tensor, fused: dict[str, Tensor], a_cat: Tensor) -> Tensor:
+        """Graph convolution of one frame ``x`` ``(B, V, C)``; ``a_cat`` from :meth:`_cat_adjacency`."""
         b, v, c = x.shape
         x2 = x.reshape(b * v, c)
         z = (x2 @ fused["w"]).view(b, v * NUM_SUBSETS, self.out_channels)  # row index v·3 + k
-        if a_eff.dim() == 3:
-            a_cat = a_eff.permute(2, 1, 0).reshape(v, v * NUM_SUBSETS)
-        else:
-            a_cat = a_eff.permute(0, 3, 2, 1).reshape(b, v, v * NUM_SUBSETS)
         y = torch.matmul(a_cat, z) + fused["b"]
         if self.gcn_residual is None:
             y = y + x
@@ -84,7 +88,7 @@ class _GraphUnitBase(nn.Module):
         return torch.relu(y)
 
 
-class GraphConv(_GraphUnitBase):
+class GraphConv(GraphUnitBase):
     """ST-GCN graph convolution (2s-AGCN style): ``Σ_k W_k (x · (A_k ⊙ M_k))`` + BN + residual, ReLU.
 
     ``graph_attn`` (``M``) is a learnable edge mask that multiplies the fixed graph.
@@ -98,14 +102,14 @@ class GraphConv(_GraphUnitBase):
 
     def fuse(self) -> dict[str, Tensor]:
         fused = super().fuse()
-        fused["a"] = (self.A * self.graph_attn).contiguous()
+        fused["a_cat"] = self._cat_adjacency(self.A * self.graph_attn)
         return fused
 
     def step(self, x: Tensor, fused: dict[str, Tensor]) -> Tensor:
-        return self._step_graph(x, fused, fused["a"])
+        return self._step_graph(x, fused, fused["a_cat"])
 
 
-class AdaptiveGraphConv(_GraphUnitBase):
+class AdaptiveGraphConv(GraphUnitBase):
     """AGCN adaptive graph convolution: adjacency ``softmax(θᵀφ / (C_e·T)) + A_k + B_k`` per subset.
 
     ``variant="clip"`` is the regular 2s-AGCN unit: one attention matrix per clip, from embeddings flattened over all
@@ -152,7 +156,7 @@ class AdaptiveGraphConv(_GraphUnitBase):
     def fuse(self) -> dict[str, Tensor]:
         fused = super().fuse()
         if self.variant == "mod":
-            fused["a"] = torch.diag_embed(self._joint_scale()).contiguous()
+            fused["a_cat"] = self._cat_adjacency(torch.diag_embed(self._joint_scale()))
         else:
             fused["a_plus"] = (self.A + self.graph_attn).contiguous()
             fused["theta_w"] = torch.cat([c.weight.reshape(self.inter_c, -1) for c in self.a_conv]).t().contiguous()
@@ -163,11 +167,11 @@ class AdaptiveGraphConv(_GraphUnitBase):
 
     def step(self, x: Tensor, fused: dict[str, Tensor]) -> Tensor:
         if self.variant == "mod":
-            return self._step_graph(x, fused, fused["a"])
+            return self._step_graph(x, fused, fused["a_cat"])
         b, v, c = x.shape
         ic = self.inter_c
         x2 = x.reshape(b * v, c)
         theta = torch.addmm(fused["theta_b"], x2, fused["theta_w"]).view(b, v, NUM_SUBSETS, ic).transpose(1, 2)
         phi = torch.addmm(fused["phi_b"], x2, fused["phi_w"]).view(b, v, NUM_SUBSETS, ic).permute(0, 2, 3, 1)
         att = torch.softmax(torch.matmul(theta, phi) / ic, dim=-2)  # (B, 3, V, V), [v, w]
-        return self._step_graph(x, fused, att + fused["a_plus"])
+        return self._step_graph(x, fused, self._cat_adjacency(att + fused["a_plus"]))
