@@ -1,6 +1,6 @@
 """Make the bundled demo recording ``datasets/samples/demo.h5`` used by ``cognn-infer --demo``.
 
-    python tools/make_demo_recording.py [--out PATH] [--seed 12] [--seconds 12] [--gesture wave_right]
+    python tools/make_demo_recording.py [--out PATH] [--seed 12] [--seconds 12] [--gesture jumping_jacks]
 
 The recording is generated motion, not a recorded person: one NTU-25 body from :mod:`cognn.synth` doing a gesture in
 Kinect camera space (metres, 30 fps), with the pose-estimation artefacts the generator simulates, stored as a
@@ -20,7 +20,7 @@ DEFAULT_OUT = REPO / "datasets" / "samples" / "demo.h5"
 FPS = 30.0
 
 
-def make_demo(out: Path, seed: int = 12, seconds: float = 12.0, gesture: str = "wave_right") -> Path:
+def make_demo(out: Path, seed: int = 12, seconds: float = 12.0, gesture: str = "jumping_jacks") -> Path:
     """Generate the demo skeleton sequence and save it as a cognn recording at ``out``."""
     from cognn.data.store import save_recording
     from cognn.domains import CAMERA3D
