@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output file (default {DEFAULT_OUT})")
     p.add_argument("--seed", type=int, default=12)
     p.add_argument("--seconds", type=float, default=12.0)
-    p.add_argument("--gesture", default="wave_right")
+    p.add_argument("--gesture", default="jumping_jacks")
     args = p.parse_args(argv)
     path = make_demo(args.out, args.seed, args.seconds, args.gesture)
     print(f"wrote {path}", file=sys.stderr)
