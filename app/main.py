@@ -2,6 +2,7 @@
 
 Scripted use: ``cognn-app --source FILE --frames N --screenshot OUT.png`` plays N frames as fast as the pipeline
 goes, saves a screenshot of the whole window and exits with status 0 (2 on a user error, with one line on stderr).
+``--mirror`` draws a mirror image (the model still sees the source's own frame); ``--per-person`` labels each person.
 """
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", metavar="PATH", help="weights file (default: weights/manifest.json's default)")
     p.add_argument("--skeleton-video", metavar="VIDEO", help="RGB video to draw an NTU .skeleton replay on")
     p.add_argument("--top-k", type=int, default=None, metavar="K", help="actions to list (default 5)")
+    p.add_argument("--mirror", action="store_true",
+                   help="draw a mirror image (selfie view); the pose model still sees the camera's own frame")
+    p.add_argument("--per-person", action="store_true",
+                   help="one recognizer state and steady label per tracked person (default: one for everybody)")
     p.add_argument("--frames", type=int, metavar="N", help="play N frames, then (with --screenshot) save and exit")
     p.add_argument("--screenshot", metavar="OUT.png", help="save a screenshot of the window after --frames and exit")
     p.add_argument("--speed", type=float, default=None,
@@ -104,7 +109,8 @@ def _run(a: argparse.Namespace, scripted: bool) -> int:
     if weights is not None and not Path(weights).is_file():
         weights = None  # a remembered file that has gone away
     top_k = a.top_k or settings.top_k or 5
-    win = MainWindow(model=model, weights=weights, top_k=top_k, settings=settings, scripted=scripted)
+    win = MainWindow(model=model, weights=weights, top_k=top_k, settings=settings, scripted=scripted,
+                     mirror=a.mirror, per_person=a.per_person)
     status = {"code": 0}
 
     def fail(message: str) -> None:

@@ -16,7 +16,7 @@ from cognn.domains import IMAGE2D
 from cognn.layouts import Layout
 
 __all__ = ["PERSON_COLOURS", "class_colour", "bgr_to_qimage", "fit_rect", "project_skeleton", "Viewport",
-           "draw_skeletons", "draw_bars", "draw_plot", "draw_timeline", "draw_banner"]
+           "draw_skeletons", "draw_bars", "draw_plot", "draw_timeline", "draw_banner", "draw_person_labels"]
 
 #: outline colour of person slot 0 and 1 (more slots cycle)
 PERSON_COLOURS = (QColor(255, 150, 30), QColor(40, 200, 255), QColor(120, 230, 90), QColor(240, 80, 200))
@@ -324,3 +324,28 @@ def draw_banner(p: QPainter, rect: QRectF, lines: Sequence[tuple[str, QColor]], 
         y += m.height() + 2
     p.restore()
     return panel
+
+
+def draw_person_labels(p: QPainter, labels: Sequence[tuple[str, QPointF]], bounds: QRectF, *,
+                       pixels: int = 14) -> list[str]:
+    """Each ``(text, anchor)``: the text on a small panel centred above ``anchor`` (kept inside ``bounds``); returns
+    the texts drawn. "warming up" labels are drawn amber."""
+    if not labels:
+        return []
+    p.save()
+    p.setFont(_font(pixels, bold=True))
+    m = p.fontMetrics()
+    drawn = []
+    for text, anchor in labels:
+        w, h = m.horizontalAdvance(text) + 12, m.height() + 6
+        x = min(max(anchor.x() - w / 2, bounds.left()), bounds.right() - w)
+        y = min(max(anchor.y() - h - 10, bounds.top()), bounds.bottom() - h)  # clear of the "P1" slot tag
+        panel = QRectF(x, y, w, h)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(_PANEL)
+        p.drawRoundedRect(panel, 4, 4)
+        p.setPen(QColor(255, 200, 80) if "warming up" in text else _TEXT)
+        p.drawText(panel, Qt.AlignmentFlag.AlignCenter, text)
+        drawn.append(text)
+    p.restore()
+    return drawn

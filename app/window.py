@@ -1,4 +1,5 @@
-"""The main window: video/skeleton view, top-k bars, warm-up, timing plot, replay controls, timeline, menus.
+"""The main window: video/skeleton view, top-k bars, warm-up, timing plot, action events, replay controls, timeline,
+menus.
 
 The window only draws and forwards commands: frames, pose and the model step come from the workers
 (:mod:`cognn_app.workers`) as :class:`~cognn_app.workers.StepResult` signals, at most one paint per screen refresh.
@@ -11,13 +12,14 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QRectF, QSize, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QKeySequence, QPainter, QPalette
 from PyQt6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QInputDialog, QLabel,
-                             QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSlider, QSplitter,
-                             QToolButton, QVBoxLayout, QWidget)
+                             QListWidget, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSlider,
+                             QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from cognn.layouts import get_layout
+from cognn.live.mirror import label_anchor
 
 from . import overlay
 from .settings import AppSettings
@@ -74,6 +76,7 @@ class VideoView(QWidget):
         self.top: list[tuple[str, float]] = []  # the latest top-k (kept between the predictions of strided models)
         self.message = "Open a video, a skeleton file or a camera (O)"
         self.persons_drawn = 0  # persons drawn by the last paint
+        self.labels_drawn: list[str] = []  # person labels drawn by the last paint
         self.paints = 0
 
     def set_result(self, result: StepResult | None) -> None:
@@ -93,12 +96,32 @@ class VideoView(QWidget):
 
     @staticmethod
     def _points(result: StepResult) -> np.ndarray | None:
-        f = result.frame
-        if f.draw_px is not None and np.isfinite(np.asarray(f.draw_px, dtype=np.float64)).any():
-            return np.asarray(f.draw_px, dtype=np.float64)
+        """What to draw, in source drawing coordinates: the worker's (possibly mirrored) ``draw_px``, else the
+        skeleton projected (mirrored by negating x: a clean canvas fits whatever box the points take)."""
+        px = result.draw_px
+        if px is not None and np.isfinite(np.asarray(px, dtype=np.float64)).any():
+            return np.asarray(px, dtype=np.float64)
         if result.image is None:
-            return overlay.project_skeleton(f.skeleton, result.domain)
+            pts = overlay.project_skeleton(result.frame.skeleton, result.domain)
+            if result.mirrored:
+                pts[..., 0] = -pts[..., 0]
+            return pts
         return None
+
+    def _mapper(self):
+        """Source drawing coordinates -> widget coordinates for the shown result (None before any point)."""
+        r = self.result
+        if r is None:
+            return None
+        bounds = QRectF(self.rect())
+        if r.image is not None and r.image_size is not None:
+            target = overlay.fit_rect(r.image_size[0], r.image_size[1], bounds)
+            return overlay.Viewport.mapper(QRectF(0, 0, *r.image_size), target)
+        canvas = self.viewport.canvas()
+        if canvas is None:
+            return None
+        bounds.setTop(bounds.top() + self.HUD_HEIGHT)  # a clean canvas: keep the skeleton clear of the HUD
+        return overlay.Viewport.mapper(canvas, overlay.fit_rect(canvas.width(), canvas.height(), bounds))
 
     def skeleton_points(self) -> np.ndarray | None:
         """The skeleton joints of the shown frame in widget coordinates ``(M, V, 2)``, NaN where unknown."""
@@ -106,17 +129,35 @@ class VideoView(QWidget):
         if r is None:
             return None
         pts = self._points(r)
-        if pts is None:
+        mapper = self._mapper()
+        if pts is None or mapper is None:
             return None
-        bounds = QRectF(self.rect())
-        if r.image is not None and r.image_size is not None:
-            target = overlay.fit_rect(r.image_size[0], r.image_size[1], bounds)
-            return overlay.Viewport.mapper(QRectF(0, 0, *r.image_size), target)(pts)
-        canvas = self.viewport.canvas()
-        if canvas is None:
-            return None
-        bounds.setTop(bounds.top() + self.HUD_HEIGHT)  # a clean canvas: keep the skeleton clear of the HUD
-        return overlay.Viewport.mapper(canvas, overlay.fit_rect(canvas.width(), canvas.height(), bounds))(pts)
+        return mapper(pts)
+
+    def person_labels(self) -> list[tuple[str, QPointF]]:
+        """Each tracked person's steady label (or "warming up") and where it is drawn, above them, in widget
+        coordinates: the pipeline's anchor, else above the drawn skeleton of the person's slots."""
+        r = self.result
+        if r is None or not r.persons:
+            return []
+        mapper = self._mapper()
+        pts = None
+        out = []
+        for view in r.persons:
+            if not view.present:
+                continue
+            anchor = None
+            if view.anchor is not None and mapper is not None:
+                anchor = tuple(mapper(np.array([view.anchor], np.float64))[0])
+            else:
+                if pts is None:
+                    pts = self.skeleton_points()
+                found = [a for a in (label_anchor(pts, s) for s in view.slots) if a is not None]
+                if found:
+                    anchor = (float(np.mean([a[0] for a in found])), min(a[1] for a in found))
+            if anchor is not None and np.isfinite(anchor).all():
+                out.append((view.text(), QPointF(float(anchor[0]), float(anchor[1]))))
+        return out
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
         p = QPainter(self)
@@ -142,6 +183,8 @@ class VideoView(QWidget):
             width = max(2.5, min(self.width(), self.height()) / 140)
             self.persons_drawn = 0 if pts is None else overlay.draw_skeletons(p, pts, get_layout(r.layout),
                                                                                width=width)
+        self.labels_drawn = overlay.draw_person_labels(p, self.person_labels(), QRectF(self.rect()),
+                                                       pixels=max(12, min(18, self.height() // 36)))
         pred = r.prediction
         lines = []
         if self.top:
@@ -281,7 +324,8 @@ class MainWindow(QMainWindow):
     source_ended = pyqtSignal()
 
     def __init__(self, *, model: str | None = None, weights: str | None = None, top_k: int = 5,
-                 settings: AppSettings | None = None, scripted: bool = False, queue_size: int = 2) -> None:
+                 settings: AppSettings | None = None, scripted: bool = False, queue_size: int = 2,
+                 mirror: bool = False, per_person: bool = False) -> None:
         super().__init__()
         self.settings = settings or AppSettings()
         self.scripted = scripted  # errors go to stderr instead of dialogs
@@ -298,6 +342,9 @@ class MainWindow(QMainWindow):
         self._last_top1 = -1
         self.recording = False
         self.skeleton_video: str | None = None
+        #: action events of the current source that ended (cognn.live.events.Event), and those going on by person
+        self.events: list = []
+        self.open_events: dict = {}
         self._arrivals: deque[float] = deque(maxlen=30)
         self.fps = 0.0
         self._closed = False
@@ -314,7 +361,9 @@ class MainWindow(QMainWindow):
 
         self.queue = FrameQueue(queue_size)
         self.capture = CaptureWorker(self.queue)
-        self.model = ModelWorker(self.queue, ModelRequest(model=model, weights=weights, top_k=self.top_k))
+        self.model = ModelWorker(self.queue, ModelRequest(model=model, weights=weights, top_k=self.top_k,
+                                                          per_person=per_person), mirror=mirror)
+        self.mirror_action.setChecked(bool(mirror))
         self.capture.opened.connect(self._on_opened)
         self.capture.failed.connect(self._on_source_failed)
         self.capture.ended.connect(self._on_ended)
@@ -357,8 +406,15 @@ class MainWindow(QMainWindow):
         self.plot = PlotView()
         self.source_label = QLabel("no source")
         self.source_label.setWordWrap(True)
+        self.events_list = QListWidget()
+        self.events_list.setToolTip("Action events: steady labels that lasted (the open one of each person last)")
+        self.events_list.setMinimumHeight(90)
+        self.save_events_button = QPushButton("Save events…")
+        self.save_events_button.setToolTip("Write the events as JSON lines (.jsonl) or CSV (.csv)")
+        self.save_events_button.clicked.connect(lambda *_: self.save_events_dialog())
         for w in (self.model_label, self.weights_notice, QLabel("Top actions"), self.bars, self.warmup,
-                  self.timing_label, self.plot, self.source_label):
+                  self.timing_label, self.plot, QLabel("Action events"), self.events_list, self.save_events_button,
+                  self.source_label):
             col.addWidget(w)
         col.addStretch(1)
 
@@ -455,6 +511,7 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         self.record_action = self._action(f, "Record…", self.toggle_recording, "Ctrl+R")
         self._action(f, "Save screenshot…", self.screenshot_dialog, "Ctrl+S")
+        self._action(f, "Save events…", self.save_events_dialog, "Ctrl+E")
         f.addSeparator()
         self._action(f, "Quit", self.close, "Q", "Ctrl+Q")
 
@@ -466,6 +523,12 @@ class MainWindow(QMainWindow):
         self._action(pb, "Faster", lambda: self.change_speed(+1), "+", "=")
         self._action(pb, "Slower", lambda: self.change_speed(-1), "-")
         self._action(pb, "Restart", lambda: self.seek(0), "Home")
+
+        vm = bar.addMenu("&View")
+        self.mirror_action = self._action(vm, "Mirror view", lambda: None, "M")
+        self.mirror_action.setCheckable(True)
+        self.mirror_action.setToolTip("Draw a mirror image; the pose model still sees the camera's own frame")
+        self.mirror_action.toggled.connect(self.set_mirror)
 
         mm = bar.addMenu("&Model")
         self.model_actions: dict[str, QAction] = {}
@@ -529,7 +592,7 @@ class MainWindow(QMainWindow):
         if self.source_info is not None and not self.source_info.live:
             self._end_pending = False
             self.timeline.current = int(index)
-            self.capture.seek(int(index))
+            self.capture.seek(int(index))  # the model worker resets the live pipeline (new epoch)
 
     def seek_relative(self, seconds: float) -> None:
         info, r = self.source_info, self.last_result
@@ -552,19 +615,22 @@ class MainWindow(QMainWindow):
         """Switch to registry model ``name`` (its default weights); the stream goes on, the model starts over."""
         self.model_label.setText(f"loading {name}…")
         layout = self.model_info.layout if self.model_info is not None else None
-        self.model.load(ModelRequest(model=name, weights=None, top_k=self.top_k, layout=layout))
+        self.model.load(ModelRequest(model=name, weights=None, top_k=self.top_k, layout=layout,
+                                     per_person=self.model.request.per_person))
 
     def set_weights(self, path: str | None) -> None:
         """Load a weights file (its model comes from the file), or the default weights for ``None``."""
         req = self.model.request
         self.model_label.setText("loading weights…")
-        self.model.load(ModelRequest(model=req.model if path is None else None, weights=path, top_k=self.top_k))
+        self.model.load(ModelRequest(model=req.model if path is None else None, weights=path, top_k=self.top_k,
+                                     per_person=req.per_person))
 
     def set_top_k(self, k: int) -> None:
         self.top_k = max(1, int(k))
         self.bars.set_rows(self.top_k)
         req = self.model.request
-        self.model.load(ModelRequest(model=req.model, weights=req.weights, top_k=self.top_k, layout=req.layout))
+        self.model.load(ModelRequest(model=req.model, weights=req.weights, top_k=self.top_k, layout=req.layout,
+                                     per_person=req.per_person))
 
     def start_recording(self, skeleton_path: str | None, video_path: str | None) -> None:
         self.model.start_recording(skeleton_path, video_path)
@@ -582,6 +648,66 @@ class MainWindow(QMainWindow):
             return
         video = str(Path(path).with_suffix(".mp4"))
         self.start_recording(path, video)
+
+    def set_mirror(self, on: bool) -> None:
+        """Mirror what is drawn (picture, skeletons, labels) from the next frame on; the model's input is unchanged."""
+        on = bool(on)
+        if self.mirror_action.isChecked() != on:
+            self.mirror_action.setChecked(on)  # toggled comes back here
+            return
+        self.model.set_mirror(on)
+        self.view.viewport.reset()  # a clean canvas refits to the mirrored points
+
+    @property
+    def mirrored(self) -> bool:
+        return self.mirror_action.isChecked()
+
+    def all_events(self) -> list:
+        """The events of the current source: ended ones and, closed at the latest frame, the open ones."""
+        from dataclasses import replace
+
+        out = list(self.events) + [replace(e) for e in self.open_events.values()]
+        return sorted(out, key=lambda e: (e.start, e.person))
+
+    def save_events(self, path: str | Path) -> Path | None:
+        """Write :meth:`all_events` as ``.jsonl`` or ``.csv`` (by the suffix); the path written, None on failure."""
+        from cognn.live.events import write_events
+
+        try:
+            out = write_events(path, self.all_events())
+        except (OSError, ValueError) as exc:
+            self.show_error(f"{path}: cannot save the events: {exc}")
+            return None
+        self.statusBar().showMessage(f"saved {len(self.all_events())} events to {out}")
+        return out
+
+    def save_events_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save events", "events.jsonl",
+                                              "JSON lines (*.jsonl);;CSV (*.csv)")
+        if path:
+            self.save_events(path)
+
+    def _show_events(self, r: StepResult) -> None:
+        """Append the events that ended; the open ones (one per person) stay as the last rows."""
+        key = lambda events: sorted((p, e.label, e.start) for p, e in events.items())  # noqa: E731
+        if not r.events and key(r.open_events) == key(self.open_events):
+            self.open_events = r.open_events
+            return
+        n_open = len(self.open_events)
+        for _ in range(n_open):
+            self.events_list.takeItem(self.events_list.count() - 1)
+        self.events += r.events
+        for e in r.events:
+            self.events_list.addItem(f"P{e.person + 1}  {e.label}  {e.start:.1f}–{e.end:.1f} s  "
+                                     f"({e.peak_score:.2f})")
+        self.open_events = r.open_events
+        for person, e in sorted(r.open_events.items()):
+            self.events_list.addItem(f"P{person + 1}  {e.label}  {e.start:.1f} s…  (now)")
+        self.events_list.scrollToBottom()
+
+    def _clear_events(self) -> None:
+        self.events, self.open_events = [], {}
+        self.events_list.clear()
 
     def save_screenshot(self, path: str | Path) -> bool:
         """Grab the whole window into an image file; True when it was written."""
@@ -646,6 +772,7 @@ class MainWindow(QMainWindow):
         self._end_pending = False
         self.last_top, self._last_top1 = [], -1
         self.bars.set_top([])
+        self._clear_events()
         self._arrivals.clear()
         self.plot.clear()
         self.view.reset(f"opened {info.name}")
@@ -740,6 +867,7 @@ class MainWindow(QMainWindow):
         if pred.top:  # strided models predict every few frames: the bars keep the latest prediction
             self.last_top, self._last_top1 = list(pred.top), r.top1
         self.view.set_result(r)
+        self._show_events(r)
         self.bars.set_top(self.last_top)
         seen, rf = pred.warmup
         if self.warmup.maximum() != max(rf, 1):

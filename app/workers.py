@@ -3,13 +3,17 @@
 ::
 
     CaptureWorker (QThread "cognn-capture")        ModelWorker (QThread "cognn-model")          UI thread
-    source -> SkeletonFrame (pose runs here) --FrameQueue(maxsize 2)--> recognizer.step, recording --signal--> draw
+    source -> SkeletonFrame (pose runs here) --FrameQueue(maxsize 2)--> LivePipeline.step, recording --signal--> draw
 
 Both workers run one loop each (their ``run`` slot is started by ``QThread.started``) and take commands through
 thread-safe methods (a lock and a condition), never through the UI thread's event loop. The queue is bounded: a live
 source drops the oldest waiting frame instead of falling behind; a file waits for room (nothing to drop from a replay,
 it just plays slower than real time when the machine cannot keep up). Signals carry small dataclasses and numpy
 arrays. :func:`start_worker` / :func:`stop_worker` own the thread plumbing; stopping waits for the thread to end.
+
+The model worker runs :class:`cognn.live.pipeline.LivePipeline` around the recognizer: steady labels per person, action
+events, the mirror option (what is drawn only; the model always gets the source's own frame) and a reset on every new
+source or seek. The logic lives in :mod:`cognn.live`; this module only moves its results to the UI.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +166,8 @@ class ModelRequest:
     weights: str | None = None
     top_k: int = 5
     layout: str | None = None
+    #: one state and steady label per tracked person (LiveConfig persons="single") instead of one for everybody
+    per_person: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,16 @@ class StepResult:
     latency_ms: float  # capture -> result
     dropped: int  # frames dropped by the queue so far
     queue_ms: float = 0.0
+    #: what to draw: skeleton pixel coordinates ``(M, V, 2)`` of ``image_size`` (mirrored when the view is); the
+    #: model's input ``frame.skeleton`` / ``frame.draw_px`` are never changed
+    draw_px: Any = None
+    #: mirrored drawing (image and ``draw_px``)
+    mirrored: bool = False
+    #: :class:`cognn.live.pipeline.PersonView` per tracked person (steady label, anchor in ``draw_px`` coordinates)
+    persons: list = field(default_factory=list)
+    #: action events (:class:`cognn.live.events.Event`) that ended at this frame, and those still open by person
+    events: list = field(default_factory=list)
+    open_events: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -258,12 +274,19 @@ def natural_layout(spec: str | int, default: str) -> str:
     return default
 
 
-def _default_opener(request: SourceRequest):
+def _default_opener(request: SourceRequest, estimator=None):
     from cognn.sources import open_source
 
     return open_source(request.spec, layout=natural_layout(request.spec, request.layout),
                        pose_model=request.pose_model, num_persons=request.num_persons,
-                       skeleton_video=request.skeleton_video, pose_max_side=request.pose_max_side)
+                       skeleton_video=request.skeleton_video, pose_max_side=request.pose_max_side,
+                       estimator=estimator)
+
+
+def _is_pixel(request: SourceRequest) -> bool:
+    from cognn.sources import source_kind
+
+    return request.live or source_kind(str(request.spec)) == "video"
 
 
 class CaptureWorker(QObject):
@@ -298,6 +321,10 @@ class CaptureWorker(QObject):
         self._epoch = 0
         self._next_due = 0.0
         self.frames_sent = 0  # frames of this source put on the queue and not dropped since
+        #: the pose estimator of pixel sources, kept between sources: landmarks One-Euro smoothed
+        #: (:class:`cognn.live.smoothing.SmoothedEstimator`, filters restarted on every open and seek)
+        self._estimator = None
+        self._estimator_key: tuple | None = None
 
     # -- commands (thread-safe) ----------------------------------------------------------------------------------------
     def open_source(self, request: SourceRequest) -> None:
@@ -381,7 +408,33 @@ class CaptureWorker(QObject):
             self.failed.emit(f"capture stopped: {describe_error(exc)}", False, False)
         finally:
             self._close()
+            self._close_estimator()
             self.stopped.emit()
+
+    def _pose_estimator(self, request: SourceRequest):
+        from cognn.live.smoothing import DEFAULT_SMOOTHING, SmoothedEstimator
+        from cognn.pose import PoseEstimator
+
+        key = (request.pose_model, request.num_persons)
+        if self._estimator is None or self._estimator_key != key:
+            self._close_estimator()
+            est = PoseEstimator(request.pose_model, mode="video", num_poses=request.num_persons)
+            self._estimator = SmoothedEstimator(est, DEFAULT_SMOOTHING, own=True)
+            self._estimator_key = key
+        return self._estimator
+
+    def _close_estimator(self) -> None:
+        est, self._estimator = self._estimator, None
+        if est is not None:
+            try:
+                est.close()
+            except USER_ERRORS:
+                pass
+
+    def _open_request(self, request: SourceRequest):
+        if self._opener is not _default_opener:
+            return self._opener(request)
+        return _default_opener(request, self._pose_estimator(request) if _is_pixel(request) else None)
 
     def _loop(self) -> None:
         cv = self._cmd.cv
@@ -426,7 +479,7 @@ class CaptureWorker(QObject):
     def _open(self, request: SourceRequest) -> None:
         self.queue.clear()
         try:
-            source = self._opener(request)
+            source = self._open_request(request)
         except USER_ERRORS as exc:
             self._set_playing(False)
             self.failed.emit(describe_error(exc), request.live, False)
@@ -532,8 +585,9 @@ def model_info(rec: Any, request: ModelRequest) -> ModelInfo:
 
 
 class ModelWorker(QObject):
-    """Steps the online recognizer on every frame from the queue, records when asked, and emits a
-    :class:`StepResult` per frame. Builds recognizers in its own thread, so switching model never blocks the UI."""
+    """Steps the live pipeline (:class:`cognn.live.pipeline.LivePipeline` around the online recognizer) on every frame
+    from the queue, records when asked, and emits a :class:`StepResult` per frame. Builds recognizers in its own
+    thread, so switching model never blocks the UI."""
 
     result = pyqtSignal(object)  # StepResult
     model_changed = pyqtSignal(object)  # ModelInfo
@@ -542,7 +596,8 @@ class ModelWorker(QObject):
     stopped = pyqtSignal()
 
     def __init__(self, queue: FrameQueue, request: ModelRequest,
-                 factory: Callable[[ModelRequest], Any] | None = None, torch_threads: int | None = 1) -> None:
+                 factory: Callable[[ModelRequest], Any] | None = None, torch_threads: int | None = 1,
+                 mirror: bool = False) -> None:
         super().__init__()
         self.queue = queue
         #: intra-op threads for torch (process-wide); one step of one frame gains nothing from more, and the capture
@@ -553,6 +608,8 @@ class ModelWorker(QObject):
         self._pending: ModelRequest | None = request
         self._request = request
         self._rec = None
+        self._pipe = None  # cognn.live.pipeline.LivePipeline around self._rec
+        self._mirror = bool(mirror)
         self._epoch: tuple[int, int] | None = None
         self._view_size: tuple[int, int] | None = None
         self._record: tuple[str | None, str | None] | None = None
@@ -570,6 +627,14 @@ class ModelWorker(QObject):
     @property
     def request(self) -> ModelRequest:
         return self._request
+
+    @property
+    def mirror(self) -> bool:
+        return self._mirror
+
+    def set_mirror(self, on: bool) -> None:
+        """Mirror what is drawn from the next frame on (the model keeps getting the source's own frame)."""
+        self._mirror = bool(on)
 
     def set_view_size(self, width: int, height: int) -> None:
         """The view's size in pixels: images are shrunk to it in this thread, not in the UI's paint."""
@@ -631,11 +696,19 @@ class ModelWorker(QObject):
             rec = self._factory(request)
         except USER_ERRORS as exc:
             self.failed.emit(f"cannot load the model: {describe_error(exc)}")
-            fallback = ModelRequest(top_k=request.top_k, layout=request.layout)
+            fallback = ModelRequest(top_k=request.top_k, layout=request.layout, per_person=request.per_person)
             if self._rec is None and request != fallback:  # nothing to run yet: the default model keeps frames moving
                 return self._build(fallback)
             return False
-        self._rec = rec
+        from cognn.live.pipeline import LiveConfig, LivePipeline
+
+        try:
+            pipe = LivePipeline(rec, LiveConfig(persons="single" if request.per_person else "all",
+                                                mirror=self._mirror))
+        except USER_ERRORS as exc:
+            self.failed.emit(f"cannot start the live pipeline: {describe_error(exc)}")
+            return False
+        self._rec, self._pipe = rec, pipe
         self._request = request
         self._epoch = None
         self.model_changed.emit(model_info(rec, request))
@@ -646,28 +719,38 @@ class ModelWorker(QObject):
             return
         if _recognizer_layout(self._rec) != item.layout:
             req = self._request
-            if not self._build(ModelRequest(req.model or self._rec.model_name, req.weights, req.top_k, item.layout)):
-                if not self._build(ModelRequest(req.model or self._rec.model_name, None, req.top_k, item.layout)):
+            if not self._build(ModelRequest(req.model or self._rec.model_name, req.weights, req.top_k, item.layout,
+                                            req.per_person)):
+                if not self._build(ModelRequest(req.model or self._rec.model_name, None, req.top_k, item.layout,
+                                                req.per_person)):
                     return
+        pipe = self._pipe
         key = (item.source_id, item.epoch)
-        if self._epoch != key:
-            self._rec.reset()
+        if self._epoch != key:  # a new source or a seek: the stream starts over (states, labels, open events)
+            pipe.reset(item.source_name)
             self._epoch = key
+        if pipe.config.mirror != self._mirror:
+            pipe.config = replace(pipe.config, mirror=self._mirror)
+        if item.canvas_size:
+            pipe._canvas_width = int(item.canvas_size[0])  # mirroring a skeleton-only source
         started = time.perf_counter()
-        pred = self._rec.step(item.frame)
+        step = pipe.step(item.frame)
+        pred = step.prediction
+        if pred is None:  # no model frame since the reset (a frame without a usable timestamp): step it as it is
+            pred = self._rec.step(item.frame)
         self.steps += 1
         frame = item.frame
         image, size, drawn = None, None, None
-        if getattr(frame, "image", None) is not None:
-            size = (int(frame.image.shape[1]), int(frame.image.shape[0]))
-            image = overlay.bgr_to_qimage(frame.image, self._view_size)
-            drawn = draw_on_image(image, frame.draw_px, size, item.layout)
+        if getattr(step, "image", None) is not None:
+            size = (int(step.image.shape[1]), int(step.image.shape[0]))
+            image = overlay.bgr_to_qimage(step.image, self._view_size)
+            drawn = draw_on_image(image, step.draw_px, size, item.layout)
         top1 = -1
         if pred.probs is not None and len(pred.top):
             top1 = int(np.argmax(pred.probs))
         if self._recorder is not None:
             try:
-                self._recorder.add(item, pred, size)
+                self._recorder.add(item, pred, size, step.events)
             except USER_ERRORS as exc:
                 self._recorder.abort()
                 self._recorder = None
@@ -677,13 +760,18 @@ class ModelWorker(QObject):
                                     image=image, image_size=size, persons_drawn=drawn, layout=item.layout,
                                     domain=item.domain, top1=top1,
                                     latency_ms=1000.0 * (now - item.captured), dropped=self.queue.dropped,
-                                    queue_ms=1000.0 * (started - item.captured)))
+                                    queue_ms=1000.0 * (started - item.captured), draw_px=step.draw_px,
+                                    mirrored=bool(pipe.config.mirror), persons=list(step.persons),
+                                    events=list(step.events),
+                                    open_events={k: replace(e) for k, e in step.open_events.items()}))
 
     def _finish_recording(self) -> None:
         rec, self._recorder = self._recorder, None
         if rec is None:
             return
         try:
+            if self._pipe is not None:  # the events going on are kept too, ended at the last frame recorded
+                rec.add_events(self._pipe.segmenter.open_events.values())
             paths = rec.close()
         except USER_ERRORS as exc:
             self.recording_changed.emit(False, f"recording failed: {describe_error(exc)}")
@@ -746,8 +834,9 @@ class Recorder:
         self._last_t, self._last_src_t = out, t
         return out
 
-    def add(self, item: FrameItem, pred: Any, image_size: tuple[int, int] | None) -> None:
-        """Append one frame and its prediction."""
+    def add(self, item: FrameItem, pred: Any, image_size: tuple[int, int] | None, events: Any = ()) -> None:
+        """Append one frame, its prediction and the action events (:class:`cognn.live.events.Event`) that ended at
+        it (kept in the recording's events with ``"kind": "action"``; top-1 changes have ``"kind": "top1"``)."""
         if self._writer is None and self._video is None:
             self._open(item, image_size)
         t = self._timestamp(item)
@@ -755,14 +844,21 @@ class Recorder:
             self._writer.append(np.asarray(item.frame.skeleton, np.float32), t)
             top = pred.top[0][0] if pred.top else None
             if top is not None and top != self._last_top:
-                self._writer.add_event({"t": t, "frame": int(item.frame.index), "label": top,
+                self._writer.add_event({"kind": "top1", "t": t, "frame": int(item.frame.index), "label": top,
                                         "p": float(pred.top[0][1]), "ready": bool(pred.ready)})
                 self._last_top = top
+        self.add_events(events)
         if self._video is not None:
             assert self._video_size is not None
             self._video.write(annotate_frame(item.frame, pred, item.layout, item.domain, self._video_size,
                                              self._viewport))
         self.frames += 1
+
+    def add_events(self, events: Any) -> None:
+        """Keep action events (:class:`cognn.live.events.Event`) in the recording, as ``{"kind": "action", ...}``."""
+        if self._writer is not None:
+            for event in events:
+                self._writer.add_event({"kind": "action", **event.to_dict()})
 
     def close(self) -> list[Path]:
         """Finish the files; returns the paths written."""

@@ -232,6 +232,128 @@ def test_recording_saves_skeletons_and_annotated_video(qtbot, window, tmp_path):
     assert window.source_info.num_frames == rec.num_frames and window.view.persons_drawn == 1
 
 
+# ----------------------------------------------------------------------------------------------------------------------
+# the live pipeline in the app: per-person labels, action events, mirror view, reset on seek
+
+EVENTS_VIDEO = ("video", "fanchiang_2-1.mp4")
+
+
+def test_video_events_panel_person_labels_saved_events_and_recorded_events(qtbot, settings_path, tmp_path):
+    from cognn.data.store import load_recording
+    from cognn.live.events import read_events
+
+    win = MainWindow(settings=AppSettings(settings_path), scripted=True)  # the default (trained gestures) model
+    qtbot.addWidget(win)
+    win.resize(1100, 700)
+    win.show()
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=WAIT_MS)
+    classes = set(win.model_info.classes)
+    h5 = tmp_path / "session.h5"
+    win.start_recording(str(h5), None)
+    qtbot.waitUntil(lambda: win.recording, timeout=WAIT_MS)
+    with qtbot.waitSignal(win.source_opened, timeout=WAIT_MS):
+        win.open_source(shared_data(*EVENTS_VIDEO), speed=0.0)
+    # ~90 frames of pose before the first steady gesture (about 8 frames/s on two shared cores)
+    qtbot.waitUntil(lambda: win.events_list.count() >= 1 or win.frames_shown >= 160, timeout=120_000)
+    win.pause()
+    _settle(qtbot, win)
+    assert win.events_list.count() >= 1, f"no event in {win.frames_shown} frames"
+    events = win.all_events()
+    assert events and all(e.label in classes and e.label not in ("none", "uncertain") for e in events)
+    assert all(str(e.source).endswith("fanchiang_2-1.mp4") for e in events)
+    assert events[0].label in win.events_list.item(0).text()
+    # the person's steady label is drawn above them
+    r = win.last_result
+    assert r.persons and r.persons[0].present and r.persons[0].anchor is not None
+    win.view.repaint()
+    labels = win.view.person_labels()
+    assert labels and win.view.labels_drawn == [t for t, _ in labels]
+    text, anchor = labels[0]
+    assert text == r.persons[0].text() and text.split()[0] in classes | {"uncertain"}
+    pts = win.view.skeleton_points()
+    person = pts[0][np.isfinite(pts[0]).all(-1)]
+    assert anchor.y() < person[:, 1].min() and person[:, 0].min() <= anchor.x() <= person[:, 0].max()
+    # save events: JSON lines and CSV, read back
+    for name in ("events.jsonl", "events.csv"):
+        out = win.save_events(tmp_path / name)
+        assert out is not None and out.is_file()
+        back = read_events(out)
+        assert [(e.label, e.person, e.start_frame) for e in back] == [(e.label, e.person, e.start_frame)
+                                                                     for e in events]
+    # the recording keeps the action events (the open one ended at the last frame)
+    with qtbot.waitSignal(win.model.recording_changed, timeout=WAIT_MS):
+        win.stop_recording()
+    rec = load_recording(h5)
+    actions = [e for e in rec.events if e.get("kind") == "action"]
+    assert actions and {e["label"] for e in actions} <= classes and rec.num_frames == win.frames_shown
+    # a new source starts a new event list
+    with qtbot.waitSignal(win.source_opened, timeout=WAIT_MS):
+        win.open_source(shared_data(*SKELETON), autoplay=False)
+    assert win.events_list.count() == 0 and win.all_events() == []
+    win.close()
+
+
+def test_mirror_flips_the_drawing_but_not_the_model_input(qtbot, window):
+    path = shared_data(*SKELETON)
+    _play(qtbot, window, path, 10)
+    r0 = window.last_result
+    index = r0.frame.index
+    assert not r0.mirrored and not window.mirrored
+    plain = _drawn_points(window)
+    skeleton = np.array(r0.frame.skeleton, copy=True)
+    probs = None if r0.prediction.probs is None else np.array(r0.prediction.probs, copy=True)
+    window.mirror_action.trigger()  # the View menu's checkable entry
+    assert window.mirrored and window.model.mirror
+    window.seek(0)  # the pipeline starts over: the same frames again give the same predictions
+    qtbot.waitUntil(lambda: window.last_result.frame.index == 0, timeout=WAIT_MS)
+    assert window.last_result.prediction.warmup[0] == 1
+    window.capture.step(index)
+    qtbot.waitUntil(lambda: window.last_result.frame.index == index, timeout=WAIT_MS)
+    _settle(qtbot, window)
+    r1 = window.last_result
+    assert r1.mirrored
+    # the model saw the source's own frame: same skeleton, same prediction
+    np.testing.assert_array_equal(r1.frame.skeleton, skeleton)
+    if probs is None:
+        assert r1.prediction.probs is None
+    else:
+        np.testing.assert_allclose(r1.prediction.probs, probs, rtol=1e-5, atol=1e-6)
+    # only the drawing is mirrored: x -> canvas width - x (NTU colour pixels of a 1920-wide canvas)
+    mirrored = _drawn_points(window)
+    ok = np.isfinite(plain).all(-1)
+    width = window.source_info.canvas_size[0]
+    np.testing.assert_allclose(mirrored[ok][:, 0], width - plain[ok][:, 0], rtol=1e-5, atol=1e-3)
+    np.testing.assert_array_equal(r1.frame.draw_px, r0.frame.draw_px)  # the frame's own coordinates untouched
+    np.testing.assert_allclose(mirrored[ok][:, 1], plain[ok][:, 1], rtol=1e-5, atol=1e-4)
+    window.view.repaint()
+    assert window.view.persons_drawn == 1
+    assert window.view.labels_drawn and "warming up" in window.view.labels_drawn[0]  # newcomer: warming up
+    window.set_mirror(False)
+    assert not window.mirror_action.isChecked() and not window.model.mirror
+
+
+def _drawn_points(win: MainWindow) -> np.ndarray:
+    """The shown skeleton in source drawing coordinates (before the fit to the widget)."""
+    return np.asarray(win.view._points(win.last_result), np.float64)
+
+
+def test_mirror_flag_mirrors_video_drawing_only(qtbot, settings_path):
+    win = MainWindow(model="costgcn", settings=AppSettings(settings_path), mirror=True)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=WAIT_MS)
+    assert win.mirror_action.isChecked() and win.model.mirror
+    _play(qtbot, win, shared_data(*VIDEO), 2)
+    r = win.last_result
+    assert r.mirrored and r.image_size == (1920, 1080)
+    assert type(win.capture._estimator).__name__ == "SmoothedEstimator"  # pose landmarks One-Euro smoothed
+    ok = np.isfinite(r.frame.draw_px).all(-1)
+    assert ok.sum() >= 20
+    np.testing.assert_allclose(r.draw_px[ok][:, 0], 1920 - r.frame.draw_px[ok][:, 0], atol=1e-3)
+    np.testing.assert_allclose(r.draw_px[ok][:, 1], r.frame.draw_px[ok][:, 1], atol=1e-3)
+    win.close()
+
+
 def test_frame_queue_drops_stale_frames_or_waits():
     q = FrameQueue(2)
     for i in range(5):
@@ -250,6 +372,9 @@ def test_cli_user_errors_exit_2_without_traceback(capsys, settings_path, tmp_pat
     assert "unknown model 'nope'" in capsys.readouterr().err
     assert main(["--screenshot", str(tmp_path / "x.png")]) == 2
     assert "--frames" in capsys.readouterr().err
+    from cognn_app.main import build_parser
+
+    assert build_parser().parse_args(["--mirror"]).mirror and not build_parser().parse_args([]).mirror
 
 
 def test_scripted_screenshot_is_not_blank(qtbot, settings_path, tmp_path, capsys):
@@ -264,3 +389,4 @@ def test_scripted_screenshot_is_not_blank(qtbot, settings_path, tmp_path, capsys
     ptr.setsize(small.sizeInBytes())
     px = np.frombuffer(ptr, np.uint8).reshape(100, small.bytesPerLine())[:, :480].reshape(-1, 3)
     assert px.std() > 20 and len(np.unique(px // 16, axis=0)) > 20
+
