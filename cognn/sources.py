@@ -29,6 +29,7 @@ import numpy as np
 from .domains import CAMERA3D, IMAGE2D, LAYOUT_DOMAIN
 from .errors import CognnError, InputFileError
 from .layouts import Layout, get_layout
+from .pose.video import open_video, video_fps
 
 __all__ = ["SkeletonFrame", "FrameSource", "SequenceSource", "VideoSource", "CameraSource", "open_source",
            "expand_inputs", "dataset_length", "source_kind", "project_to_canvas", "VIDEO_EXTENSIONS",
@@ -185,7 +186,7 @@ class _VideoFrames:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self._cap = _open_capture(self.path)
+        self._cap = open_video(self.path)
         self._next = 0
 
     def get(self, index: int) -> np.ndarray | None:
@@ -203,27 +204,6 @@ class _VideoFrames:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
-
-
-def _open_capture(path: Path):
-    import cv2
-
-    if not path.exists():
-        raise InputFileError(path, "file not found")
-    if path.is_dir():
-        raise InputFileError(path, "is a directory, not a file")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        cap.release()
-        raise InputFileError(path, "OpenCV cannot open this file as a video")
-    return cap
-
-
-def _capture_fps(cap) -> float:
-    import cv2
-
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    return float(fps) if fps and math.isfinite(fps) and 1.0 <= fps <= 1000.0 else _DEFAULT_FPS
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -491,12 +471,12 @@ class VideoSource(_SourceBase):
         self.layout = get_layout(layout)
         self.domain = LAYOUT_DOMAIN[self.layout.name]
         self.flip_horizontal = flip_horizontal
-        self._cap = _open_capture(self.path)
+        self._cap = open_video(self.path)
         try:
             ok, first = self._cap.read()
             if not ok or first is None:
                 raise InputFileError(self.path, "no frame could be decoded (not a video, or an unsupported codec)")
-            self.fps = _capture_fps(self._cap)
+            self.fps = video_fps(self._cap)
             count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
             self.num_frames = count if count > 0 else None
             self.canvas_size = (int(first.shape[1]), int(first.shape[0]))
@@ -594,7 +574,7 @@ class CameraSource(_SourceBase):
             raise CognnError(f"camera {index} cannot be opened (no such device, in use by another program, or no "
                              "permission); try another --camera index")
         self._cap = cap
-        self.fps = _capture_fps(cap)
+        self.fps = video_fps(cap)
         self.canvas_size = (int(first.shape[1]), int(first.shape[0]))
         self._clock0 = time.monotonic()
         self._pending: np.ndarray | None = first

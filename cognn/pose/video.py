@@ -16,16 +16,19 @@ from .landmarker import PersonPose, PoseEstimator
 from .mapping import (estimate_root_translation, mediapipe_to_kinetics18, mediapipe_to_ntu25, normalize_kinetics)
 from .slots import PersonSlots, arrange
 
-__all__ = ["iter_video_frames", "extract_skeletons", "people_to_layout"]
+__all__ = ["iter_video_frames", "extract_skeletons", "people_to_layout", "open_video", "video_fps"]
 
 _DEFAULT_FPS = 30.0
 
 
-def _open(path: Path):
+def open_video(path: Path):
+    """An opened ``cv2.VideoCapture``, or InputFileError naming the file and the problem."""
     import cv2
 
-    if not path.is_file():
+    if not path.exists():
         raise InputFileError(path, "video file not found")
+    if path.is_dir():
+        raise InputFileError(path, "is a directory, not a video file")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
@@ -50,7 +53,7 @@ def iter_video_frames(path: str | os.PathLike, *, max_frames: int | None = None
     Raises :class:`InputFileError` for a missing file, one OpenCV cannot open, or one with no decodable frame.
     """
     p = Path(path)
-    return _frames(_open(p), p, max_frames)
+    return _frames(open_video(p), p, max_frames)
 
 
 def _frames(cap, p: Path, max_frames: int | None) -> Iterator[tuple[int, float, np.ndarray]]:
