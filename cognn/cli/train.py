@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import CognnError
+from .common import err, run_main
 
 PROG = "cognn-train"
 
@@ -81,25 +81,19 @@ def config_from_args(args: argparse.Namespace):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    try:
+    """Entry point of ``cognn-train``; returns the exit status."""
+
+    def run(args: argparse.Namespace) -> int:
         from ..train import train
 
         result = train(config_from_args(args))
-    except CognnError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; continue with --resume (the last finished epoch is kept)", file=sys.stderr)
-        return 130
-    if not args.quiet and result.last is not None:
-        best = f"best epoch {result.best_epoch}: {result.best}; " if result.best is not None else ""
-        print(f"{PROG}: done; {best}last: {result.last}", file=sys.stderr)
-    return 0
+        if not args.quiet and result.last is not None:
+            best = f"best epoch {result.best_epoch}: {result.best}; " if result.best is not None else ""
+            err(f"{PROG}: done; {best}last: {result.last}")
+        return 0
+
+    return run_main(PROG, build_parser(), run, argv,
+                    interrupted="interrupted; continue with --resume (the last finished epoch is kept)")
 
 
 if __name__ == "__main__":
