@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputFileError
+from .files import read_bytes
 
 __all__ = ["NUM_JOINTS", "KineticsPerson", "KineticsFrame", "KineticsClip", "read_kinetics_json",
            "parse_kinetics_obj", "to_array"]
@@ -120,14 +121,7 @@ def parse_kinetics_obj(obj: Any, path: str | Path = "<json>") -> KineticsClip:
 def read_kinetics_json(path: str | Path) -> KineticsClip:
     """Read one Kinetics-skeleton JSON file; any problem raises :class:`InputFileError` naming the file/field."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError(p, "file not found") from None
-    except IsADirectoryError:
-        raise InputFileError(p, "is a directory, not a file") from None
-    except OSError as e:
-        raise InputFileError(p, f"cannot read: {e.strerror or e}") from None
+    raw = read_bytes(p)
     if not raw.strip():
         raise InputFileError(p, "empty file")
     try:

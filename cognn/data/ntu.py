@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import InputFileError
+from .files import read_bytes
 
 __all__ = ["JOINT_FIELDS", "NUM_JOINTS", "NtuBody", "NtuSkeleton", "SampleName", "read_ntu_skeleton",
            "parse_ntu_bytes", "to_array", "parse_sample_name"]
@@ -287,21 +288,9 @@ def parse_ntu_bytes(raw: bytes, path: str | Path = "<bytes>") -> NtuSkeleton:
     return NtuSkeleton(name=name, num_frames=num_frames, frames=frames)
 
 
-def _read_bytes(path: str | Path) -> bytes:
-    p = Path(path)
-    try:
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError(p, "file not found") from None
-    except IsADirectoryError:
-        raise InputFileError(p, "is a directory, not a file") from None
-    except OSError as e:
-        raise InputFileError(p, f"cannot read: {e.strerror or e}") from None
-
-
 def read_ntu_skeleton(path: str | Path) -> NtuSkeleton:
     """Read an NTU RGB+D ``.skeleton`` file (CRLF or LF; any number of bodies per frame, including none)."""
-    return parse_ntu_bytes(_read_bytes(path), path)
+    return parse_ntu_bytes(read_bytes(path), path)
 
 
 def _body_energy(s: np.ndarray) -> float:
