@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import CognnError
+from .common import positive_int
 
 PROG = "cognn-bench"
 DEFAULT_WINDOWS = (50, 100, 150, 200, 250, 300)
@@ -29,27 +30,17 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Measure regular and continual skeleton models side by side: "
                                 "parameters, MACs, latency, throughput and peak memory per prediction.")
     p.add_argument("--models", default="all", metavar="LIST",
                    help="comma-separated model names, or all | regular | continual (default all)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run (default cpu)")
-    p.add_argument("--batch", type=_positive, metavar="B",
+    p.add_argument("--batch", type=positive_int, metavar="B",
                    help="batch for the throughput column (default 4 on cpu, 64 on cuda; 2 with --quick)")
-    p.add_argument("--repeats", type=_positive, metavar="R",
+    p.add_argument("--repeats", type=positive_int, metavar="R",
                    help="timing rounds; every round times each model in turn (default 5, 2 with --quick)")
-    p.add_argument("--threads", type=_positive, metavar="N",
+    p.add_argument("--threads", type=positive_int, metavar="N",
                    help="torch threads, pinned for the whole run (default 1 on cpu: batch-1 steps are hundreds of "
                         "small ops, and on a shared CPU every extra thread waits for the slowest; torch's default "
                         "on cuda)")
@@ -57,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="FILE.png", help="also write latency per prediction against window length")
     p.add_argument("--windows", type=_int_list, default=list(DEFAULT_WINDOWS), metavar="W1,W2,...",
                    help="window lengths for --plot (default 50,100,150,200,250,300)")
-    p.add_argument("--window", type=_positive, default=300, metavar="T",
+    p.add_argument("--window", type=positive_int, default=300, metavar="T",
                    help="frames per regular prediction and clip_frames of continual models (default 300)")
     p.add_argument("--no-memory", action="store_true", help="skip the per-model peak-memory child processes")
     p.add_argument("--quick", action="store_true", help="short run for smoke tests: fewer rounds, small batch")

@@ -28,3 +28,14 @@ def run_main(prog: str, parser: argparse.ArgumentParser, run: Callable[[argparse
     except KeyboardInterrupt:
         err(f"{prog}: {interrupted}")
         return 130
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 (a positive integer), got {value}")
+    return value

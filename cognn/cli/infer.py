@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
 from ..errors import CognnError
+from .common import positive_int
 
 PROG = "cognn-infer"
 #: the bundled recording used by ``--demo`` (made by tools/make_demo_recording.py)
@@ -53,16 +54,6 @@ class UsageError(CognnError):
 
 # ---------------------------------------------------------------------------------------------------------------------
 # arguments
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
 
 def _index(text: str) -> int:
     try:
@@ -97,14 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", metavar="PATH", help="checkpoint of any supported family (default: the default "
                    "model in weights/manifest.json)")
     p.add_argument("--layout", choices=("ntu25", "kinetics18"), help="skeleton layout (default: the weights')")
-    p.add_argument("--top-k", type=_positive, default=5, metavar="K", help="predictions per record (default 5)")
+    p.add_argument("--top-k", type=positive_int, default=5, metavar="K", help="predictions per record (default 5)")
     p.add_argument("-o", "--output", default="-", metavar="PATH", help="records file, '-' for stdout (default)")
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="JSON lines (default) or CSV")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
-    p.add_argument("--workers", type=_positive, default=1, metavar="N", help="parallel processes, one input each")
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N", help="parallel processes, one input each")
     p.add_argument("--save-skeletons", metavar="FILE.h5", help="store the skeletons as a cognn recording")
     p.add_argument("--render", metavar="FILE.mp4", help="write a video with the skeleton and top predictions drawn")
-    p.add_argument("--max-frames", type=_positive, metavar="N", help="stop each input after N frames")
+    p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop each input after N frames")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     live = p.add_argument_group("live options (docs/live.md)")
     live.add_argument("--events", metavar="FILE", help="write the action events {label, start, end, peak_score, "
