@@ -474,3 +474,20 @@ def test_manifest_lookup(tmp_path):
                                     "entries": [entry, {**entry, "name": "other"}]}))
     with pytest.raises(InputFileError, match="default"):
         load_manifest(manifest)
+
+
+def test_slim_network_round_trips_its_width(tmp_path):
+    """A network of another width records ``base_channels``; reference-width files do not carry it (unchanged)."""
+    slim = randomise(build("stgcn_mod", num_classes=5, base_channels=32), seed=3).eval()
+    path = save_checkpoint(tmp_path / "slim.safetensors", slim, {"classes": list("abcde")})
+    assert read_checkpoint(path).meta["model_kwargs"] == {"base_channels": 32}
+    co = load_model(path, model="costgcn_mod", clip_frames=90)
+    assert co.base_channels == 32 and co.clip_frames == 90
+    x = torch.randn(1, 3, 90, 25, 2)
+    with torch.no_grad():
+        assert_close(co(x), slim(x), atol=1e-4, rtol=1e-4)
+    ref = save_checkpoint(tmp_path / "ref.safetensors", build("costgcn_mod", num_classes=5, clip_frames=90),
+                          {"classes": list("abcde")})
+    assert read_checkpoint(ref).meta["model_kwargs"] == {"clip_frames": 90}
+    with pytest.raises(InputFileError, match="wrong shape"):  # a slim file does not fit the reference width
+        load_model(path, model="costgcn_mod", base_channels=64)

@@ -178,3 +178,29 @@ def test_kinetics_layout_steps():
     assert sorted(outs) == [89, 90, 91]
     with torch.inference_mode():
         assert (outs[91] - reg(x[:, :, 2:92])).abs().max().item() <= TOL
+
+
+@pytest.mark.parametrize("regular", ["stgcn_mod", "agcn_mod", "str_mod"])
+def test_slim_network_steps_exactly(regular):
+    """``base_channels=32`` (the bundled gesture model's width): same depth and graph, a quarter of the products, and
+    the step outputs still equal the regular twin on every window."""
+    reg = randomise(models.build(regular, num_classes=6, base_channels=32), seed=2)
+    co = models.build(models.twin(regular), num_classes=6, base_channels=32, clip_frames=90)
+    co.load_state_dict(reg.state_dict())
+    co.eval()
+    assert reg.fc.in_features == 128
+    x = torch.randn(1, 3, 93, 25, 2, generator=torch.Generator().manual_seed(4))
+    outs = _run_steps(co, x)
+    assert sorted(outs) == [89, 90, 91, 92]
+    with torch.inference_mode():
+        for t in (89, 92):
+            ref = reg(x[:, :, t - 89:t + 1])
+            assert (outs[t] - ref).abs().max().item() <= TOL, t
+
+
+def test_width_must_be_a_multiple_of_eight():
+    with pytest.raises(ValueError, match="multiple of 8"):
+        models.build("stgcn", base_channels=20)
+    with pytest.raises(TypeError, match="continual models only"):
+        models.build("stgcn", clip_frames=90)
+    assert sum(p.numel() for p in models.build("stgcn", base_channels=32).parameters()) < 1_000_000

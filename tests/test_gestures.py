@@ -40,6 +40,8 @@ def test_checkpoint_says_what_the_model_is():
     meta = model.checkpoint_meta
     assert meta["model"] == "costgcn_mod" and meta["classes"] == list(CLASSES)
     assert meta["model_kwargs"]["clip_frames"] == 90 and model.receptive_field == 90
+    assert meta["model_kwargs"]["base_channels"] == 32 and model.fc.in_features == 128  # the slim width
+    assert "cognn-train" in meta["source"]["trained_by"]
     assert model.num_persons == 2 and meta["domain"] == "camera3d"
     assert "generated motion" in meta["description"] and "not on a benchmark dataset" in meta["description"]
     assert meta["preprocessing"] == "2s-agcn-pre-normalization"

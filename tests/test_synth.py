@@ -9,6 +9,7 @@ from cognn.data.transforms import pre_normalization
 from cognn.layouts import NTU25
 from cognn.synth import CLASSES, generate_clip, generate_dataset, generate_person
 from cognn.synth.body import J, BodyPose, BodyShape, bone_lengths, forward_kinematics, limb_direction, two_bone_ik
+from cognn.synth.motions import NONE_KINDS, none
 from cognn.synth.noise import LEG_JOINTS, dropouts, hide_legs
 
 from helpers import shared_data
@@ -176,3 +177,37 @@ def test_generate_dataset_writes_a_normalised_dataset(tmp_path):
     np.testing.assert_array_equal(ds.sample(3).data, again.sample(3).data)
     ds.close()
     again.close()
+
+
+@pytest.mark.parametrize("kind", list(NONE_KINDS))
+def test_every_kind_of_none_is_a_rigid_upright_body(kind):
+    shape = BodyShape()
+    joints = forward_kinematics(shape, none(np.random.default_rng(11), 90, 30.0, shape, kind=kind))
+    assert np.isfinite(joints).all()
+    lengths = bone_lengths(joints)
+    np.testing.assert_allclose(lengths, np.broadcast_to(lengths[0], lengths.shape), atol=1e-6)
+    assert (joints[:, J["head"], 1] > joints[:, J["spine_base"], 1]).all()  # nobody ends upside down
+
+
+def test_none_kinds_do_what_they_say():
+    shape = BodyShape()
+    pose = lambda kind, seed=0: forward_kinematics(shape, none(np.random.default_rng(seed), 90, 30.0, shape,  # noqa
+                                                               kind=kind))
+    sit, stand = pose("sit"), pose("idle")
+    assert sit[:, J["spine_base"], 1].mean() < stand[:, J["spine_base"], 1].mean() - 0.25  # hips at seat height
+    walk = pose("walk_across")
+    assert np.linalg.norm(walk[-1, J["spine_base"], [0, 2]] - walk[0, J["spine_base"], [0, 2]]) > 1.0  # 3 s walking
+    flow = pose("flow")  # free movement: the wrists travel far, and not along one repeating path
+    assert np.linalg.norm(np.diff(flow[:, J["right_wrist"]], axis=0), axis=1).sum() > 0.8
+    with pytest.raises(ValueError, match="unknown kind"):
+        none(np.random.default_rng(0), 10, kind="juggle")
+
+
+def test_generate_dataset_repeats_a_class(tmp_path):
+    ds = open_dataset(generate_dataset(tmp_path / "r.h5", 2, 12, seed=1, repeat={"none": 3}))
+    with ds:
+        counts = np.bincount(ds.labels, minlength=len(CLASSES))
+        assert counts[0] == 6 and (counts[1:] == 2).all()
+        assert ds.attrs["repeat"] == "none:3"
+    with pytest.raises(ValueError, match="repeat"):
+        generate_dataset(tmp_path / "bad.h5", 1, 12, seed=1, repeat={"dance": 2})

@@ -26,12 +26,17 @@ sys.path.insert(0, str(REPO))
 from cognn.checkpoints import load_model  # noqa: E402
 from cognn.data.transforms import OnlineNormalizer  # noqa: E402
 from cognn.errors import CognnError  # noqa: E402
+from cognn.live.labels import UNCERTAIN, SteadyLabeler  # noqa: E402
 from cognn.synth import CLASSES  # noqa: E402
 
 PROG = "eval_gestures_real"
 DEFAULT_WEIGHTS = REPO / "weights" / "gestures_costgcn_mod.safetensors"
 DEFAULT_VIDEOS = REPO.parent / "shared" / "data" / "video"
 NOTES = "<!-- notes: kept by tools/eval_gestures_real.py -->"
+#: a top-1 probability at or above this counts as a confident prediction in the report
+CONFIDENT = 0.5
+#: seconds of every model step run so far (reported as the step cost)
+STEP_TIMES: list[float] = []
 
 #: clip -> (the gesture it shows, or None for other actions; what it shows)
 CLIPS: dict[str, tuple[str | None, str]] = {
@@ -65,10 +70,23 @@ class ClipResult:
     pose_s: float = 0.0
     #: for clips with no ready frame: the top-1 of a warm-started model on every frame (inexact predictions)
     warm_top1: list[str] = field(default_factory=list)
+    #: the label the live pipeline shows on each ready frame (cognn.live's default steady labels: smoothing,
+    #: hysteresis, "uncertain" below the threshold)
+    shown: list[str] = field(default_factory=list)
 
     def share(self, label: str) -> float:
         """Share of ready frames whose top-1 is ``label`` (0 when no frame is ready)."""
         return sum(t == label for t in self.top1) / len(self.top1) if self.top1 else 0.0
+
+    def shown_share(self, *labels: str) -> float:
+        """Share of ready frames on which the shown (steady) label is one of ``labels``."""
+        return sum(t in labels for t in self.shown) / len(self.shown) if self.shown else 0.0
+
+    def confident_share(self, label: str | None = None, above: float = CONFIDENT, exclude: str = "none") -> float:
+        """Share of ready frames whose top-1 is ``label`` (any class but ``exclude`` when None) with a probability of
+        at least ``above``."""
+        hits = [c >= above and (t == label if label else t != exclude) for t, c in zip(self.top1, self.confidence)]
+        return sum(hits) / len(hits) if hits else 0.0
 
     def histogram(self, warm: bool = False) -> list[tuple[str, float]]:
         """(class, share of frames) of the top-1 classes, most frequent first."""
@@ -115,10 +133,12 @@ def video_skeleton(path: Path, fps: float = 30.0, max_frames: int | None = None,
 
 
 @torch.no_grad()
-def run_model(model: torch.nn.Module, skeleton: np.ndarray, ready_only: bool = True) -> tuple[list[int], list[float]]:
+def run_model(model: torch.nn.Module, skeleton: np.ndarray, ready_only: bool = True
+              ) -> tuple[list[int], list[float], list[np.ndarray]]:
     """Step a continual model over a skeleton ``(T, 3, V, M)`` after the online normalisation.
 
-    Returns the top-1 class and its softmax probability for every frame on which the model is ready. Runs on one
+    Returns the top-1 class, its softmax probability and the whole softmax vector for every frame on which the model
+    is ready. Runs on one
     thread: a single frame gains nothing from more, and on a busy CPU extra threads make each step ~20x slower.
     """
     threads = torch.get_num_threads()
@@ -129,18 +149,22 @@ def run_model(model: torch.nn.Module, skeleton: np.ndarray, ready_only: bool = T
         torch.set_num_threads(threads)
 
 
-def _steps(model: torch.nn.Module, skeleton: np.ndarray, ready_only: bool) -> tuple[list[int], list[float]]:
+def _steps(model: torch.nn.Module, skeleton: np.ndarray, ready_only: bool
+           ) -> tuple[list[int], list[float], list[np.ndarray]]:
     model.clean_state()
     norm = OnlineNormalizer(model.layout)
     x = torch.from_numpy(norm.transform(skeleton.transpose(1, 0, 2, 3)))  # (3, T, V, M)
-    top, conf = [], []
+    top, conf, probs = [], [], []
     for t in range(x.shape[1]):
+        started = time.perf_counter()
         out = model.forward_step(x[:, t][None])
+        STEP_TIMES.append(time.perf_counter() - started)
         if out is not None and (model.ready or not ready_only):
             p = torch.softmax(out[0], 0)
             top.append(int(p.argmax()))
             conf.append(float(p.max()))
-    return top, conf
+            probs.append(p.numpy().copy())
+    return top, conf, probs
 
 
 def evaluate_clip(model: torch.nn.Module, path: Path, expected: str | None, fps: float = 30.0,
@@ -158,8 +182,10 @@ def evaluate_clip(model: torch.nn.Module, path: Path, expected: str | None, fps:
             stored.parent.mkdir(parents=True, exist_ok=True)
             np.savez(stored, skeleton=skel, fps=eff)
     pose_s = time.perf_counter() - t
-    top, conf = run_model(model, skel)
+    top, conf, probs = run_model(model, skel)
     result = ClipResult(path.name, expected, len(skel), len(top), [classes[i] for i in top], conf, eff, pose_s)
+    labeler = SteadyLabeler(classes)
+    result.shown = [labeler.update(p).label for p in probs]
     if not top and len(skel):  # shorter than the receptive field: what a warm-started model says (not exact)
         warm = model.warm_start
         model.warm_start = True
@@ -170,37 +196,51 @@ def evaluate_clip(model: torch.nn.Module, path: Path, expected: str | None, fps:
     return result
 
 
-def report(results: list[ClipResult], weights: Path, fps: float, native: list[ClipResult] | None = None) -> str:
+def report(results: list[ClipResult], weights: Path, fps: float, native: list[ClipResult] | None = None,
+           meta: dict | None = None) -> str:
     """The Markdown report."""
+    meta = meta or {}
+    kw = meta.get("model_kwargs", {})
+    width = kw.get("base_channels", 64)
     lines = ["# The bundled gesture model on real people", "",
-             f"Model: `{weights.name}` (CoST-GCN*, `clip_frames=90`, trained on generated motion only; see "
-             "`tools/train_gestures.py`). Pipeline: video -> MediaPipe pose (`cognn.pose`, frames at most 640 px) -> "
-             "NTU-25 camera metres -> `OnlineNormalizer` -> `forward_step` per frame. Frames are resampled to "
+             f"Model: `{weights.name}` (CoST-GCN*, `clip_frames={kw.get('clip_frames', '?')}`, "
+             f"`base_channels={width}`, trained on generated motion only; see `tools/train_gestures.py`). "
+             "Pipeline: video -> MediaPipe pose (`cognn.pose`, frames at most 640 px) -> NTU-25 camera metres -> "
+             "`OnlineNormalizer` -> `forward_step` per frame. Frames are resampled to "
              f"{fps:g} fps (the training rate) by their timestamps" + (" unless noted." if fps else "."),
-             "A frame counts once the model is *ready* (its 90-frame receptive field holds only real frames).",
+             "A frame counts once the model is *ready* (its 90-frame receptive field holds only real frames). "
+             "*top-1* is the raw prediction of that frame; *shown* is the label the live pipeline (`cognn-infer`, "
+             "the app) displays: the default steady labels of `cognn.live` (smoothing, hysteresis, `uncertain` "
+             f"when no class is probable enough). *Confident* means a top-1 probability of at least {CONFIDENT:g}.",
              "Reproduce: `python tools/eval_gestures_real.py`.", "",
              "## The model", "",
+             f"* One step (one frame, one thread, this machine): median {1e3 * np.median(STEP_TIMES):.1f} ms over "
+             f"{len(STEP_TIMES)} steps." if STEP_TIMES else "* (no step timed)",
              "* Classes: " + ", ".join(f"`{c}`" for c in CLASSES) + ".",
              "* Trained **only on generated motion** (`cognn.synth`: a kinematic NTU-25 body with varied proportions, "
-             "tempo, amplitude, facing within ±30°, camera placement, legs out of the picture, MediaPipe-like "
-             "jitter, "
-             "glitches and dropouts), never on a benchmark dataset or on these videos. Command: "
-             "`python tools/train_gestures.py` (CPU; `--device cuda` on a GPU).",
-             "* Why CoST-GCN* with `clip_frames=90`: live use wants a prediction on every frame that is exact "
-             "(the `*` models step with stride 1 and no padding) and a short warm-up; 90 frames is a 3 s receptive "
-             "field at 30 fps instead of 10 s, and training costs about a third of the 300-frame model.", "",
+             "tempo, amplitude, facing, camera placement, legs out of the picture, a second idle person, "
+             "MediaPipe-like jitter, glitches and dropouts; `none` is everything else a person does: standing, "
+             "fidgeting, walking through the picture, free slow movement, sitting, bending once, warm-up exercises), "
+             "never on a benchmark dataset or on these videos. Command: `python tools/train_gestures.py` (CPU; "
+             "`--device cuda` on a GPU)" + (f"; {meta['data']}" if meta.get("data") else "") + ".",
+             "* Why CoST-GCN* with `clip_frames=90` and `base_channels=32`: live use wants a prediction on every "
+             "frame that is exact (the `*` models step with stride 1 and no padding), a short warm-up (90 frames "
+             "is a 3 s receptive field at 30 fps instead of 10 s) and a cheap step (half the reference width: a "
+             "quarter of the multiply-adds, leaving the CPU to MediaPipe).", "",
              "## Clips that show a gesture", "",
-             "| clip | gesture | frames | ready | top-1 = gesture | mean confidence | other top-1 |",
-             "|---|---|---|---|---|---|---|"]
+             "| clip | gesture | frames | ready | top-1 = gesture | shown = gesture | mean confidence | other top-1 |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in results:
         if r.expected is None:
             continue
         others = ", ".join(f"{n} {s:.0%}" for n, s in r.histogram() if n != r.expected)
         lines.append(f"| {r.name} | {r.expected} | {r.frames} | {r.ready} | **{r.share(r.expected):.0%}** | "
-                     f"{np.mean(r.confidence) if r.confidence else 0:.2f} | {others or '-'} |")
+                     f"{r.shown_share(r.expected):.0%} | {np.mean(r.confidence) if r.confidence else 0:.2f} | "
+                     f"{others or '-'} |")
     lines += ["", "## Clips of other actions (the model should say `none`, or at least not a confident gesture)", "",
-              "| clip | shows | frames | ready | top-1 = none | top-1 shares | mean confidence of non-none top-1 |",
-              "|---|---|---|---|---|---|---|"]
+              "| clip | shows | frames | ready | top-1 = none | confident wrong gesture | shown none or uncertain "
+              "| top-1 shares |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in results:
         if r.expected is not None:
             continue
@@ -208,9 +248,10 @@ def report(results: list[ClipResult], weights: Path, fps: float, native: list[Cl
         if not r.top1 and r.warm_top1:
             hist = "no ready frame (clip < 3 s); warm start, inexact: " + ", ".join(
                 f"{n} {s:.0%}" for n, s in r.histogram(warm=True))
-        wrong = [c for t, c in zip(r.top1, r.confidence) if t != "none"]
+        ready = bool(r.top1)
         lines.append(f"| {r.name} | {CLIPS.get(r.name, (None, ''))[1]} | {r.frames} | {r.ready} | "
-                     f"{r.share('none'):.0%} | {hist} | {np.mean(wrong) if wrong else float('nan'):.2f} |")
+                     + (f"{r.share('none'):.0%} | {r.confident_share():.0%} | "
+                        f"{r.shown_share('none', UNCERTAIN):.0%} | " if ready else "- | - | - | ") + f"{hist} |")
     if native:
         lines += ["", "## At the videos' own frame rate (no resampling)", "",
                   "| clip | fps | ready | top-1 = gesture | other top-1 |", "|---|---|---|---|---|"]
@@ -253,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     except CognnError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    text = report(results, args.weights, args.fps, native)
+    text = report(results, args.weights, args.fps, native, model.checkpoint_meta)
     if args.out == "-":
         sys.stdout.write(text)
     else:

@@ -18,6 +18,7 @@ from torch import nn
 from .. import __version__
 from ..errors import InputFileError
 from ..layouts import get_layout
+from ..models.base import BASE_CHANNELS
 from ..models.stgcn_original import NAME
 from ..models import build, display_name, spec
 from .families import read_foreign, sniff
@@ -25,7 +26,9 @@ from .schema import FORMAT, FORMAT_VERSION, Checkpoint, complete_meta, decode_me
 
 __all__ = ["save_checkpoint", "read_checkpoint", "load_model", "model_from_checkpoint"]
 
-#: keyword arguments a checkpoint may carry, by weight family of the model built
+#: keyword arguments a checkpoint may carry, by weight family of the model built (``base_channels`` only when it is
+#: not the reference width, so that files of reference-width models stay as they were)
+_WIDTH_KWARGS = ("base_channels",)
 _CONTINUAL_KWARGS = ("clip_frames",)
 _ORIGINAL_KWARGS = ("edge_importance",)
 _SHOW = 6
@@ -37,12 +40,13 @@ def _model_meta(model: nn.Module) -> dict[str, Any]:
         raise TypeError(f"save_checkpoint needs a cognn model (from cognn.models.build), not {type(model).__name__}")
     meta = {"model": spec.name, "layout": model.layout.name, "num_classes": int(model.num_classes),
             "in_channels": int(model.in_channels), "num_persons": int(model.num_persons)}
-    if spec.continual:
-        meta["model_kwargs"] = {k: getattr(model, k) for k in _CONTINUAL_KWARGS}
-    elif spec.family == "stgcn_original":
+    if spec.family == "stgcn_original":
         meta["model_kwargs"] = {"edge_importance": model.edge_importance_weighting}
-    else:
-        meta["model_kwargs"] = {}
+        return meta
+    kwargs = {k: getattr(model, k) for k in _CONTINUAL_KWARGS} if spec.continual else {}
+    if model.base_channels != BASE_CHANNELS:
+        kwargs["base_channels"] = int(model.base_channels)
+    meta["model_kwargs"] = kwargs
     return meta
 
 
@@ -149,7 +153,9 @@ def model_from_checkpoint(ck: Checkpoint, *, model: str | None = None, num_class
         want, have = get_layout(layout), get_layout(meta["layout"])
         raise InputFileError(ck.path, f"is for layout {have.name} ({have.num_joints} joints) but {want.name} "
                                       f"({want.num_joints} joints) was asked for")
-    allowed = _CONTINUAL_KWARGS if spec(name).continual else _ORIGINAL_KWARGS if spec(name).family == NAME else ()
+    family = spec(name).family
+    allowed = (_ORIGINAL_KWARGS if family == NAME else
+               _WIDTH_KWARGS + (_CONTINUAL_KWARGS if spec(name).continual else ()))
     kwargs = {k: v for k, v in meta.get("model_kwargs", {}).items() if k in allowed}
     kwargs.update(model_kwargs)
     try:

@@ -44,8 +44,8 @@ FIELDS: dict[str, tuple[type, str]] = {
     "description": (str, "free text"),
     "licence": (str, "licence of the weights"),
     "cognn_version": (str, "cognn version that wrote the file"),
-    "model_kwargs": (dict, "extra keyword arguments of the model (continual: clip_frames; stgcn_original: "
-                           "edge_importance)"),
+    "model_kwargs": (dict, "extra keyword arguments of the model (continual: clip_frames; a slim "
+                           "network: base_channels; stgcn_original: edge_importance)"),
     "source": (dict, "where the weights came from (family, file name, sha256 of a converted file)"),
 }
 _REQUIRED = ("format", "format_version", "model", "layout", "num_classes")

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--augment", metavar="LIST",
                    help="reference augmentations: comma list of shift, choose, move, or none (default: none for "
                         "NTU, choose,move for Kinetics, shift,move for --clips)")
+    p.add_argument("--base-channels", type=int, default=64, metavar="C",
+                   help="width: channels of the first layer (default 64, the reference network; a multiple of 8)")
     p.add_argument("--clip-frames", type=int, metavar="T",
                    help="train on T-frame clips (first T frames, or random windows with 'choose'); default: all")
     p.add_argument("--val-fraction", type=float, default=0.2,
@@ -76,7 +78,7 @@ def config_from_args(args: argparse.Namespace):
         epochs=args.epochs, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay, milestones=args.milestones,
         resume=args.resume, seed=args.seed, device=args.device, freeze=args.freeze, workers=args.workers,
         modality=args.modality, augment=None if args.augment is None else parse_augment(args.augment),
-        clip_frames=args.clip_frames, val_fraction=args.val_fraction, pose_model=args.pose_model, quiet=args.quiet,
+        clip_frames=args.clip_frames, base_channels=args.base_channels, val_fraction=args.val_fraction, pose_model=args.pose_model, quiet=args.quiet,
         stop_after=args.stop_after)
 
 

@@ -23,10 +23,20 @@ from ..nn.block import STBlock
 from ..nn.fold import bn_affine
 from ..nn.init import init_weights
 
-#: (in_channels or None for the data channels, out_channels, temporal stride of the regular model)
+#: (in_channels or None for the data channels, out_channels, temporal stride of the regular model) at the reference
+#: width; ``base_channels`` scales every layer by ``base_channels / 64``
 BACKBONE = ((None, 64, 1), (64, 64, 1), (64, 64, 1), (64, 64, 1), (64, 128, 2), (128, 128, 1), (128, 128, 1),
             (128, 256, 2), (256, 256, 1), (256, 256, 1))
 KERNEL = 9
+BASE_CHANNELS = 64
+
+
+def backbone(base_channels: int = BASE_CHANNELS) -> tuple[tuple[int | None, int, int], ...]:
+    """The layer table ``(in, out, stride)`` for a backbone whose first layer has ``base_channels`` channels."""
+    if base_channels < 8 or base_channels % 8:
+        raise ValueError(f"base_channels must be a positive multiple of 8, got {base_channels}")
+    k = base_channels / BASE_CHANNELS
+    return tuple((None if cin is None else int(cin * k), int(cout * k), stride) for cin, cout, stride in BACKBONE)
 
 #: builds the spatial unit of layer ``index`` (0-based): (index, in_channels, out_channels, A) -> module
 GcnFactory = Callable[[int, int, int, Tensor], nn.Module]
@@ -46,7 +56,8 @@ class SkeletonNet(nn.Module):
     """The regular network (ST-GCN, AGCN or S-TR by ``gcn_factory``); ``mod=True`` is the stride-1, unpadded variant."""
 
     def __init__(self, spec: ModelSpec, gcn_factory: GcnFactory, num_classes: int = 60,
-                 layout: str | Layout = "ntu25", in_channels: int = 3, num_persons: int = 2) -> None:
+                 layout: str | Layout = "ntu25", in_channels: int = 3, num_persons: int = 2,
+                 base_channels: int = BASE_CHANNELS) -> None:
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"num_classes must be positive, got {num_classes}")
@@ -55,17 +66,19 @@ class SkeletonNet(nn.Module):
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.num_persons = num_persons
+        self.base_channels = base_channels
+        table = backbone(base_channels)
         v = self.layout.num_joints
         A = torch.from_numpy(adjacency_3subset(self.layout))
         self.data_bn = nn.BatchNorm1d(num_persons * in_channels * v)
         pad = 0 if spec.mod else (KERNEL - 1) // 2
         layers = {}
-        for i, (cin, cout, stride) in enumerate(BACKBONE):
+        for i, (cin, cout, stride) in enumerate(table):
             cin = in_channels if cin is None else cin
             layers[f"layer{i + 1}"] = STBlock(gcn_factory(i, cin, cout, A), cin, cout, stride=1 if spec.mod else stride,
                                               residual=i > 0, kernel_size=KERNEL, padding=pad)
         self.layers = nn.ModuleDict(layers)
-        self.fc = nn.Linear(BACKBONE[-1][1], num_classes)
+        self.fc = nn.Linear(table[-1][1], num_classes)
         init_weights(self.data_bn)
         init_weights(self.fc, bs=num_classes)
 
@@ -82,7 +95,7 @@ class SkeletonNet(nn.Module):
                              f"{self.num_persons}) for layout {self.layout.name}, got {tuple(x.shape)}")
 
     def features(self, x: Tensor) -> Tensor:
-        """Backbone over a clip: ``(N, C, T, V, M)`` -> ``(N·M, 256, T', V)``."""
+        """Backbone over a clip: ``(N, C, T, V, M)`` -> ``(N·M, C', T', V)``, ``C' = 4·base_channels`` (256)."""
         self._check_clip(x)
         n, c, t, v, m = x.shape
         x = self.data_bn(x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t))
@@ -215,7 +228,7 @@ class CoSkeletonNet(SkeletonNet):
         """
         n, m = x.shape[0], x.shape[-1]
         f = self.features(x)
-        f = f.view(n, m, f.shape[1], f.shape[2], -1).mean(4).mean(1)  # (N, 256, T')
+        f = f.view(n, m, f.shape[1], f.shape[2], -1).mean(4).mean(1)  # (N, C', T')
         need = self.pool_size - self.pool_padding
         if f.shape[-1] < need:
             raise ValueError(f"{self.name}: clip mode needs at least {self.clip_frames} frames "

@@ -70,7 +70,9 @@ def build(name: str, num_classes: int = 60, layout: str | Layout = "ntu25", in_c
           num_persons: int = 2, **kwargs) -> SkeletonNet:
     """Build a registered model with fresh weights.
 
-    ``kwargs`` go to the continual models (``warm_start``, ``clip_frames``).
+    ``base_channels`` (any model but the original ST-GCN) sets the width: 64 is the reference network, a smaller
+    multiple of 8 a slimmer one with the same depth and graph. Other ``kwargs`` go to the continual models
+    (``warm_start``, ``clip_frames``).
     """
     s = spec(name)
     if name in _EXTRA:
@@ -78,7 +80,8 @@ def build(name: str, num_classes: int = 60, layout: str | Layout = "ntu25", in_c
                                              num_persons=num_persons, **kwargs)
     factory = _FAMILIES[s.family](s.mod, s.continual)
     cls = CoSkeletonNet if s.continual else SkeletonNet
-    if kwargs and not s.continual:
-        raise TypeError(f"{name} is a regular model; {', '.join(kwargs)} apply to continual models only")
+    extra = [k for k in kwargs if k != "base_channels"]
+    if extra and not s.continual:
+        raise TypeError(f"{name} is a regular model; {', '.join(extra)} apply to continual models only")
     return cls(s, factory, num_classes=num_classes, layout=layout, in_channels=in_channels,
                num_persons=num_persons, **kwargs)

@@ -20,7 +20,7 @@ from .noise import dropouts, glitches, hide_legs, jitter, scale_and_depth
 __all__ = ["CLASSES", "GENERATOR_VERSION", "generate_clip", "generate_person", "generate_dataset"]
 
 #: bumped whenever the generated motion changes, recorded in dataset files
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 NUM_PERSONS = 2
 
 
@@ -105,8 +105,11 @@ def seed_of(rng: np.random.Generator) -> int:
 
 def generate_dataset(out_h5: str | Path, n_per_class: int, frames: int, seed: int, *, fps: float = 30.0,
                      classes: Sequence[str] = CLASSES, reference_share: float = 0.5, two_person: float = 0.15,
-                     split: str = "") -> Path:
+                     split: str = "", repeat: dict[str, int] | None = None) -> Path:
     """Write ``n_per_class`` clips of every class to a ``cognn-dataset`` file after ``pre_normalization``.
+
+    ``repeat`` gives some classes several times as many clips (``{"none": 3}``: "none" covers everything that is not
+    a gesture, so it needs more examples than any one gesture).
 
     A share ``reference_share`` of the clips is normalised from a neutral frame before the clip (as a live stream
     that started before the gesture), the rest from their own first frame (a stream that starts mid-gesture).
@@ -118,17 +121,22 @@ def generate_dataset(out_h5: str | Path, n_per_class: int, frames: int, seed: in
         raise ValueError(f"unknown gesture classes {unknown}; known: {', '.join(CLASSES)}")
     if n_per_class < 1 or frames < 1:
         raise ValueError("n_per_class and frames must be positive")
+    repeat = dict(repeat or {})
+    if any(k not in classes or int(v) < 1 for k, v in repeat.items()):
+        raise ValueError(f"repeat must map classes of this dataset to counts of at least 1, got {repeat}")
     rng = np.random.default_rng(seed)
     attrs = {"generator": "cognn.synth", "generator_version": GENERATOR_VERSION, "seed": int(seed),
              "fps": float(fps), "two_person": float(two_person),
-             "reference_share": float(reference_share), "note": "generated motion, not recorded people"}
+             "reference_share": float(reference_share), "note": "generated motion, not recorded people",
+             "repeat": ",".join(f"{k}:{int(v)}" for k, v in sorted(repeat.items()))}
     with DatasetWriter(out_h5, "ntu25", classes, dataset="cognn-synth-gestures", split=split,
                        preprocessing=PREPROCESSING_NAME, preprocessing_version=PREPROCESSING_VERSION,
                        num_frames=frames, num_persons=NUM_PERSONS, extra_attrs=attrs) as writer:
         for i in range(n_per_class):
             for label, name in enumerate(classes):
-                ref = bool(rng.random() < reference_share)
-                clip = generate_clip(name, rng, frames, fps, two_person=two_person, reference_frame=ref)
-                clip = pre_normalization(clip)[:, 1:] if ref else pre_normalization(clip)
-                writer.append(clip, label, f"{name}_{i:05d}")
+                for r in range(int(repeat.get(name, 1))):
+                    ref = bool(rng.random() < reference_share)
+                    clip = generate_clip(name, rng, frames, fps, two_person=two_person, reference_frame=ref)
+                    clip = pre_normalization(clip)[:, 1:] if ref else pre_normalization(clip)
+                    writer.append(clip, label, f"{name}_{i:05d}" + (f"_{r}" if r else ""))
     return Path(out_h5)

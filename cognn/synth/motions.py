@@ -13,7 +13,7 @@ import numpy as np
 
 from .body import BodyPose, BodyShape, limb_direction, rotation
 
-__all__ = ["CLASSES", "MOTIONS", "idle", "none", "wave_left", "wave_right", "clap", "jumping_jacks", "squat",
+__all__ = ["CLASSES", "MOTIONS", "NONE_KINDS", "idle", "none", "wave_left", "wave_right", "clap", "jumping_jacks", "squat",
            "arm_raise", "punch", "march", "bow"]
 
 D = np.pi / 180.0
@@ -171,10 +171,207 @@ def _walk(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float) -> 
     pose.yaw = pose.yaw + np.linspace(0, rng.uniform(-60, 60) * D, frames) * (rng.random() < 0.4)
 
 
-def none(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> BodyPose:
-    """No gesture: standing idle, fidgeting, touching the face, turning, shifting weight or walking."""
+def _smooth_keys(rng: np.random.Generator, frames: int, fps: float, lo: np.ndarray, hi: np.ndarray,
+                 every: tuple[float, float]) -> np.ndarray:
+    """A smooth, non-repeating path ``(T, D)``: random key points in the box ``[lo, hi]`` every ``every`` seconds,
+    joined by eased segments (no two segments alike, unlike the periodic gestures)."""
+    span = frames / fps
+    times = [rng.uniform(-every[1], 0.0)]
+    while times[-1] < span + every[1]:
+        times.append(times[-1] + rng.uniform(*every))
+    keys = rng.uniform(lo, hi, (len(times), len(lo)))
+    t = np.arange(frames) / fps
+    i = np.clip(np.searchsorted(times, t) - 1, 0, len(times) - 2)
+    u = (t - np.take(times, i)) / (np.take(times, i + 1) - np.take(times, i))
+    u = u * u * (3 - 2 * u)
+    return keys[i] * (1 - u[:, None]) + keys[i + 1] * u[:, None]
+
+
+def _flow(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float, shape: BodyShape) -> None:
+    """Free, slow whole-body movement (tai chi, stretching, dancing, explaining with both hands): the wrists follow
+    non-repeating paths over a wide range, each its own or the two hands together (mirrored or side by side, as in
+    tai chi), the torso turns and leans, the weight shifts and the knees bend."""
+    fast = rng.random() < 0.3
+    every = (0.5, 1.2) if fast else (1.0, 2.5)
+    reach = shape.upper_arm + shape.forearm
+    lo = np.array([-0.5 * reach, -0.95 * reach, -0.95 * reach])
+    hi = np.array([0.95 * reach, 0.9 * reach, 0.2 * reach])
+    together = rng.choice(["own", "mirrored", "parallel"], p=[0.4, 0.3, 0.3])
+    lead = _smooth_keys(rng, frames, fps, lo, hi, every)
+    for side, s in SIDES:
+        if together == "own" or side == "left":
+            path = _smooth_keys(rng, frames, fps, lo, hi, every) if together == "own" else lead.copy()
+            path[:, 0] *= s  # outward for either side
+        elif together == "mirrored":
+            path = lead * [s, 1, 1] + np.stack([wiggle(rng, frames, fps, 0.03, 0.4) for _ in range(3)], -1)
+        else:  # both hands to the same side: the right hand's path is the left one's, shifted by the shoulders
+            path = lead * [-1, 1, 1] - [2 * shape.shoulder_half_width, 0, 0]
+        pose.arms[f"{side}_target"] = path
+        pose.arms[f"{side}_pole"] = np.array([s * 0.8, -0.6, 0.2])
+    pose.spine += _smooth_keys(rng, frames, fps, np.array([-8, -12, -30]) * D, np.array([25, 12, 30]) * D, every)
+    pose.yaw = pose.yaw + _smooth_keys(rng, frames, fps, np.array([-25 * D]), np.array([25 * D]), every)[:, 0]
+    if rng.random() < 0.5:  # the weight shifts from one leg to the other
+        pose.root[:, 0] += _smooth_keys(rng, frames, fps, np.array([-0.12]), np.array([0.12]), every)[:, 0]
+    if rng.random() < 0.7:  # knees bend and straighten: the hips go down with the feet kept on the floor
+        drop = _smooth_keys(rng, frames, fps, np.array([0.0]), np.array([rng.uniform(0.03, 0.22)]), every)[:, 0]
+        _plant_feet(rng, pose, shape, drop, rng.uniform(0.1, 0.45))
+
+
+def _lift(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float, shape: BodyShape) -> None:
+    """One lift (a weightlifter's clean and jerk, putting a box on a shelf): bend down with both hands low, stand up
+    with the hands at the shoulders, push them overhead with a dip of the knees, hold, and lower them."""
+    reach = shape.upper_arm + shape.forearm
+    t = np.arange(frames) / fps
+    start = rng.uniform(-1.0, 0.5)
+    marks = start + np.cumsum(rng.uniform([0.3, 0.5, 0.4, 0.4, 0.5, 0.5], [0.8, 1.0, 0.9, 0.8, 1.5, 1.0]))
+    # hand height relative to the shoulder and forward reach at each mark: low, shoulders, dip, overhead, hold, down
+    height = np.array([-0.95, -0.95, -0.1, -0.15, 0.95, 0.95, -0.9]) * reach
+    forward = np.array([0.35, 0.35, 0.25, 0.25, 0.05, 0.05, 0.1]) * reach
+    knees = np.array([0.1, rng.uniform(0.2, 0.4), 0.02, rng.uniform(0.05, 0.15), 0.02, 0.02, 0.0])
+    bend = np.array([rng.uniform(20, 50), rng.uniform(30, 60), 5, 5, 0, 0, 0]) * D
+    times = np.concatenate([[start], marks])
+    y, z = np.interp(t, times, height), np.interp(t, times, forward)
+    for side, s in SIDES:
+        x = -s * rng.uniform(0.0, 0.1) + s * 0.1 * (y > 0.5 * reach)
+        pose.arms[f"{side}_target"] = np.stack([np.full(frames, x), y, -z], -1)
+        pose.arms[f"{side}_pole"] = np.array([s * 0.6, -0.8, 0.2])
+    pose.pelvis[:, 0] += np.interp(t, times, bend)
+    split = rng.random() < 0.4  # a split jerk: one foot forward, one back
+    _plant_feet(rng, pose, shape, np.interp(t, times, knees), rng.uniform(0.15, 0.35) + 0.2 * split)
+
+
+def _kick(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float) -> None:
+    """Kicks or leg swings (martial arts, football, stretching): one leg swings forward or sideways and back."""
+    ph = phase(rng, frames, fps, 0.4, 1.0)
+    p = swing(ph, rng.uniform(1.5, 3.0))
+    side, s = SIDES[int(rng.integers(2))]
+    forward = rng.random() < 0.6
+    lift = rng.uniform(40, 95) * D * p
+    knee = rng.uniform(0, 60) * D * p * (1 - p)
+    if forward:
+        pose.legs[f"{side}_upper"] = limb_direction(s, 3 * D, lift)
+        pose.legs[f"{side}_lower"] = limb_direction(s, 3 * D, lift - knee)
+    else:
+        pose.legs[f"{side}_upper"] = limb_direction(s, 3 * D + lift, 0 * p)
+        pose.legs[f"{side}_lower"] = limb_direction(s, 3 * D + lift, -knee)
+    pose.spine[:, 0] -= rng.uniform(0, 15) * D * p  # leaning back for balance
+    other, so = SIDES[1] if side == "left" else SIDES[0]
+    for arm_side, sa in SIDES:  # arms up in a guard or out for balance
+        if rng.random() < 0.5:
+            pose.arms[f"{arm_side}_target"] = np.array([-sa * 0.1, rng.uniform(-0.05, 0.15), -0.2]) + np.stack(
+                [wiggle(rng, frames, fps, 0.02, 0.5) for _ in range(3)], -1)
+            pose.arms[f"{arm_side}_pole"] = np.array([sa * 0.6, -0.8, 0.3])
+
+
+def _plant_feet(rng: np.random.Generator, pose: BodyPose, shape: BodyShape, drop: np.ndarray, stance: float) -> None:
+    """Lower the hips by ``drop`` ``(T,)`` metres while both feet stay where they stand ``stance`` metres apart."""
+    facing = rotation(pose.yaw)
+    feet_at = pose.root.mean(0) * [1, 0, 1]
+    pose.root = pose.root - drop[:, None] * [0, 1, 0]
+    for side, s in SIDES:
+        floor = np.array([s * (shape.hip_half_width + stance / 2), 0.0, rng.uniform(-0.05, 0.05)])
+        pose.legs[f"{side}_target"] = feet_at + np.einsum("tij,j->ti", facing, floor)
+        pose.legs[f"{side}_pole"] = np.array([s * 0.3, 0.0, -1.0])
+
+
+def _walk_across(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float) -> None:
+    """Walking through the picture: side-on or at an angle to the camera, moving along the facing direction."""
+    _walk(rng, pose, frames, fps)
+    side_on = rng.choice([-1.0, 1.0]) * rng.uniform(45, 100) * D
+    pose.yaw = pose.yaw + side_on
+    speed = rng.uniform(0.5, 1.4)
+    forward = np.einsum("tij,j->ti", rotation(pose.yaw), np.array([0.0, 0.0, -1.0]))
+    pose.root = pose.root + np.cumsum(forward, 0) * speed / fps
+
+
+def _sit(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float, shape: BodyShape) -> None:
+    """Sitting on a chair: thighs forward, shins down, the hips at seat height; hands resting, on a table or busy."""
+    seat = rng.uniform(0.42, 0.55)
+    pose.root[:, 1] = seat + pose.root[:, 1] - pose.root[:, 1].mean()
+    pose.pelvis[:, 0] = rng.uniform(-15, 5) * D + wiggle(rng, frames, fps, 2 * D, 0.3)
+    pose.spine[:, 0] += rng.uniform(0, 25) * D
+    for side, s in SIDES:
+        spread = rng.uniform(3, 20) * D
+        pose.legs[f"{side}_upper"] = limb_direction(s, spread, np.full(frames, rng.uniform(75, 100) * D))
+        pose.legs[f"{side}_lower"] = limb_direction(s, spread * 0.5, np.full(frames, rng.uniform(-10, 25) * D))
+        pose.legs.pop(f"{side}_target", None)
+    style = rng.choice(["lap", "table", "busy"])
+    for side, s in SIDES:
+        if style == "busy" and rng.random() < 0.7:
+            _fidget(rng, pose, frames, fps, side, s)
+            continue
+        y = -rng.uniform(0.3, 0.45) if style == "lap" else -rng.uniform(0.15, 0.3)
+        z = -rng.uniform(0.2, 0.35) if style == "lap" else -rng.uniform(0.3, 0.5)
+        drift = np.stack([wiggle(rng, frames, fps, 0.015, 0.4) for _ in range(3)], -1)
+        pose.arms[f"{side}_target"] = np.array([-s * rng.uniform(0.0, 0.15), y, z]) + drift
+        pose.arms[f"{side}_pole"] = np.array([s * 0.7, -0.7, 0.1])
+
+
+def _one_bend(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float, shape: BodyShape) -> None:
+    """A single bend during the clip: picking something up, tying a shoe, leaning over a desk; one hand reaches."""
+    start, dur = rng.uniform(-0.2, 0.6) * frames, rng.uniform(1.5, 4.0) * fps
+    t = np.arange(frames)
+    p = np.clip(np.minimum((t - start) / (0.3 * dur), (start + dur - t) / (0.3 * dur)), 0, 1)
+    p = p * p * (3 - 2 * p)
+    angle = rng.uniform(30, 80) * D * p
+    pose.pelvis[:, 0] += 0.6 * angle
+    pose.spine[:, 0] += 0.4 * angle
+    pose.spine[:, 2] += rng.uniform(-25, 25) * D * p
+    side, s = SIDES[int(rng.integers(2))]
+    pose.arms.pop(f"{side}_target", None)
+    pose.arms[f"{side}_upper"] = _blend(pose.arms[f"{side}_upper"], limb_direction(s, 10 * D, np.full(frames, 40 * D)), p)
+    pose.arms[f"{side}_lower"] = _blend(pose.arms[f"{side}_lower"], limb_direction(s, 8 * D, np.full(frames, 50 * D)), p)
+    if rng.random() < 0.5:
+        _plant_feet(rng, pose, shape, rng.uniform(0.1, 0.35) * p, rng.uniform(0.1, 0.3))
+
+
+def _warm_up(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float) -> None:
+    """Exercises that are not among the gestures: torso twists or side bends, arms out or on the hips."""
+    ph = phase(rng, frames, fps, 0.25, 0.8)
+    kind = rng.choice(["twist", "side_bend", "circles"])
+    if kind == "twist":
+        pose.spine[:, 2] += rng.uniform(20, 45) * D * np.sin(ph)
+        pose.pelvis[:, 2] += rng.uniform(0, 15) * D * np.sin(ph)
+        arms_out = rng.random() < 0.5
+        for side, s in SIDES:
+            if arms_out:
+                pose.arms.pop(f"{side}_target", None)
+                pose.arms[f"{side}_upper"] = limb_direction(s, np.full(frames, rng.uniform(60, 95) * D), 0 * ph)
+                pose.arms[f"{side}_lower"] = limb_direction(s, np.full(frames, rng.uniform(60, 130) * D), 0 * ph)
+            else:
+                _rest_arms(rng, pose, frames, fps, side, s, "hip")
+    elif kind == "side_bend":
+        pose.spine[:, 1] += rng.uniform(15, 35) * D * np.sin(ph)
+        for side, s in SIDES:
+            _rest_arms(rng, pose, frames, fps, side, s, str(rng.choice(["hip", "hang"])))
+    else:  # arm circles held out to the sides
+        r = rng.uniform(8, 25) * D
+        for side, s in SIDES:
+            pose.arms.pop(f"{side}_target", None)
+            abd = rng.uniform(75, 95) * D + r * np.sin(ph)
+            flex = r * np.cos(ph)
+            pose.arms[f"{side}_upper"] = limb_direction(s, abd, flex)
+            pose.arms[f"{side}_lower"] = limb_direction(s, abd + 5 * D, flex)
+
+
+#: the kinds of "none" clips and their relative frequency
+NONE_KINDS = {"idle": 1.0, "fidget": 2.0, "both": 1.0, "turn": 1.0, "walk": 0.7, "walk_across": 1.0, "shift": 0.7,
+              "flow": 2.5, "sit": 1.2, "bend": 1.0, "warm_up": 1.2, "lift": 0.8, "kick": 0.6}
+
+
+def none(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT,
+         kind: str | None = None) -> BodyPose:
+    """No gesture: everything else a person in front of a camera does. Standing idle, fidgeting, touching the face,
+    turning, shifting weight, walking (in place or through the picture), free slow movement (tai chi, stretching,
+    talking with both hands), sitting, a single bend to pick something up, warm-up exercises, a lift overhead or
+    kicks; ``kind`` picks one
+    of :data:`NONE_KINDS` instead of drawing it."""
+    if kind is not None and kind not in NONE_KINDS:
+        raise ValueError(f"unknown kind of 'none' {kind!r}; known: {', '.join(NONE_KINDS)}")
     pose = idle(rng, frames, fps, shape)
-    kind = rng.choice(["idle", "fidget", "fidget", "both", "turn", "walk", "shift"])
+    if kind is None:
+        names, weights = list(NONE_KINDS), np.array(list(NONE_KINDS.values()))
+        kind = names[int(rng.choice(len(names), p=weights / weights.sum()))]
     if kind in ("fidget", "both"):
         sides = SIDES if kind == "both" else [SIDES[int(rng.integers(2))]]
         for side, s in sides:
@@ -184,10 +381,24 @@ def none(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodySh
         pose.head[:, 2] += wiggle(rng, frames, fps, 15 * D, 0.4, 2)
     elif kind == "walk":
         _walk(rng, pose, frames, fps)
+    elif kind == "walk_across":
+        _walk_across(rng, pose, frames, fps)
     elif kind == "shift":
         shift = wiggle(rng, frames, fps, 0.04, 0.25, 2)
         pose.root[:, 0] += shift
         pose.pelvis[:, 1] += shift * 2.0
+    elif kind == "flow":
+        _flow(rng, pose, frames, fps, shape)
+    elif kind == "sit":
+        _sit(rng, pose, frames, fps, shape)
+    elif kind == "bend":
+        _one_bend(rng, pose, frames, fps, shape)
+    elif kind == "warm_up":
+        _warm_up(rng, pose, frames, fps)
+    elif kind == "lift":
+        _lift(rng, pose, frames, fps, shape)
+    elif kind == "kick":
+        _kick(rng, pose, frames, fps)
     return pose
 
 
@@ -260,7 +471,7 @@ def jumping_jacks(rng: np.random.Generator, frames: int, fps: float = 30.0, shap
         pose.arms[f"{side}_lower"] = limb_direction(s, abd + bend * np.sin(np.pi * p), flex)
         pose.arms.pop(f"{side}_target", None)
     step = rng.random() < 0.2  # step jacks: one foot steps out at a time, no jump
-    leg_out = rng.uniform(10, 22) * D
+    leg_out = rng.uniform(12, 32) * D
     knee = rng.uniform(5, 20) * D
     for side, s in SIDES:
         if step:

@@ -71,6 +71,7 @@ class TrainConfig:
     modality: str = "joint"
     augment: tuple[str, ...] | None = None
     clip_frames: int | None = None
+    base_channels: int = 64
     val_fraction: float = 0.2
     pose_model: Path | None = None
     quiet: bool = False
@@ -103,6 +104,8 @@ class TrainConfig:
             if self.clip_frames < need:
                 raise CognnError(f"--clip-frames {self.clip_frames} is too short for {self.model} "
                                  f"(at least {need} frames)")
+        if self.base_channels < 8 or self.base_channels % 8:
+            raise CognnError(f"--base-channels must be a positive multiple of 8, got {self.base_channels}")
         if not 0 <= self.val_fraction < 1:
             raise CognnError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
         if self.milestones is not None and any(m < 1 for m in self.milestones):

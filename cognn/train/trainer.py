@@ -145,7 +145,7 @@ class _Run:
         s = spec(cfg.model)
         seed_everything(cfg.seed)
         model = build(twin(cfg.model) if s.continual else cfg.model, num_classes=len(src.classes),
-                      layout=src.layout, num_persons=src.num_persons)
+                      layout=src.layout, num_persons=src.num_persons, **self._width())
         if cfg.init is not None:
             meta = load_initial_weights(model, cfg.init, list(src.classes), self.rep.warn, cfg.modality)
             self.rep.say(f"initial weights: {cfg.init} ({meta.get('model', '?')}, {meta.get('data') or 'data n/a'})")
@@ -202,14 +202,18 @@ class _Run:
             "metrics": {k: v for k, v in metrics.items() if v is not None}, "epoch": epoch,
             "description": f"{display_name(cfg.model)} trained with cognn-train for {epoch} epoch(s) on "
                            f"{src.description}",
-            "model_kwargs": {"clip_frames": frames} if s.continual else {},
+            "model_kwargs": {**({"clip_frames": frames} if s.continual else {}), **self._width()},
         }
+
+    def _width(self) -> dict:
+        """``base_channels`` for build() when the network is not the reference width."""
+        return {} if self.cfg.base_channels == 64 else {"base_channels": self.cfg.base_channels}
 
     def _export(self, core: nn.Module, src, frames: int) -> SkeletonNet:
         cfg = self.cfg
         kwargs = {"clip_frames": frames} if spec(cfg.model).continual else {}
         model = build(cfg.model, num_classes=len(src.classes), layout=src.layout, num_persons=src.num_persons,
-                      **kwargs)
+                      **kwargs, **self._width())
         model.load_state_dict({k: v.detach().cpu() for k, v in core.state_dict().items()})
         return model.eval()
 
