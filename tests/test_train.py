@@ -346,3 +346,16 @@ def test_cli_user_errors_are_one_sentence(run_a, data, tmp_path, capsys):
         assert train_cli.main(argv) == 2, argv
         err = capsys.readouterr().err
         assert "cognn-train: error:" in err and "Traceback" not in err, err
+
+
+def test_a_slim_network_trains_and_saves_its_width(data, tmp_path):
+    """``--base-channels``: the width reaches the model, the checkpoints and the continual export."""
+    out = tmp_path / "slim"
+    assert train_cli.main(["--model", "costgcn_mod", "--data", str(data["train"]), "--clip-frames", "81",
+                           "--base-channels", "16", "--epochs", "1", "--batch", "8", "--lr", "0.001", "--quiet",
+                           "--out", str(out)]) == 0
+    model = load_model(out / "last.safetensors")
+    assert model.name == "costgcn_mod" and model.base_channels == 16 and model.fc.in_features == 64
+    assert model.checkpoint_meta["model_kwargs"] == {"clip_frames": 81, "base_channels": 16}
+    assert train_cli.main(["--model", "stgcn", "--data", str(data["train"]), "--base-channels", "12",
+                           "--out", str(tmp_path / "bad")]) == 2
