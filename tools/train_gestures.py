@@ -1,7 +1,10 @@
 """Train the bundled gesture model on generated motion with cognn-train: one command, reproducible from a seed.
 
-    python tools/train_gestures.py                 # CPU: about 70 min on 2 cores
+    python tools/train_gestures.py                 # CPU: about an hour on 2 cores
     python tools/train_gestures.py --device cuda   # a GPU: a few minutes
+
+The same command continues an interrupted run (``cognn-train --resume``) and, once the run is complete, only
+rewrites the shipped checkpoint and its manifest entry.
 
 Steps: (1) ``cognn.synth.generate_dataset`` writes a training and a validation set of 90-frame clips (NTU-25, 3-D
 metres, two person slots, after the reference ``pre_normalization``) to ``--work``; "none" gets ``--none-repeat``
@@ -56,7 +59,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--val-per-class", type=int, default=30, help="validation clips per gesture")
     p.add_argument("--frames", type=int, default=90, help="clip length = the model's clip_frames")
     p.add_argument("--base-channels", type=int, default=32, help="network width (64 = the reference)")
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--milestones", default="4,5", help="cognn-train --milestones (epochs after which the LR drops)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--augment", default="move", help="cognn-train --augment (the reference random move)")
     p.add_argument("--seed", type=int, default=10)
@@ -117,10 +121,24 @@ def manifest_entry(args: argparse.Namespace, metrics: dict, command: str) -> dic
     }
 
 
+def _result_args(argv: list[str]) -> list[str]:
+    """``argv`` without the options that only say where files go (they do not change the model)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--work", "--out", "--manifest"):
+            skip = True
+        elif not a.startswith(("--work=", "--out=", "--manifest=")):
+            out.append(a)
+    return out
+
+
 def train_argv(args: argparse.Namespace, train_h5: Path, val_h5: Path, run_dir: Path) -> list[str]:
     """The cognn-train command line of this run."""
     return ["--model", MODEL, "--data", str(train_h5), "--val", str(val_h5), "--clip-frames", str(args.frames),
-            "--base-channels", str(args.base_channels), "--epochs", str(args.epochs), "--batch", str(args.batch),
+            "--base-channels", str(args.base_channels), "--epochs", str(args.epochs), "--milestones", args.milestones,
+            "--batch", str(args.batch),
             "--augment", args.augment, "--seed", str(args.seed), "--device", args.device, "--workers",
             str(args.workers), "--out", str(run_dir)]
 
@@ -128,7 +146,7 @@ def train_argv(args: argparse.Namespace, train_h5: Path, val_h5: Path, run_dir: 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
-    command = "python tools/train_gestures.py" + ("" if not argv else " " + " ".join(argv))
+    command = "python tools/train_gestures.py" + "".join(" " + a for a in _result_args(argv))
     args.work.mkdir(parents=True, exist_ok=True)
     repeat = {"none": args.none_repeat} if args.none_repeat > 1 else {}
     try:
@@ -144,7 +162,6 @@ def main(argv: list[str] | None = None) -> int:
     if (run_dir / "last_state.pt").exists():
         cli.append("--resume")
     _log("cognn-train " + " ".join(cli))
-    t0 = time.time()
     rc = cognn_train(cli)
     if rc != 0:
         return rc
@@ -152,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     best = max(epochs, key=lambda row: row["val_top1"])  # what cognn-train kept as best.safetensors
     metrics = {"synthetic_val_top1": round(float(best["val_top1"]), 4), "best_epoch": int(best["epoch"]),
                "val_clips": int(len(open_dataset(val_h5))), "train_clips": int(len(open_dataset(train_h5))),
-               "epochs": args.epochs, "train_seconds": round(time.time() - t0)}
+               "epochs": args.epochs, "train_seconds": round(sum(float(row["time_s"]) for row in epochs))}
     model = load_model(run_dir / "best.safetensors")
     meta = dict(read_checkpoint(run_dir / "best.safetensors").meta)
     meta.update({

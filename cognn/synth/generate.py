@@ -20,7 +20,7 @@ from .noise import dropouts, glitches, hide_legs, jitter, scale_and_depth
 __all__ = ["CLASSES", "GENERATOR_VERSION", "generate_clip", "generate_person", "generate_dataset"]
 
 #: bumped whenever the generated motion changes, recorded in dataset files
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 NUM_PERSONS = 2
 
 

@@ -213,7 +213,7 @@ def _flow(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float, sha
     if rng.random() < 0.5:  # the weight shifts from one leg to the other
         pose.root[:, 0] += _smooth_keys(rng, frames, fps, np.array([-0.12]), np.array([0.12]), every)[:, 0]
     if rng.random() < 0.7:  # knees bend and straighten: the hips go down with the feet kept on the floor
-        drop = _smooth_keys(rng, frames, fps, np.array([0.0]), np.array([rng.uniform(0.03, 0.22)]), every)[:, 0]
+        drop = _smooth_keys(rng, frames, fps, np.array([0.0]), np.array([rng.uniform(0.03, 0.12)]), every)[:, 0]
         _plant_feet(rng, pose, shape, drop, rng.uniform(0.1, 0.45))
 
 
@@ -322,7 +322,7 @@ def _one_bend(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float,
     pose.arms[f"{side}_upper"] = _blend(pose.arms[f"{side}_upper"], limb_direction(s, 10 * D, np.full(frames, 40 * D)), p)
     pose.arms[f"{side}_lower"] = _blend(pose.arms[f"{side}_lower"], limb_direction(s, 8 * D, np.full(frames, 50 * D)), p)
     if rng.random() < 0.5:
-        _plant_feet(rng, pose, shape, rng.uniform(0.1, 0.35) * p, rng.uniform(0.1, 0.3))
+        _plant_feet(rng, pose, shape, rng.uniform(0.05, 0.15) * p, rng.uniform(0.1, 0.3))
 
 
 def _warm_up(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float) -> None:
@@ -355,14 +355,14 @@ def _warm_up(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float) 
 
 
 #: the kinds of "none" clips and their relative frequency
-NONE_KINDS = {"idle": 1.0, "fidget": 2.0, "both": 1.0, "turn": 1.0, "walk": 0.7, "walk_across": 1.0, "shift": 0.7,
+NONE_KINDS = {"idle": 1.0, "fidget": 2.0, "both": 1.0, "turn": 1.0, "walk_across": 1.2, "shift": 0.7,
               "flow": 2.5, "sit": 1.2, "bend": 1.0, "warm_up": 1.2, "lift": 0.8, "kick": 0.6}
 
 
 def none(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT,
          kind: str | None = None) -> BodyPose:
     """No gesture: everything else a person in front of a camera does. Standing idle, fidgeting, touching the face,
-    turning, shifting weight, walking (in place or through the picture), free slow movement (tai chi, stretching,
+    turning, shifting weight, walking through the picture (not in place: that is ``march``), free slow movement (tai chi, stretching,
     talking with both hands), sitting, a single bend to pick something up, warm-up exercises, a lift overhead or
     kicks; ``kind`` picks one
     of :data:`NONE_KINDS` instead of drawing it."""
@@ -379,8 +379,6 @@ def none(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodySh
     elif kind == "turn":
         pose.yaw = pose.yaw + wiggle(rng, frames, fps, rng.uniform(10, 35) * D, 0.3, 2)
         pose.head[:, 2] += wiggle(rng, frames, fps, 15 * D, 0.4, 2)
-    elif kind == "walk":
-        _walk(rng, pose, frames, fps)
     elif kind == "walk_across":
         _walk_across(rng, pose, frames, fps)
     elif kind == "shift":
