@@ -17,8 +17,12 @@ from cognn.data.transforms import pre_normalization
 from helpers import REPO, shared_data
 
 WEIGHTS = REPO / "weights" / "gestures_costgcn_mod.safetensors"
-#: measured 100 % (31 of 31 ready frames, docs/gestures.md: 62 of 62 over the whole clip); the floor sits below
+#: measured 100 % (docs/gestures.md: 62 of 62 ready frames over the whole clip); the floor sits below
 JUMPING_JACKS_FLOOR = 0.8
+#: on people walking (selinkesler_Office.mp4): the share of ready frames shown as none or uncertain, and of ready frames
+#: with a confident (p >= 0.5) wrong gesture as top-1; measured values in docs/gestures.md
+NONE_FLOOR = 0.8
+CONFIDENT_WRONG_CEILING = 0.2
 
 
 def _model():
@@ -54,7 +58,7 @@ def test_manifest_lists_it_as_the_default_model():
     assert entry["classes"] == list(CLASSES)
     assert "not a benchmark dataset" in entry["data"]
     assert "tools/train_gestures.py" in entry["description"]
-    assert entry["metrics"]["synthetic_val_top1"] > 0.2  # chance is 0.1
+    assert entry["metrics"]["synthetic_val_top1"] > 0.5  # chance is 0.1
     assert hashlib.sha256(WEIGHTS.read_bytes()).hexdigest() == entry["sha256"]
 
 
@@ -75,7 +79,7 @@ def test_recognises_fresh_generated_clips_in_step_mode():
         clip_mode = model(torch.from_numpy(clips))
     torch.testing.assert_close(out[..., 0], clip_mode, atol=1e-3, rtol=1e-3)
     hits = (out[..., 0].argmax(1).numpy() == np.array(labels)).mean()
-    assert hits >= 0.25  # chance is 0.1
+    assert hits >= 0.4  # chance is 0.1; 70.6 % on the synthetic validation set
 
 
 @pytest.mark.slow
@@ -92,3 +96,20 @@ def test_jumping_jacks_on_a_real_video():
     assert set(result.top1) <= set(CLASSES) and all(0 < c <= 1 for c in result.confidence)
     share = result.share("jumping_jacks")
     assert share >= JUMPING_JACKS_FLOOR, f"{share:.0%} of ready frames; the rest: {result.histogram()}"
+
+
+@pytest.mark.slow
+def test_prefers_none_on_people_walking_through_an_office():
+    """Real people who do none of the gestures: what the live pipeline shows is "none" or "uncertain", and a
+    confident wrong gesture is rare."""
+    video = shared_data("video", "selinkesler_Office.mp4")
+    tool = _eval_tool()
+    threads = torch.get_num_threads()
+    try:
+        result = tool.evaluate_clip(_model(), video, None, fps=30.0, max_side=640)
+    finally:
+        torch.set_num_threads(threads)
+    assert result.ready > 150
+    quiet = result.shown_share("none", "uncertain")
+    assert quiet >= NONE_FLOOR, f"{quiet:.0%} of ready frames shown as none/uncertain; top-1: {result.histogram()}"
+    assert result.confident_share() <= CONFIDENT_WRONG_CEILING, result.histogram()

@@ -220,7 +220,8 @@ def report(results: list[ClipResult], weights: Path, fps: float, native: list[Cl
              "* Trained **only on generated motion** (`cognn.synth`: a kinematic NTU-25 body with varied proportions, "
              "tempo, amplitude, facing, camera placement, legs out of the picture, a second idle person, "
              "MediaPipe-like jitter, glitches and dropouts; `none` is everything else a person does: standing, "
-             "fidgeting, walking through the picture, free slow movement, sitting, bending once, warm-up exercises), "
+             "fidgeting, walking through the picture, free slow movement, sitting, bending once, warm-up exercises, "
+             "a lift overhead, kicks), "
              "never on a benchmark dataset or on these videos. Command: `python tools/train_gestures.py` (CPU; "
              "`--device cuda` on a GPU)" + (f"; {meta['data']}" if meta.get("data") else "") + ".",
              "* Why CoST-GCN* with `clip_frames=90` and `base_channels=32`: live use wants a prediction on every "

@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layout", choices=("ntu25", "kinetics18"), help="skeleton layout (default: the weights')")
     p.add_argument("--top-k", type=positive_int, default=5, metavar="K", help="predictions per record (default 5)")
     p.add_argument("-o", "--output", default="-", metavar="PATH", help="records file, '-' for stdout (default)")
-    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="JSON lines (default) or CSV")
+    p.add_argument("--format", choices=("jsonl", "csv"),
+                   help="JSON lines or CSV (default: CSV for an --output ending in .csv, else JSON lines)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     p.add_argument("--workers", type=positive_int, default=1, metavar="N", help="parallel processes, one input each")
     p.add_argument("--save-skeletons", metavar="FILE.h5", help="store the skeletons as a cognn recording")
@@ -496,7 +497,8 @@ def _run(args: argparse.Namespace) -> int:
 
     stream, close = (sys.stdout, False) if args.output == "-" else (
         open(args.output, "w", encoding="utf-8", newline=""), True)
-    out = RecordWriter(stream, args.format, top_k, per_person=args.per_person)
+    fmt = args.format or ("csv" if str(args.output or "").lower().endswith(".csv") else "jsonl")
+    out = RecordWriter(stream, fmt, top_k, per_person=args.per_person)
     results: list[InputResult] = []
     t0 = time.perf_counter()
     interrupted = False
