@@ -243,6 +243,12 @@ def test_csv_has_the_same_fields_flattened(capsys, weights, tmp_path):
         assert [row[f"top{i}_label"] for i in (1, 2, 3)] == [t["label"] for t in rec["top"]]
         assert float(row["top1_score"]) == pytest.approx(rec["top"][0]["score"], abs=1e-6)
         assert row["pose_ms"] == "" and row["weights_trained"] == "true"
+    # the format follows the output's name unless --format says otherwise
+    assert main(common + ["-o", str(tmp_path / "auto.CSV")]) == 0
+    with open(tmp_path / "auto.CSV", newline="") as f:
+        assert [r["top1_label"] for r in csv.DictReader(f)] == [r["top1_label"] for r in rows]
+    assert main(common + ["--format", "jsonl", "-o", str(tmp_path / "forced.csv")]) == 0
+    assert (tmp_path / "forced.csv").read_text().startswith("{")
 
 
 def test_workers_keep_input_order(capsys, weights, tmp_path):
