@@ -121,6 +121,11 @@ def manifest_entry(args: argparse.Namespace, metrics: dict, command: str) -> dic
     }
 
 
+def _count(path: Path) -> int:
+    with open_dataset(path) as ds:
+        return len(ds)
+
+
 def _result_args(argv: list[str]) -> list[str]:
     """``argv`` without the options that only say where files go (they do not change the model)."""
     out, skip = [], False
@@ -168,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     epochs = json.loads((run_dir / "log.json").read_text(encoding="utf-8"))["epochs"]
     best = max(epochs, key=lambda row: row["val_top1"])  # what cognn-train kept as best.safetensors
     metrics = {"synthetic_val_top1": round(float(best["val_top1"]), 4), "best_epoch": int(best["epoch"]),
-               "val_clips": int(len(open_dataset(val_h5))), "train_clips": int(len(open_dataset(train_h5))),
+               "val_clips": _count(val_h5), "train_clips": _count(train_h5),
                "epochs": args.epochs, "train_seconds": round(sum(float(row["time_s"]) for row in epochs))}
     model = load_model(run_dir / "best.safetensors")
     meta = dict(read_checkpoint(run_dir / "best.safetensors").meta)

@@ -78,7 +78,8 @@ def config_from_args(args: argparse.Namespace):
         epochs=args.epochs, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay, milestones=args.milestones,
         resume=args.resume, seed=args.seed, device=args.device, freeze=args.freeze, workers=args.workers,
         modality=args.modality, augment=None if args.augment is None else parse_augment(args.augment),
-        clip_frames=args.clip_frames, base_channels=args.base_channels, val_fraction=args.val_fraction, pose_model=args.pose_model, quiet=args.quiet,
+        clip_frames=args.clip_frames, base_channels=args.base_channels, val_fraction=args.val_fraction,
+        pose_model=args.pose_model, quiet=args.quiet,
         stop_after=args.stop_after)
 
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from .body import BodyPose, BodyShape, limb_direction, rotation
 
-__all__ = ["CLASSES", "MOTIONS", "NONE_KINDS", "idle", "none", "wave_left", "wave_right", "clap", "jumping_jacks", "squat",
-           "arm_raise", "punch", "march", "bow"]
+__all__ = ["CLASSES", "MOTIONS", "NONE_KINDS", "idle", "none", "wave_left", "wave_right", "clap", "jumping_jacks",
+           "squat", "arm_raise", "punch", "march", "bow"]
 
 D = np.pi / 180.0
 SIDES = (("left", -1.0), ("right", 1.0))
@@ -204,7 +204,7 @@ def _flow(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float, sha
             path[:, 0] *= s  # outward for either side
         elif together == "mirrored":
             path = lead * [s, 1, 1] + np.stack([wiggle(rng, frames, fps, 0.03, 0.4) for _ in range(3)], -1)
-        else:  # both hands to the same side: the right hand's path is the left one's, shifted by the shoulders
+        else:  # both hands at one place (holding a ball, as in tai chi): the left hand's path, from the right shoulder
             path = lead * [-1, 1, 1] - [2 * shape.shoulder_half_width, 0, 0]
         pose.arms[f"{side}_target"] = path
         pose.arms[f"{side}_pole"] = np.array([s * 0.8, -0.6, 0.2])
@@ -236,8 +236,8 @@ def _lift(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float, sha
         pose.arms[f"{side}_target"] = np.stack([np.full(frames, x), y, -z], -1)
         pose.arms[f"{side}_pole"] = np.array([s * 0.6, -0.8, 0.2])
     pose.pelvis[:, 0] += np.interp(t, times, bend)
-    split = rng.random() < 0.4  # a split jerk: one foot forward, one back
-    _plant_feet(rng, pose, shape, np.interp(t, times, knees), rng.uniform(0.15, 0.35) + 0.2 * split)
+    wide = rng.random() < 0.4  # feet wide apart, as after a jerk
+    _plant_feet(rng, pose, shape, np.interp(t, times, knees), rng.uniform(0.15, 0.35) + 0.2 * wide)
 
 
 def _kick(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float) -> None:
@@ -255,7 +255,6 @@ def _kick(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float) -> 
         pose.legs[f"{side}_upper"] = limb_direction(s, 3 * D + lift, 0 * p)
         pose.legs[f"{side}_lower"] = limb_direction(s, 3 * D + lift, -knee)
     pose.spine[:, 0] -= rng.uniform(0, 15) * D * p  # leaning back for balance
-    other, so = SIDES[1] if side == "left" else SIDES[0]
     for arm_side, sa in SIDES:  # arms up in a guard or out for balance
         if rng.random() < 0.5:
             pose.arms[f"{arm_side}_target"] = np.array([-sa * 0.1, rng.uniform(-0.05, 0.15), -0.2]) + np.stack(
@@ -319,8 +318,10 @@ def _one_bend(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float,
     pose.spine[:, 2] += rng.uniform(-25, 25) * D * p
     side, s = SIDES[int(rng.integers(2))]
     pose.arms.pop(f"{side}_target", None)
-    pose.arms[f"{side}_upper"] = _blend(pose.arms[f"{side}_upper"], limb_direction(s, 10 * D, np.full(frames, 40 * D)), p)
-    pose.arms[f"{side}_lower"] = _blend(pose.arms[f"{side}_lower"], limb_direction(s, 8 * D, np.full(frames, 50 * D)), p)
+    reach_upper = limb_direction(s, 10 * D, np.full(frames, 40 * D))
+    reach_lower = limb_direction(s, 8 * D, np.full(frames, 50 * D))
+    pose.arms[f"{side}_upper"] = _blend(pose.arms[f"{side}_upper"], reach_upper, p)
+    pose.arms[f"{side}_lower"] = _blend(pose.arms[f"{side}_lower"], reach_lower, p)
     if rng.random() < 0.5:
         _plant_feet(rng, pose, shape, rng.uniform(0.05, 0.15) * p, rng.uniform(0.1, 0.3))
 
@@ -362,10 +363,9 @@ NONE_KINDS = {"idle": 1.0, "fidget": 2.0, "both": 1.0, "turn": 1.0, "walk_across
 def none(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT,
          kind: str | None = None) -> BodyPose:
     """No gesture: everything else a person in front of a camera does. Standing idle, fidgeting, touching the face,
-    turning, shifting weight, walking through the picture (not in place: that is ``march``), free slow movement (tai chi, stretching,
-    talking with both hands), sitting, a single bend to pick something up, warm-up exercises, a lift overhead or
-    kicks; ``kind`` picks one
-    of :data:`NONE_KINDS` instead of drawing it."""
+    turning, shifting weight, walking through the picture (not in place: that is ``march``), free slow movement (tai
+    chi, stretching, talking with both hands), sitting, a single bend to pick something up, warm-up exercises, a lift
+    overhead or kicks; ``kind`` picks one of :data:`NONE_KINDS` instead of drawing it."""
     if kind is not None and kind not in NONE_KINDS:
         raise ValueError(f"unknown kind of 'none' {kind!r}; known: {', '.join(NONE_KINDS)}")
     pose = idle(rng, frames, fps, shape)
