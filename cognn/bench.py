@@ -416,6 +416,12 @@ def _fmt(x: float | None, spec_: str, suffix: str = "") -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec_) + suffix
 
 
+def _with_ratio(row: dict, key: str, spec_: str, ratio_key: str, ratio: Callable[[float], str]) -> str:
+    """``row[key]`` formatted, with its ratio to the regular twin in parentheses on a continual model's row."""
+    text = _fmt(row[key], spec_)
+    return text + f" ({ratio(row[ratio_key])})" if row["continual"] and row[ratio_key] is not None else text
+
+
 def format_markdown(rows: Sequence[dict], env: dict) -> str:
     """The paper's Table II layout (ratios to the regular twin in parentheses) plus a ratio summary."""
     tp_batch = rows[0]["throughput_batch"] if rows else None
@@ -425,19 +431,10 @@ def format_markdown(rows: Sequence[dict], env: dict) -> str:
            f"preds/s (batch {tp_batch}) |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        cont = r["continual"]
-        mem = _fmt(r["peak_mem_mb"], ".1f")
-        if cont and r["mem_ratio"] is not None:
-            mem += f" ({r['mem_ratio'] * 100:.0f}%)"
-        macs = _fmt(r["gflops"], ".3f")
-        if cont and r["mac_reduction"] is not None:
-            macs += f" ({r['mac_reduction']:.1f}x down)"
-        pps = _fmt(r["predictions_per_s"], ".1f")
-        if cont and r["speedup"] is not None:
-            pps += f" ({r['speedup']:.1f}x)"
-        tput = _fmt(r["throughput"], ".1f")
-        if cont and r["throughput_ratio"] is not None:
-            tput += f" ({r['throughput_ratio']:.1f}x)"
+        mem = _with_ratio(r, "peak_mem_mb", ".1f", "mem_ratio", lambda v: f"{v * 100:.0f}%")
+        macs = _with_ratio(r, "gflops", ".3f", "mac_reduction", lambda v: f"{v:.1f}x down")
+        pps = _with_ratio(r, "predictions_per_s", ".1f", "speedup", lambda v: f"{v:.1f}x")
+        tput = _with_ratio(r, "throughput", ".1f", "throughput_ratio", lambda v: f"{v:.1f}x")
         paper = "–" if r["macs_paper"] is None else (f"{r['macs_paper'] / 1e9:.2f} "
                                                      f"({r['analytic_vs_paper'] * 100:+.1f}%)")
         out.append(f"| {r['display_name']} | {r['frames_per_prediction']} | {r['params'] / 1e6:.2f} | {mem} | {macs} | "

@@ -40,13 +40,7 @@ LIGHTNING = ("pytorch_lightning", "pytorch_lightning.callbacks", "pytorch_lightn
 # ---------------------------------------------------------------------------------------------------------------------
 # building files of each family
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared, busy CPU two threads are several times slower, not faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

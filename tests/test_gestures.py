@@ -16,6 +16,8 @@ from cognn.data.transforms import pre_normalization
 
 from helpers import REPO, shared_data
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
+
 WEIGHTS = REPO / "weights" / "gestures_costgcn_mod.safetensors"
 #: measured 100 % (docs/gestures.md: 62 of 62 ready frames over the whole clip); the floor sits below
 JUMPING_JACKS_FLOOR = 0.8
@@ -68,12 +70,7 @@ def test_recognises_fresh_generated_clips_in_step_mode():
     rng = np.random.default_rng(12345)
     labels = list(range(len(CLASSES))) * 2
     clips = np.stack([pre_normalization(generate_clip(CLASSES[k], rng, 90, two_person=0)) for k in labels])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # single frames gain nothing from threads
-    try:
-        out = model.forward_steps(torch.from_numpy(clips))
-    finally:
-        torch.set_num_threads(threads)  # (N, K, 1): one exact prediction after 90 frames
+    out = model.forward_steps(torch.from_numpy(clips))  # (N, K, 1): one exact prediction after 90 frames
     assert out is not None and out.shape == (len(labels), len(CLASSES), 1) and model.ready
     with torch.no_grad():
         clip_mode = model(torch.from_numpy(clips))
@@ -87,11 +84,8 @@ def test_jumping_jacks_on_a_real_video():
     """The whole pixel pipeline on real footage: the share of ready frames called jumping_jacks."""
     video = shared_data("video", "fanchiang_3-2.mp4")
     tool = _eval_tool()
-    threads = torch.get_num_threads()
-    try:  # the first 4 s at 30 fps: 120 frames through pose, 31 of them with a ready prediction
-        result = tool.evaluate_clip(_model(), video, "jumping_jacks", fps=30.0, max_frames=240, max_side=640)
-    finally:
-        torch.set_num_threads(threads)
+    # the first 4 s at 30 fps: 120 frames through pose, 31 of them with a ready prediction
+    result = tool.evaluate_clip(_model(), video, "jumping_jacks", fps=30.0, max_frames=240, max_side=640)
     assert result.frames == 120 and result.ready == 31
     assert set(result.top1) <= set(CLASSES) and all(0 < c <= 1 for c in result.confidence)
     share = result.share("jumping_jacks")
@@ -104,11 +98,7 @@ def test_prefers_none_on_people_walking_through_an_office():
     confident wrong gesture is rare."""
     video = shared_data("video", "selinkesler_Office.mp4")
     tool = _eval_tool()
-    threads = torch.get_num_threads()
-    try:
-        result = tool.evaluate_clip(_model(), video, None, fps=30.0, max_side=640)
-    finally:
-        torch.set_num_threads(threads)
+    result = tool.evaluate_clip(_model(), video, None, fps=30.0, max_side=640)
     assert result.ready > 150
     quiet = result.shown_share("none", "uncertain")
     assert quiet >= NONE_FLOOR, f"{quiet:.0%} of ready frames shown as none/uncertain; top-1: {result.histogram()}"

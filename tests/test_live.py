@@ -33,12 +33,7 @@ TWO_PEOPLE = "selinkesler_Office.mp4"
 TWO_PEOPLE_START, TWO_PEOPLE_FRAMES = 50, 46
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

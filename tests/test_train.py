@@ -34,13 +34,7 @@ TRAIN_ARGS = ["--model", "stgcn", "--clip-frames", "8", "--batch", "8", "--lr", 
               "--epochs", "2", "--workers", "0", "--seed", "1", "--quiet"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two shared cores: one thread per process is several times faster than oversubscribed threads."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def _ntu_samples() -> list[np.ndarray]:

@@ -133,12 +133,10 @@ def video_skeleton(path: Path, fps: float = 30.0, max_frames: int | None = None,
 
 
 @torch.no_grad()
-def run_model(model: torch.nn.Module, skeleton: np.ndarray, ready_only: bool = True
-              ) -> tuple[list[int], list[float], list[np.ndarray]]:
+def run_model(model: torch.nn.Module, skeleton: np.ndarray, ready_only: bool = True) -> np.ndarray:
     """Step a continual model over a skeleton ``(T, 3, V, M)`` after the online normalisation.
 
-    Returns the top-1 class, its softmax probability and the whole softmax vector for every frame on which the model
-    is ready. Runs on one
+    Returns the softmax vectors ``(R, K)`` of the frames on which the model is ready. Runs on one
     thread: a single frame gains nothing from more, and on a busy CPU extra threads make each step ~20x slower.
     """
     threads = torch.get_num_threads()
@@ -149,22 +147,18 @@ def run_model(model: torch.nn.Module, skeleton: np.ndarray, ready_only: bool = T
         torch.set_num_threads(threads)
 
 
-def _steps(model: torch.nn.Module, skeleton: np.ndarray, ready_only: bool
-           ) -> tuple[list[int], list[float], list[np.ndarray]]:
+def _steps(model: torch.nn.Module, skeleton: np.ndarray, ready_only: bool) -> np.ndarray:
     model.clean_state()
     norm = OnlineNormalizer(model.layout)
     x = torch.from_numpy(norm.transform(skeleton.transpose(1, 0, 2, 3)))  # (3, T, V, M)
-    top, conf, probs = [], [], []
+    probs = []
     for t in range(x.shape[1]):
         started = time.perf_counter()
         out = model.forward_step(x[:, t][None])
         STEP_TIMES.append(time.perf_counter() - started)
         if out is not None and (model.ready or not ready_only):
-            p = torch.softmax(out[0], 0)
-            top.append(int(p.argmax()))
-            conf.append(float(p.max()))
-            probs.append(p.numpy().copy())
-    return top, conf, probs
+            probs.append(torch.softmax(out[0], 0).numpy())
+    return np.stack(probs) if probs else np.zeros((0, model.num_classes), np.float32)
 
 
 def evaluate_clip(model: torch.nn.Module, path: Path, expected: str | None, fps: float = 30.0,
@@ -182,15 +176,16 @@ def evaluate_clip(model: torch.nn.Module, path: Path, expected: str | None, fps:
             stored.parent.mkdir(parents=True, exist_ok=True)
             np.savez(stored, skeleton=skel, fps=eff)
     pose_s = time.perf_counter() - t
-    top, conf, probs = run_model(model, skel)
-    result = ClipResult(path.name, expected, len(skel), len(top), [classes[i] for i in top], conf, eff, pose_s)
+    probs = run_model(model, skel)
+    result = ClipResult(path.name, expected, len(skel), len(probs), [classes[i] for i in probs.argmax(1)],
+                        probs.max(1).tolist(), eff, pose_s)
     labeler = SteadyLabeler(classes)
     result.shown = [labeler.update(p).label for p in probs]
-    if not top and len(skel):  # shorter than the receptive field: what a warm-started model says (not exact)
+    if not len(probs) and len(skel):  # shorter than the receptive field: what a warm-started model says (not exact)
         warm = model.warm_start
         model.warm_start = True
         try:
-            result.warm_top1 = [classes[i] for i in run_model(model, skel, ready_only=False)[0]]
+            result.warm_top1 = [classes[i] for i in run_model(model, skel, ready_only=False).argmax(1)]
         finally:
             model.warm_start = warm
     return result

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import CognnError
-from .common import positive_int
+from .common import positive_int, run_main
 
 PROG = "cognn-bench"
 DEFAULT_WINDOWS = (50, 100, 150, 200, 250, 300)
@@ -92,12 +92,7 @@ def _progress(enabled: bool):
     return bar, update
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``cognn-bench``; returns the exit status."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as e:  # argparse has printed "cognn-bench: error: ..." (or --help)
-        return int(e.code or 0)
+def _run(args: argparse.Namespace) -> int:
     import torch
 
     from ..bench import BenchOptions, format_rows, header_line, latency_vs_window, plot_latency, run_benchmark
@@ -131,17 +126,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             except OSError as e:
                 raise CognnError(f"cannot write {plot}: {e.strerror or e}") from None
             print(f"{PROG}: wrote {plot}", file=sys.stderr)
-    except CognnError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
     finally:
         if bar is not None:
             bar.close()
         torch.set_num_threads(threads_before)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``cognn-bench``; returns the exit status."""
+    return run_main(PROG, _parser(), _run, argv)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CognnError
+from .common import run_main
 
 PROG = "cognn-eval"
 
@@ -41,39 +42,25 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:6.2f} %"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
+def _run(args: argparse.Namespace) -> int:
     if args.batch < 1:
-        print(f"{PROG}: error: --batch must be at least 1", file=sys.stderr)
-        return 2
+        raise CognnError("--batch must be at least 1")
     if args.limit is not None and args.limit < 1:
-        print(f"{PROG}: error: --limit must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        from ..train.evaluate import evaluate_checkpoint, write_report
-        from ..train.progress import Reporter
+        raise CognnError("--limit must be at least 1")
+    from ..train.evaluate import evaluate_checkpoint, write_report
+    from ..train.progress import Reporter
 
-        reporter = Reporter(quiet=args.quiet)
-        report = evaluate_checkpoint(args.weights, args.data, batch=args.batch, device=args.device,
-                                     step_mode=args.step_mode, model_name=args.model, workers=args.workers,
-                                     limit=args.limit, reporter=reporter)
-        for note in report.notes:
-            reporter.warn(f"note: {note}")
-        if args.out is not None:
-            try:
-                write_report(report, args.out)
-            except OSError as e:
-                raise CognnError(f"cannot write to {args.out} ({e.strerror or e})") from None
-    except CognnError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    reporter = Reporter(quiet=args.quiet)
+    report = evaluate_checkpoint(args.weights, args.data, batch=args.batch, device=args.device,
+                                 step_mode=args.step_mode, model_name=args.model, workers=args.workers,
+                                 limit=args.limit, reporter=reporter)
+    for note in report.notes:
+        reporter.warn(f"note: {note}")
+    if args.out is not None:
+        try:
+            write_report(report, args.out)
+        except OSError as e:
+            raise CognnError(f"cannot write to {args.out} ({e.strerror or e})") from None
     if args.json:
         print(json.dumps({"model": report.model, "weights": report.weights, "data": report.data,
                           "modes": report.summary()}, indent=2))
@@ -85,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.out is not None:
             print(f"  written to {args.out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``cognn-eval``; returns the exit status."""
+    return run_main(PROG, build_parser(), _run, argv)
 
 
 if __name__ == "__main__":
