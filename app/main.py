@@ -15,6 +15,8 @@ from pathlib import Path
 __all__ = ["main", "build_parser"]
 
 PROG = "cognn-app"
+#: the window size of scripted runs (screenshots come out the same on every machine)
+SCRIPTED_SIZE = (1280, 760)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,7 +105,8 @@ def _run(a: argparse.Namespace, scripted: bool) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(PROG)
-    settings = AppSettings()
+    # a scripted run neither depends on nor changes the user's remembered session (reproducible pictures)
+    settings = AppSettings.ephemeral() if scripted else AppSettings()
     model = a.model if a.model is not None else (None if a.weights else settings.model)
     weights = a.weights if a.weights is not None else (None if a.model else settings.weights)
     if weights is not None and not Path(weights).is_file():
@@ -111,6 +114,8 @@ def _run(a: argparse.Namespace, scripted: bool) -> int:
     top_k = a.top_k or settings.top_k or 5
     win = MainWindow(model=model, weights=weights, top_k=top_k, settings=settings, scripted=scripted,
                      mirror=a.mirror, per_person=a.per_person)
+    if scripted:
+        win.resize(SCRIPTED_SIZE[0], SCRIPTED_SIZE[1])
     status = {"code": 0}
 
     def fail(message: str) -> None:

@@ -14,9 +14,11 @@ from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
 
 from cognn.domains import IMAGE2D
 from cognn.layouts import Layout
+from cognn.render import percent
 
 __all__ = ["PERSON_COLOURS", "class_colour", "bgr_to_qimage", "fit_rect", "project_skeleton", "Viewport",
-           "draw_skeletons", "draw_bars", "draw_plot", "draw_timeline", "draw_banner", "draw_person_labels"]
+           "draw_skeletons", "draw_bars", "draw_plot", "draw_timeline", "draw_banner", "draw_person_labels",
+           "draw_on_image"]
 
 #: outline colour of person slot 0 and 1 (more slots cycle)
 PERSON_COLOURS = (QColor(255, 150, 30), QColor(40, 200, 255), QColor(120, 230, 90), QColor(240, 80, 200))
@@ -135,9 +137,10 @@ class Viewport:
 
 
 def draw_skeletons(p: QPainter, points: np.ndarray, layout: Layout, *, width: float = 3.0,
-                   colours: Sequence[QColor] = PERSON_COLOURS, labels: bool = True) -> int:
+                   colours: Sequence[QColor] = PERSON_COLOURS, labels: bool = False) -> int:
     """Draw up to ``M`` skeletons ``points`` ``(M, V, 2)`` (widget coordinates, NaN where unknown) along the layout's
-    edges, one colour per person slot; returns how many persons were drawn."""
+    edges, one colour per person slot; ``labels`` adds a ``P1``... slot tag by the head (off: the person labels
+    above the heads say who is who). Returns how many persons were drawn."""
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 3 or pts.shape[-1] != 2 or pts.shape[1] != layout.num_joints:
         raise ValueError(f"expected points (M, {layout.num_joints}, 2), got {pts.shape}")
@@ -200,9 +203,9 @@ def draw_bars(p: QPainter, rect: QRectF, top: Sequence[tuple[str, float]], *, ro
         p.drawRoundedRect(fill, 4, 4)
         p.setPen(_TEXT)
         text = bar.adjusted(6, 0, -6, 0)
-        p.drawText(text, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, f"{100 * prob:5.1f}%")
+        p.drawText(text, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, percent(prob))
         metrics = p.fontMetrics()
-        room = int(text.width() - metrics.horizontalAdvance("100.0% "))
+        room = int(text.width() - metrics.horizontalAdvance("100% "))
         p.drawText(text, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                    metrics.elidedText(label, Qt.TextElideMode.ElideRight, max(room, 10)))
         y += row
@@ -339,7 +342,7 @@ def draw_person_labels(p: QPainter, labels: Sequence[tuple[str, QPointF]], bound
     for text, anchor in labels:
         w, h = m.horizontalAdvance(text) + 12, m.height() + 6
         x = min(max(anchor.x() - w / 2, bounds.left()), bounds.right() - w)
-        y = min(max(anchor.y() - h - 10, bounds.top()), bounds.bottom() - h)  # clear of the "P1" slot tag
+        y = min(max(anchor.y() - h - 10, bounds.top()), bounds.bottom() - h)
         panel = QRectF(x, y, w, h)
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(_PANEL)
@@ -349,3 +352,19 @@ def draw_person_labels(p: QPainter, labels: Sequence[tuple[str, QPointF]], bound
         drawn.append(text)
     p.restore()
     return drawn
+
+
+def draw_on_image(image: QImage, draw_px: np.ndarray | None, source_size: tuple[int, int], layout: str) -> int:
+    """Draw the skeletons ``draw_px`` ``(M, V, 2)`` (pixels of the source picture of ``source_size``) on ``image``
+    (the picture resized); returns the persons drawn. Done in the model worker so the UI thread only copies pixels."""
+    from cognn.layouts import get_layout
+
+    if draw_px is None:
+        return 0
+    p = QPainter(image)
+    try:
+        mapper = Viewport.mapper(QRectF(0, 0, *source_size), QRectF(0, 0, image.width(), image.height()))
+        width = max(2.5, min(image.width(), image.height()) / 140)
+        return draw_skeletons(p, mapper(draw_px), get_layout(layout), width=width)
+    finally:
+        p.end()

@@ -1,8 +1,9 @@
 """The main window: video/skeleton view, top-k bars, warm-up, timing plot, action events, replay controls, timeline,
 menus.
 
-The window only draws and forwards commands: frames, pose and the model step come from the workers
-(:mod:`cognn_app.workers`) as :class:`~cognn_app.workers.StepResult` signals, at most one paint per screen refresh.
+The window only draws and forwards commands: frames and pose come from the capture worker (:mod:`cognn_app.capture`),
+the live session's step from the model worker (:mod:`cognn_app.stepper`) as :class:`~cognn_app.messages.StepResult`
+signals; the views are in :mod:`cognn_app.widgets`.
 """
 from __future__ import annotations
 
@@ -11,23 +12,24 @@ import time
 from collections import deque
 from pathlib import Path
 
-import numpy as np
-from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QKeySequence, QPainter, QPalette
+from PyQt6.QtCore import QSize, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QKeySequence, QPalette
 from PyQt6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QInputDialog, QLabel,
-                             QListWidget, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSlider,
-                             QSplitter, QToolButton, QVBoxLayout, QWidget)
+                             QListWidget, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSlider, QSplitter,
+                             QToolButton, QVBoxLayout, QWidget)
 
-from cognn.layouts import get_layout
-from cognn.live.mirror import label_anchor
+from cognn.live.session import warmup_text
+from cognn.render import percent
+from cognn.sources import natural_layout
 
-from . import overlay
+from .capture import CaptureWorker
+from .messages import ModelInfo, ModelRequest, SourceInfo, SourceRequest, StepResult
+from .queue import FrameQueue, start_worker, stop_worker
 from .settings import AppSettings
-from .workers import (CaptureWorker, FrameQueue, ModelInfo, ModelRequest, ModelWorker, SourceInfo, SourceRequest,
-                      StepResult, start_worker, stop_worker)
+from .stepper import ModelWorker
+from .widgets import BarsView, PlotView, TimelineView, VideoView
 
-__all__ = ["apply_dark_theme", "MainWindow", "VideoView", "BarsView", "PlotView", "TimelineView", "SPEEDS",
-           "MEDIA_FILTER"]
+__all__ = ["apply_dark_theme", "MainWindow", "SPEEDS", "MEDIA_FILTER"]
 
 #: replay speeds offered (0 = as fast as the pipeline goes)
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 0.0)
@@ -55,260 +57,6 @@ def apply_dark_theme(app: QApplication) -> None:
 
 def _speed_text(speed: float) -> str:
     return "max" if speed <= 0 else f"{speed:g}×"
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# views
-
-class VideoView(QWidget):
-    """The picture (or a clean canvas for skeleton files) with up to two skeletons and a small heads-up display."""
-
-    resized = pyqtSignal(int, int)
-    HUD_HEIGHT = 96  # pixels above a clean canvas kept for the heads-up text
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setMinimumSize(320, 240)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
-        self.viewport = overlay.Viewport()
-        self.result: StepResult | None = None
-        self.top: list[tuple[str, float]] = []  # the latest top-k (kept between the predictions of strided models)
-        self.message = "Open a video, a skeleton file or a camera (O)"
-        self.persons_drawn = 0  # persons drawn by the last paint
-        self.labels_drawn: list[str] = []  # person labels drawn by the last paint
-        self.paints = 0
-
-    def set_result(self, result: StepResult | None) -> None:
-        self.result = result
-        if result is not None and result.prediction.top:
-            self.top = list(result.prediction.top)
-        if result is not None and result.image is None:
-            self.viewport.include(self._points(result))
-        self.update()
-
-    def reset(self, message: str = "") -> None:
-        self.result = None
-        self.top = []
-        self.viewport.reset()
-        self.message = message
-        self.update()
-
-    @staticmethod
-    def _points(result: StepResult) -> np.ndarray | None:
-        """What to draw, in source drawing coordinates: the worker's (possibly mirrored) ``draw_px``, else the
-        skeleton projected (mirrored by negating x: a clean canvas fits whatever box the points take)."""
-        px = result.draw_px
-        if px is not None and np.isfinite(np.asarray(px, dtype=np.float64)).any():
-            return np.asarray(px, dtype=np.float64)
-        if result.image is None:
-            pts = overlay.project_skeleton(result.frame.skeleton, result.domain)
-            if result.mirrored:
-                pts[..., 0] = -pts[..., 0]
-            return pts
-        return None
-
-    def _mapper(self):
-        """Source drawing coordinates -> widget coordinates for the shown result (None before any point)."""
-        r = self.result
-        if r is None:
-            return None
-        bounds = QRectF(self.rect())
-        if r.image is not None and r.image_size is not None:
-            target = overlay.fit_rect(r.image_size[0], r.image_size[1], bounds)
-            return overlay.Viewport.mapper(QRectF(0, 0, *r.image_size), target)
-        canvas = self.viewport.canvas()
-        if canvas is None:
-            return None
-        bounds.setTop(bounds.top() + self.HUD_HEIGHT)  # a clean canvas: keep the skeleton clear of the HUD
-        return overlay.Viewport.mapper(canvas, overlay.fit_rect(canvas.width(), canvas.height(), bounds))
-
-    def skeleton_points(self) -> np.ndarray | None:
-        """The skeleton joints of the shown frame in widget coordinates ``(M, V, 2)``, NaN where unknown."""
-        r = self.result
-        if r is None:
-            return None
-        pts = self._points(r)
-        mapper = self._mapper()
-        if pts is None or mapper is None:
-            return None
-        return mapper(pts)
-
-    def person_labels(self) -> list[tuple[str, QPointF]]:
-        """Each tracked person's steady label (or "warming up") and where it is drawn, above them, in widget
-        coordinates: the pipeline's anchor, else above the drawn skeleton of the person's slots."""
-        r = self.result
-        if r is None or not r.persons:
-            return []
-        mapper = self._mapper()
-        pts = None
-        out = []
-        for view in r.persons:
-            if not view.present:
-                continue
-            anchor = None
-            if view.anchor is not None and mapper is not None:
-                anchor = tuple(mapper(np.array([view.anchor], np.float64))[0])
-            else:
-                if pts is None:
-                    pts = self.skeleton_points()
-                found = [a for a in (label_anchor(pts, s) for s in view.slots) if a is not None]
-                if found:
-                    anchor = (float(np.mean([a[0] for a in found])), min(a[1] for a in found))
-            if anchor is not None and np.isfinite(anchor).all():
-                out.append((view.text(), QPointF(float(anchor[0]), float(anchor[1]))))
-        return out
-
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor(24, 24, 28))
-        r = self.result
-        self.paints += 1
-        if r is None:
-            p.setPen(QColor(170, 170, 170))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.message)
-            p.end()
-            return
-        if r.image is not None and r.image_size is not None:
-            target = overlay.fit_rect(r.image_size[0], r.image_size[1], QRectF(self.rect()))
-            if abs(r.image.width() - target.width()) <= 2 and abs(r.image.height() - target.height()) <= 2:
-                p.drawImage(target.topLeft(), r.image)  # already made to fit by the worker: a plain copy
-            else:  # the view was resized since: scale this once
-                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-                p.drawImage(target, r.image)
-        if r.persons_drawn is not None:
-            self.persons_drawn = r.persons_drawn  # the worker drew them on the picture
-        else:
-            pts = self.skeleton_points()
-            width = max(2.5, min(self.width(), self.height()) / 140)
-            self.persons_drawn = 0 if pts is None else overlay.draw_skeletons(p, pts, get_layout(r.layout),
-                                                                               width=width)
-        self.labels_drawn = overlay.draw_person_labels(p, self.person_labels(), QRectF(self.rect()),
-                                                       pixels=max(12, min(18, self.height() // 36)))
-        pred = r.prediction
-        lines = []
-        if self.top:
-            lines.append((f"{self.top[0][0]}  {100 * self.top[0][1]:.0f}%", QColor(255, 255, 255)))
-        if not pred.ready:
-            lines.append((f"warming up {pred.warmup[0]}/{pred.warmup[1]}", QColor(255, 200, 80)))
-        if not pred.has_weights:
-            lines.append(("untrained weights", QColor(255, 120, 120)))
-        lines.append((f"frame {r.frame.index}  {r.frame.timestamp:.2f} s  persons {r.frame.persons}",
-                      QColor(200, 200, 200)))
-        overlay.draw_banner(p, QRectF(self.rect()).adjusted(8, 8, -8, -8), lines,
-                            pixels=max(12, min(16, self.height() // 40)))
-        p.end()
-
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self.resized.emit(self.width(), self.height())
-
-
-class BarsView(QWidget):
-    """Top-k actions with confidence bars."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.top: list[tuple[str, float]] = []
-        self.rows = 5
-        self.setMinimumHeight(self.rows * 26)
-
-    def set_rows(self, rows: int) -> None:
-        self.rows = max(1, rows)
-        self.setMinimumHeight(self.rows * 26)
-
-    def set_top(self, top: list[tuple[str, float]]) -> None:
-        self.top = list(top)
-        self.update()
-
-    def paintEvent(self, event) -> None:  # noqa: N802
-        p = QPainter(self)
-        rect = QRectF(self.rect())
-        if not self.top:
-            p.setPen(QColor(150, 150, 150))
-            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, "no prediction yet")
-        else:
-            overlay.draw_bars(p, rect, self.top[: self.rows], row=min(30.0, rect.height() / self.rows))
-        p.end()
-
-
-class PlotView(QWidget):
-    """A live plot of the per-step times (pose, model, whole step) in milliseconds."""
-
-    SERIES = (("pose", QColor(255, 170, 60)), ("model", QColor(90, 200, 255)), ("latency", QColor(170, 170, 170)))
-
-    def __init__(self, capacity: int = 150, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.capacity = capacity
-        self.values = {name: deque(maxlen=capacity) for name, _ in self.SERIES}
-        self.setMinimumHeight(110)
-
-    def add(self, **values: float | None) -> None:
-        for name, _ in self.SERIES:
-            v = values.get(name)
-            self.values[name].append(np.nan if v is None else float(v))
-        self.update()
-
-    def clear(self) -> None:
-        for d in self.values.values():
-            d.clear()
-        self.update()
-
-    def paintEvent(self, event) -> None:  # noqa: N802
-        p = QPainter(self)
-        overlay.draw_plot(p, QRectF(self.rect()), [(n, self.values[n], c) for n, c in self.SERIES],
-                          capacity=self.capacity)
-        p.end()
-
-
-class TimelineView(QWidget):
-    """The predicted top-1 action over the file, as coloured segments; a click seeks there."""
-
-    seek_requested = pyqtSignal(int)
-    LIVE_FRAMES = 900  # frames kept for a live source (scrolling)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFixedHeight(16)
-        self.setToolTip("Predicted top-1 action over the source (pale: still warming up); click to seek")
-        self.reset(None)
-
-    def reset(self, num_frames: int | None) -> None:
-        self.live = num_frames is None
-        n = self.LIVE_FRAMES if num_frames is None else max(int(num_frames), 1)
-        self.top1 = np.full(n, -1, dtype=np.int64)
-        self.ready = np.zeros(n, dtype=bool)
-        self.current: int | None = None
-        self.update()
-
-    def set(self, index: int, top1: int, ready: bool) -> None:
-        if self.live:
-            self.top1 = np.roll(self.top1, -1)
-            self.ready = np.roll(self.ready, -1)
-            self.top1[-1], self.ready[-1] = top1, ready
-            self.current = len(self.top1) - 1
-        elif 0 <= index < len(self.top1):
-            self.top1[index], self.ready[index] = top1, ready
-            self.current = index
-        self.update()
-
-    def segments(self) -> int:
-        """How many coloured segments the timeline holds."""
-        t = self.top1
-        if not len(t):
-            return 0
-        starts = np.concatenate([[0], np.flatnonzero(np.diff(t)) + 1])
-        return int((t[starts] >= 0).sum())
-
-    def paintEvent(self, event) -> None:  # noqa: N802
-        p = QPainter(self)
-        overlay.draw_timeline(p, QRectF(self.rect()), self.top1, current=self.current, ready=self.ready)
-        p.end()
-
-    def mousePressEvent(self, event) -> None:  # noqa: N802
-        if not self.live and self.width() > 0:
-            frac = min(max(event.position().x() / self.width(), 0.0), 1.0)
-            self.seek_requested.emit(int(frac * (len(self.top1) - 1)))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -342,6 +90,8 @@ class MainWindow(QMainWindow):
         self._last_top1 = -1
         self.recording = False
         self.skeleton_video: str | None = None
+        #: a source waiting for a model of its layout
+        self._open_after_model: SourceRequest | None = None
         #: action events of the current source that ended (cognn.live.events.Event), and those going on by person
         self.events: list = []
         self.open_events: dict = {}
@@ -556,14 +306,24 @@ class MainWindow(QMainWindow):
             spec = str(spec)
         if skeleton_video is not None:
             self.skeleton_video = str(skeleton_video)
-        layout = self.model_info.layout if self.model_info is not None else "ntu25"
         video = self.skeleton_video if isinstance(spec, str) and spec.endswith(".skeleton") else None
-        req = SourceRequest(spec=spec, layout=layout, skeleton_video=video, autoplay=autoplay)
+        req = SourceRequest(spec=spec, skeleton_video=video, autoplay=autoplay)
         self.source_request = req
         self.error_bar.hide()
         if speed is not None:
             self.set_speed(speed)
         self.statusBar().showMessage(f"opening {req.label()}…")
+        current = self.model_info.layout if self.model_info is not None else None
+        layout = natural_layout(spec, current or "ntu25")
+        if current is not None and layout != current:
+            # a skeleton file of another layout: a model for it first (the bundled one for that layout), then open
+            self._open_after_model = req
+            self.model_label.setText(f"loading a {layout} model…")
+            req_m = self.model.request
+            self.model.load(ModelRequest(model=None, weights=None, top_k=self.top_k, layout=layout,
+                                         per_person=req_m.per_person))
+            return
+        self._open_after_model = None
         self.capture.open_source(req)
 
     def retry(self) -> None:
@@ -699,7 +459,7 @@ class MainWindow(QMainWindow):
         self.events += r.events
         for e in r.events:
             self.events_list.addItem(f"P{e.person + 1}  {e.label}  {e.start:.1f}–{e.end:.1f} s  "
-                                     f"({e.peak_score:.2f})")
+                                     f"(peak {percent(e.peak_score)})")
         self.open_events = r.open_events
         for person, e in sorted(r.open_events.items()):
             self.events_list.addItem(f"P{person + 1}  {e.label}  {e.start:.1f} s…  (now)")
@@ -825,11 +585,20 @@ class MainWindow(QMainWindow):
 
     def _on_model(self, info: ModelInfo) -> None:
         self.model_info = info
+        self.capture.set_session(info.session)
+        self.view.fps = info.fps
+        self.timeline.classes = list(info.classes)
         self.model_label.setText(info.description)
         self.weights_notice.setVisible(not info.has_weights)
         self.warmup.setRange(0, max(info.receptive_field, 1))
         self.warmup.setValue(0)
-        self.warmup.setFormat(f"warming up 0/{info.receptive_field}")
+        self.warmup.setFormat(f"warming up {warmup_text((0, info.receptive_field), info.fps)}")
+        pending, self._open_after_model = self._open_after_model, None
+        if pending is not None:
+            self.capture.open_source(pending)
+        elif self.source_request is not None and self.source_info is not None and \
+                natural_layout(self.source_request.spec, info.layout) != self.source_info.layout:
+            self.capture.open_source(self.source_request)  # the open source was read for another layout
         name = info.name
         if name in self.model_actions:
             self.model_actions[name].setChecked(True)
@@ -864,23 +633,29 @@ class MainWindow(QMainWindow):
         if self._end_pending:
             QTimer.singleShot(0, self._check_end)
         pred = r.prediction
-        if pred.top:  # strided models predict every few frames: the bars keep the latest prediction
+        if pred is not None and pred.top:  # strided models predict every few frames: the bars keep the latest
             self.last_top, self._last_top1 = list(pred.top), r.top1
         self.view.set_result(r)
         self._show_events(r)
         self.bars.set_top(self.last_top)
-        seen, rf = pred.warmup
+        fps = self.model_info.fps if self.model_info is not None else 30.0
+        seen, rf = pred.warmup if pred is not None else (0, self.warmup.maximum())
         if self.warmup.maximum() != max(rf, 1):
             self.warmup.setRange(0, max(rf, 1))
         self.warmup.setValue(min(seen, rf))
-        self.warmup.setFormat(f"ready ({rf}-frame receptive field)" if pred.ready else f"warming up {seen}/{rf}")
-        self.weights_notice.setVisible(not pred.has_weights)
-        self.plot.add(pose=r.frame.pose_ms, model=pred.model_ms, latency=r.latency_ms)
+        ready = pred is not None and pred.ready
+        self.warmup.setFormat(f"ready ({rf / fps:.1f} s receptive field)" if ready
+                              else f"warming up {warmup_text((seen, rf), fps)}")
+        if pred is not None:
+            self.weights_notice.setVisible(not pred.has_weights)
+        model_ms = pred.model_ms if pred is not None else None
+        self.plot.add(pose=r.frame.pose_ms, model=model_ms, latency=r.latency_ms)
         pose = "  –  " if r.frame.pose_ms is None else f"{r.frame.pose_ms:5.1f}"
-        self.timing_label.setText(f"pose {pose} ms   model {pred.model_ms:5.1f} ms\n"
-                                  f"{self.fps:5.1f} fps      latency {r.latency_ms:5.0f} ms"
+        model = "  –  " if model_ms is None else f"{model_ms:5.1f}"
+        self.timing_label.setText(f"pose {pose} ms   model {model} ms\n"
+                                  f"{self.fps:5.1f} fps   capture→result {r.latency_ms:5.0f} ms"
                                   + (f"\ndropped {r.dropped} stale frames" if r.dropped else ""))
-        self.timeline.set(r.frame.index, self._last_top1, bool(pred.ready))
+        self.timeline.set(r.frame.index, self._last_top1, ready)
         if not info.live:
             if not self.slider.isSliderDown():
                 self.slider.blockSignals(True)

@@ -1,38 +1,34 @@
-"""The online recognizer: skeleton frames in, a :class:`Prediction` per frame out (the same code for the app and
-``cognn-infer``).
+"""The model step: one skeleton and its timestamp in, a :class:`Prediction` out.
 
-Each frame goes through a small pipeline of stages that share one :class:`StepState`:
-
-1. :class:`Preprocess` — the causal form of the training preprocessing: ``"ntu"`` is
-   :class:`cognn.data.transforms.OnlineNormalizer` (centre on the spine-mid joint, rotations fixed at the first frame
-   with a person); ``"kinetics"`` negates y (the Kinetics-skeleton feeder's convention, sources give y down);
-   ``"none"`` passes the frame on;
-2. :class:`ModelStep` — ``model.forward_step`` under ``torch.inference_mode``, timed;
-3. :class:`Probabilities` — softmax of the latest prediction (kept between the outputs of a strided model).
-
-More stages (per-person state, frame-rate resampling, smoothing, events) slot into :attr:`OnlineRecognizer.stages`
-without changing :meth:`OnlineRecognizer.step`. ``reset()`` resets every stage (model state, normaliser reference).
+:class:`OnlineRecognizer` wraps a continual model with what one step needs and nothing else: the checkpoint's
+preprocessing convention (:mod:`cognn.conventions`), ``forward_step`` under ``torch.inference_mode``, softmax and
+top-k, the warm-up bookkeeping. Several streams (one per person, :mod:`cognn.live.persons`) share one model: each
+:class:`Stream` holds its own model state (``get_state``/``set_state``), preprocessing state and latest answer, and
+is swapped in when it steps. Everything about sources, frame rates, labels, events and files is the session's
+(:class:`cognn.live.session.Session`).
 """
 from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import torch
 
-from .domains import CAMERA3D, IMAGE2D, LAYOUT_DOMAIN
+from .conventions import MODES, Convention, FramePrep, convention, convention_for, preprocess_mode
+from .domains import LAYOUT_DOMAIN
 from .errors import CognnError
-from .sources import SkeletonFrame
 
-__all__ = ["Prediction", "StepState", "Stage", "Preprocess", "ModelStep", "Probabilities", "OnlineRecognizer",
-           "UntrainedWeightsWarning", "PREPROCESS_MODES", "preprocess_mode", "DEFAULT_UNTRAINED_MODEL"]
+if TYPE_CHECKING:
+    import torch
 
-#: preprocessing modes of :class:`Preprocess`
-PREPROCESS_MODES = ("ntu", "kinetics", "none")
+__all__ = ["Prediction", "Stream", "OnlineRecognizer", "UntrainedWeightsWarning", "PREPROCESS_MODES",
+           "preprocess_mode", "DEFAULT_UNTRAINED_MODEL"]
+
+#: preprocessing modes (see :mod:`cognn.conventions`)
+PREPROCESS_MODES = MODES
 #: the model used (with untrained weights, flagged as such) when no trained weights are available
 DEFAULT_UNTRAINED_MODEL = "costgcn_mod"
 
@@ -43,14 +39,16 @@ class UntrainedWeightsWarning(UserWarning):
 
 @dataclass
 class Prediction:
-    """The recognizer's answer for one frame."""
+    """The recognizer's answer for one step."""
 
+    #: the index given to :meth:`OnlineRecognizer.step` (else the stream's step count - 1)
     frame: int
     timestamp: float
+    #: people present in the skeleton that was fed
     persons: int
     #: True once the prediction is exact: the model's receptive field holds only real frames
     ready: bool
-    #: (frames seen, frames needed until ``ready``); the second is the receptive field with warm start
+    #: (frames seen, frames needed until ``ready``)
     warmup: tuple[int, int]
     #: top-k ``(label, probability)``, highest first; empty until the model has produced a prediction
     top: list[tuple[str, float]]
@@ -60,139 +58,27 @@ class Prediction:
     pose_ms: float | None
     #: False when the model runs untrained weights
     has_weights: bool
+    #: True when this step released no new output and ``probs`` is the latest one, held (strided models, warm-up)
+    held: bool = False
 
 
-@dataclass
-class StepState:
-    """What the stages of one step read and write."""
+class Stream:
+    """One stream's state: the model's step state, the preprocessing state and the latest probabilities."""
 
-    frame: SkeletonFrame
-    #: model input (C, V, M) float32, after preprocessing
-    x: np.ndarray | None = None
-    #: logits (num_classes,) when the model produced a prediction at this step
-    logits: np.ndarray | None = None
-    #: softmax of the latest prediction
-    probs: np.ndarray | None = None
-    #: milliseconds per stage name
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-class Stage:
-    """One stage of the online pipeline: ``__call__(state)`` updates ``state``; ``reset()`` forgets the past."""
-
-    name = "stage"
-
-    def __call__(self, state: StepState) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def __init__(self, prep: FramePrep) -> None:
+        self.prep = prep
+        #: the model's state while another stream is stepping (None: fresh, or in the model now)
+        self.model_state: dict[str, Any] | None = None
+        self.probs: np.ndarray | None = None
+        self.steps = 0
+        #: steps whose output held non-finite values (left out)
+        self.nonfinite = 0
 
     def reset(self) -> None:
-        pass
-
-
-class Preprocess(Stage):
-    """The causal training preprocessing of the model input (see the module docstring for the modes)."""
-
-    name = "preprocess"
-
-    def __init__(self, mode: str, layout, modality: str = "joint") -> None:
-        if mode not in PREPROCESS_MODES:
-            raise ValueError(f"unknown preprocessing {mode!r}; use one of {', '.join(PREPROCESS_MODES)}")
-        if modality not in ("joint", "bone"):
-            raise CognnError(f"the online pipeline feeds the joint or bone modality, not {modality!r} (motion needs "
-                             "the next frame)")
-        self.mode = mode
-        self.modality = modality
-        self.layout = layout
-        self._normalizer = None
-        if mode == "ntu":
-            from .data.transforms import OnlineNormalizer
-
-            self._normalizer = OnlineNormalizer(layout)
-
-    def __call__(self, state: StepState) -> None:
-        x = np.asarray(state.frame.skeleton if state.x is None else state.x, np.float32)
-        if self.mode == "ntu":
-            x = self._normalizer(x)
-        elif self.mode == "kinetics":
-            x = x.copy()
-            x[1] = -x[1]
-        if self.modality == "bone":
-            from .data.transforms import bone
-
-            x = bone(x, self.layout)
-        state.x = x
-
-    def reset(self) -> None:
-        if self._normalizer is not None:
-            self._normalizer.reset()
-
-
-class ModelStep(Stage):
-    """One ``forward_step`` of a continual model on the preprocessed frame; ``state.logits`` when it answers."""
-
-    name = "model"
-
-    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu") -> None:
-        self.model = model
-        self.device = torch.device(device)
-
-    def __call__(self, state: StepState) -> None:
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(state.x))[None].to(self.device)
-            y = self.model.forward_step(x)
-            state.logits = None if y is None else y[0].float().cpu().numpy()
-        state.timings[self.name] = 1000.0 * (time.perf_counter() - t0)
-
-    def reset(self) -> None:
-        self.model.clean_state()
-
-
-class Probabilities(Stage):
-    """Softmax of the newest logits; the previous probabilities are kept for steps without a prediction."""
-
-    name = "probs"
-
-    def __init__(self) -> None:
-        self._last: np.ndarray | None = None
-
-    def __call__(self, state: StepState) -> None:
-        if state.logits is not None:
-            z = state.logits.astype(np.float64)
-            e = np.exp(z - z.max())
-            self._last = (e / e.sum()).astype(np.float32)
-        state.probs = self._last
-
-    def reset(self) -> None:
-        self._last = None
-
-
-def preprocess_mode(meta: dict[str, Any] | None, layout: str) -> str:
-    """The :class:`Preprocess` mode for a checkpoint's metadata (``preprocessing``, else its domain / layout)."""
-    meta = meta or {}
-    prep = str(meta.get("preprocessing") or "").lower()
-    if prep == "none":
-        return "none"
-    if "pre-normalization" in prep or "pre_normalization" in prep or prep.startswith("ntu"):
-        return "ntu"
-    if prep.startswith("kinetics"):
-        return "kinetics"
-    domain = meta.get("domain") or LAYOUT_DOMAIN.get(layout, CAMERA3D)
-    return "ntu" if domain == CAMERA3D else "kinetics" if domain == IMAGE2D else "none"
-
-
-def _manifest_entry(model: str | None, layout: str | None):
-    """The manifest's model entry for ``model`` (or its twin) and ``layout``, preferring the default; else None."""
-    from .models import twin
-    from .weights import load_manifest
-
-    entries = [e for e in load_manifest() if e.kind == "model"]
-    if model is not None:
-        names = {model, twin(model)}
-        entries = [e for e in entries if e.model in names]
-    if layout is not None:
-        entries = [e for e in entries if e.layout == layout]
-    return next((e for e in entries if e.default), entries[0] if entries else None)
+        self.prep.reset()
+        self.model_state = None
+        self.probs = None
+        self.steps = 0
 
 
 def _default_classes(num_classes: int, layout: str) -> list[str]:
@@ -211,18 +97,34 @@ def _default_classes(num_classes: int, layout: str) -> list[str]:
     return [f"class {i}" for i in range(num_classes)]
 
 
-class OnlineRecognizer:
-    """Frame-by-frame action recognition with a continual model.
+def _manifest_entry(model: str | None, layout: str | None) -> Any:
+    """The manifest's model entry for ``model`` (or its twin) and ``layout``, preferring the default; else None."""
+    from .models import twin
+    from .weights import load_manifest
 
-    ``model``: a continual cognn model (``forward_step``, ``clean_state``, ``ready``); ``classes``: its class names;
-    ``warm_start`` (default) gives predictions from the first frame, flagged not ``ready`` until exact;
-    ``has_weights=False`` marks untrained weights; ``preprocess``: ``"ntu"``, ``"kinetics"`` or ``"none"`` (default:
-    from the layout's domain); ``modality``: ``"joint"`` or ``"bone"``.
+    entries = [e for e in load_manifest() if e.kind == "model"]
+    if model is not None:
+        names = {model, twin(model)}
+        entries = [e for e in entries if e.model in names]
+    if layout is not None:
+        entries = [e for e in entries if e.layout == layout]
+    return next((e for e in entries if e.default), entries[0] if entries else None)
+
+
+class OnlineRecognizer:
+    """Frame-by-frame action recognition with a continual model (see the module docstring).
+
+    ``classes``: its class names; ``warm_start`` (default) gives predictions from the first frame, flagged not
+    ``ready`` until exact; ``has_weights=False`` marks untrained weights; ``preprocess``: a convention name or mode
+    (default: the layout's usual one); ``modality``: ``"joint"`` or ``"bone"``.
     """
+
+    weights_path: Path | None = None
 
     def __init__(self, model: torch.nn.Module, classes: Sequence[str], *, top_k: int = 5, warm_start: bool = True,
                  device: str | torch.device = "cpu", has_weights: bool = True, preprocess: str | None = None,
-                 modality: str = "joint", description: str | None = None) -> None:
+                 modality: str = "joint", description: str | None = None,
+                 meta: dict[str, Any] | None = None) -> None:
         if not hasattr(model, "forward_step"):
             raise CognnError(f"{getattr(model, 'name', type(model).__name__)} is not a continual model; online "
                              "recognition steps frame by frame (use its continual twin, e.g. costgcn_mod)")
@@ -231,6 +133,8 @@ class OnlineRecognizer:
             raise CognnError(f"{len(classes)} class names for a model with {model.num_classes} classes")
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
+        import torch
+
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.model.warm_start = bool(warm_start)
@@ -238,25 +142,35 @@ class OnlineRecognizer:
         self.top_k = min(int(top_k), len(classes))
         self.has_weights = bool(has_weights)
         self.layout = model.layout
-        self.domain = LAYOUT_DOMAIN[self.layout.name]
-        self.preprocess = preprocess or preprocess_mode(None, self.layout.name)
+        #: the checkpoint's metadata (empty for a model given in memory)
+        self.meta: dict[str, Any] = dict(meta or getattr(model, "checkpoint_meta", None) or {})
+        self.domain = str(self.meta.get("domain") or LAYOUT_DOMAIN[self.layout.name])
+        self.convention: Convention = (convention(preprocess) if preprocess is not None
+                                       else convention_for(self.meta, self.layout.name))
         self.modality = modality
-        self.stages: list[Stage] = [Preprocess(self.preprocess, self.layout, modality),
-                                    ModelStep(self.model, self.device), Probabilities()]
+        FramePrep(self.convention, self.layout, modality)  # checks the modality now
         self.description = description or self._describe(None)
+        self._stream = self.new_stream()
+        self._active: Stream | None = self._stream
         self.reset()
+
+    @property
+    def preprocess(self) -> str:
+        """The preprocessing mode (``ntu``, ``stgcn-kinetics``, ``kinetics`` or ``none``)."""
+        return self.convention.mode
 
     # -- construction from files -------------------------------------------------------------------------------------
     @classmethod
     def from_weights(cls, weights: str | Path | None = None, *, model: str | None = None, layout: str | None = None,
                      top_k: int = 5, device: str | torch.device = "cpu",
                      warm_start: bool = True) -> "OnlineRecognizer":
-        """A recognizer for a checkpoint (any family cognn reads) or, with ``weights=None``, for the default entry
-        of ``weights/manifest.json`` (for ``model`` if given). A regular model is loaded into its continual twin.
+        """A recognizer for a checkpoint (any family cognn reads, or a bundled model's short name) or, with
+        ``weights=None``, for the default entry of ``weights/manifest.json`` (for ``model`` / ``layout`` if given).
+        A regular model is loaded into its continual twin.
 
-        Without trained weights an untrained model is built (``model`` or costgcn_mod, NTU-60 classes) with
-        ``has_weights=False`` and an :class:`UntrainedWeightsWarning`. Raises :class:`~cognn.errors.InputFileError`
-        for an unreadable weights file and ValueError for unknown names.
+        Without trained weights an untrained model is built (``model`` or costgcn_mod) with ``has_weights=False``
+        and an :class:`UntrainedWeightsWarning`. Raises :class:`~cognn.errors.InputFileError` for an unreadable
+        weights file and ValueError for unknown names.
         """
         from .models import spec, twin
 
@@ -267,14 +181,16 @@ class OnlineRecognizer:
             entry = _manifest_entry(model, layout)
             if entry is not None and entry.path.is_file():
                 weights = entry.path
+        else:
+            weights = _resolve(weights)
         if weights is not None:
             return cls._from_file(Path(weights), entry, model=model, layout=layout, top_k=top_k, device=device,
                                   warm_start=warm_start)
         return cls._untrained(model, layout, entry, top_k=top_k, device=device, warm_start=warm_start)
 
     @classmethod
-    def _from_file(cls, path: Path, entry, *, model: str | None, layout: str | None, top_k: int, device,
-                   warm_start: bool) -> "OnlineRecognizer":
+    def _from_file(cls, path: Path, entry: Any, *, model: str | None, layout: str | None, top_k: int,
+                   device: str | torch.device, warm_start: bool) -> "OnlineRecognizer":
         from .checkpoints import read_checkpoint
         from .checkpoints.format import model_from_checkpoint
         from .models import spec, twin
@@ -294,14 +210,16 @@ class OnlineRecognizer:
         if len(classes) != net.num_classes:
             classes = _default_classes(net.num_classes, net.layout.name)
         rec = cls(net, classes, top_k=top_k, warm_start=warm_start, device=device, has_weights=True,
-                  preprocess=preprocess_mode(meta, net.layout.name), modality=str(meta.get("modality") or "joint"))
+                  modality=str(meta.get("modality") or "joint"), meta=meta)
         rec.weights_path = path
         rec.description = rec._describe(path)
         return rec
 
     @classmethod
-    def _untrained(cls, model: str | None, layout: str | None, entry, *, top_k: int, device,
-                   warm_start: bool) -> "OnlineRecognizer":
+    def _untrained(cls, model: str | None, layout: str | None, entry: Any, *, top_k: int,
+                   device: str | torch.device, warm_start: bool) -> "OnlineRecognizer":
+        import torch
+
         from .models import build
 
         name = model or DEFAULT_UNTRAINED_MODEL
@@ -320,11 +238,9 @@ class OnlineRecognizer:
         return rec
 
     # -- facts -------------------------------------------------------------------------------------------------------
-    weights_path: Path | None = None
-
     @property
     def model_name(self) -> str:
-        return self.model.spec.name
+        return str(self.model.spec.name)
 
     @property
     def receptive_field(self) -> int:
@@ -344,11 +260,37 @@ class OnlineRecognizer:
             return f"{what} with UNTRAINED weights: predictions are meaningless"
         return f"{what}, weights {path.name if path is not None else 'given in memory'}"
 
+    # -- streams -----------------------------------------------------------------------------------------------------
+    def new_stream(self) -> Stream:
+        """A fresh stream (a person of their own): its own model state, preprocessing and latest answer."""
+        return Stream(FramePrep(self.convention, self.layout, self.modality))
+
+    def _activate(self, stream: Stream) -> None:
+        """Put ``stream``'s model state into the model (the one there now goes back to its stream)."""
+        if stream is self._active:
+            return
+        if self._active is not None:
+            self._active.model_state = self.model.get_state()
+        if stream.model_state is None:
+            self.model.clean_state()
+        else:
+            self.model.set_state(stream.model_state)
+            stream.model_state = None
+        self._active = stream
+
+    def release(self, stream: Stream) -> None:
+        """Forget a stream that will not step again (a person who left)."""
+        if stream is self._active:
+            self._active = None
+        stream.reset()
+
     # -- running -----------------------------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget every frame (new source, seek): model state, normaliser reference, latest prediction."""
-        for stage in self.stages:
-            stage.reset()
+        """Forget every frame of the default stream (new source, seek): model state, normaliser reference, latest
+        prediction."""
+        self._stream.reset()
+        self._active = self._stream
+        self.model.clean_state()
 
     def check_frame(self, skeleton: np.ndarray) -> None:
         """Raise CognnError if a skeleton ``(C, V, M)`` does not fit the model."""
@@ -357,20 +299,51 @@ class OnlineRecognizer:
             raise CognnError(f"{self.model_name} takes frames of shape {want} (layout {self.layout.name}), got "
                              f"{tuple(np.shape(skeleton))}")
 
-    def step(self, frame: SkeletonFrame) -> Prediction:
-        """Feed one frame; the prediction for it (the newest model output, its top-k and timing)."""
-        self.check_frame(frame.skeleton)
-        state = StepState(frame)
-        for stage in self.stages:
-            stage(state)
-        probs = state.probs
+    def step(self, skeleton: np.ndarray, timestamp: float, *, index: int | None = None,
+             stream: Stream | None = None) -> Prediction:
+        """Feed one skeleton ``(C, V, M)`` taken at ``timestamp`` seconds to ``stream`` (default: the recognizer's
+        own); the newest prediction, its top-k and timing. Non-finite joints are fed as zeros."""
+        self.check_frame(skeleton)
+        s = self._stream if stream is None else stream
+        self._activate(s)
+        raw = np.asarray(skeleton, np.float32)
+        if not np.isfinite(raw).all():
+            raw = np.where(np.isfinite(raw), raw, np.float32(0.0))
+        x = s.prep(raw)
+        import torch
+
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            y = self.model.forward_step(torch.from_numpy(np.ascontiguousarray(x))[None].to(self.device))
+            logits = None if y is None else y[0].float().cpu().numpy()
+        model_ms = 1000.0 * (time.perf_counter() - t0)
+        s.steps += 1
+        fresh = False
+        if logits is not None:
+            z = logits.astype(np.float64)
+            if np.isfinite(z).all():
+                e = np.exp(z - z.max())
+                s.probs = (e / e.sum()).astype(np.float32)
+                fresh = True
+            else:
+                s.nonfinite += 1
+        probs = s.probs
         top: list[tuple[str, float]] = []
         if probs is not None:
             idx = np.argsort(-probs, kind="stable")[: self.top_k]
             top = [(self.classes[i], float(probs[i])) for i in idx]
         seen = int(self.model.steps_seen)
-        return Prediction(frame=frame.index, timestamp=float(frame.timestamp), persons=int(frame.persons),
-                          ready=bool(self.model.ready), warmup=(min(seen, self.frames_to_ready), self.frames_to_ready),
-                          top=top, probs=None if probs is None else probs.copy(),
-                          model_ms=state.timings.get(ModelStep.name, 0.0), pose_ms=frame.pose_ms,
-                          has_weights=self.has_weights)
+        persons = int(np.count_nonzero(np.any(raw != 0, axis=(0, 1))))
+        return Prediction(frame=s.steps - 1 if index is None else int(index), timestamp=float(timestamp),
+                          persons=persons, ready=bool(self.model.ready),
+                          warmup=(min(seen, self.frames_to_ready), self.frames_to_ready), top=top,
+                          probs=None if probs is None else probs.copy(), model_ms=model_ms, pose_ms=None,
+                          has_weights=self.has_weights, held=probs is not None and not fresh)
+
+
+def _resolve(weights: str | Path) -> Path:
+    """A bundled model's short name or a path -> the checkpoint path."""
+    from . import weights as bundled
+
+    resolve = getattr(bundled, "resolve_weights", None)
+    return Path(resolve(weights)) if resolve is not None else Path(weights)

@@ -13,13 +13,14 @@ from PyQt6.QtGui import QImage  # noqa: E402
 
 from helpers import shared_data  # noqa: E402
 
+from cognn.live.session import warmup_text  # noqa: E402
 from cognn_app.main import main  # noqa: E402
 from cognn_app.overlay import fit_rect  # noqa: E402
 from cognn_app.settings import AppSettings  # noqa: E402
 from cognn_app.window import MainWindow  # noqa: E402
-from cognn_app.workers import FrameQueue  # noqa: E402
+from cognn_app.queue import FrameQueue  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:cognn_app.workers")  # untrained weights: the UI says so
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # untrained weights: the UI says so
 
 SKELETON = ("ntu", "skeletons", "S001C001P001R001A001.skeleton")
 VIDEO = ("video", "S001C001P001R001A001_rgb.avi")
@@ -87,7 +88,8 @@ def test_skeleton_replay_updates_overlay_predictions_timing_and_controls(qtbot, 
     probs = [p for _, p in window.last_top]
     assert probs == sorted(probs, reverse=True) and 0.0 <= probs[-1] <= probs[0] <= 1.0
     assert not pred.ready and pred.warmup[1] == window.model_info.receptive_field
-    assert window.warmup.format() == f"warming up {pred.warmup[0]}/{pred.warmup[1]}"
+    # warm-up in seconds of stream at the model's rate (the source's own frame rate may differ)
+    assert window.warmup.format() == f"warming up {warmup_text(pred.warmup, window.model_info.fps)}"
     assert window.weights_notice.isHidden() == pred.has_weights
     # timing: one plot sample per shown frame, model time measured, no pose for a skeleton file
     assert len(window.plot.values["model"]) == window.frames_shown
@@ -221,7 +223,11 @@ def test_recording_saves_skeletons_and_annotated_video(qtbot, window, tmp_path):
     assert rec.layout == "ntu25" and rec.skeleton.shape[1:] == (3, 25, 2)
     assert rec.num_frames == window.frames_shown
     assert np.abs(rec.skeleton[:, :, :, 0]).sum() > 0 and (np.diff(rec.timestamps) > 0).all()
-    assert rec.events and "label" in rec.events[0]
+    # one recording format with cognn-infer: the action events of the stream (none yet while warming up)
+    from cognn.live.events import events_of_recording
+
+    assert [e.to_dict() for e in events_of_recording(rec.events)] == [e.to_dict() for e in window.all_events()]
+    assert tuple(rec.attrs["canvas_size"]) == (1920, 1080) and rec.fps == pytest.approx(30.0)
     cap = cv2.VideoCapture(str(mp4))
     ok, img = cap.read()
     n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -346,7 +352,7 @@ def test_mirror_flag_mirrors_video_drawing_only(qtbot, settings_path):
     _play(qtbot, win, shared_data(*VIDEO), 2)
     r = win.last_result
     assert r.mirrored and r.image_size == (1920, 1080)
-    assert type(win.capture._estimator).__name__ == "SmoothedEstimator"  # pose landmarks One-Euro smoothed
+    assert win.capture.tracker.options.smoothing.enabled  # pose landmarks One-Euro smoothed
     ok = np.isfinite(r.frame.draw_px).all(-1)
     assert ok.sum() >= 20
     np.testing.assert_allclose(r.draw_px[ok][:, 0], 1920 - r.frame.draw_px[ok][:, 0], atol=1e-3)

@@ -16,13 +16,13 @@ from helpers import shared_data
 
 from cognn.domains import CAMERA3D, IMAGE2D
 from cognn.errors import InputFileError
-from cognn.live import (UNCERTAIN, DomainMismatchError, Event, EventSegmenter, LabelConfig, OneEuroFilter,
-                        PersonRecognizers, PersonTracker, Resampler, SmoothingConfig, SteadyLabeler, check_domain,
-                        label_anchor, mediapipe_to_domain, mirror_draw_px, read_events, resample_sequence,
-                        segment_labels, write_events)
+from cognn.live import (UNCERTAIN, DomainMismatchError, Event, EventSegmenter, LabelConfig, PersonRecognizers,
+                        PersonTracker, Resampler, SteadyLabeler, check_domain, events_of_recording, label_anchor,
+                        mirror_draw_px, read_events, resample_sequence, segment_labels, write_events)
 from cognn.live.labels import RAW_LABELS, count_switches
-from cognn.live.landmarks import extract_landmarks, load_landmarks, save_landmarks, to_skeletons
-from cognn.live.pipeline import LiveConfig, LivePipeline
+from cognn.live.session import LiveConfig, Session
+from cognn.pose import OneEuroFilter, PoseOptions, SmoothingConfig, mediapipe_to_domain
+from cognn.pose.landmarks import extract_landmarks, load_landmarks, save_landmarks, to_skeletons
 from cognn.sources import SkeletonFrame
 
 WORKOUT = "fanchiang_2-1.mp4"  # 23.98 fps, standing then jumping jacks
@@ -54,9 +54,9 @@ def workout():
 @pytest.fixture(scope="module")
 def two_people(recognizer):
     """Frames of a real clip with a second person coming and going, through the live pose source (smoothed)."""
-    pipe = LivePipeline(copy.deepcopy(recognizer), LiveConfig(persons="single"))
+    pipe = Session(copy.deepcopy(recognizer), LiveConfig(pose=PoseOptions(max_side=640), persons="single"))
     frames = []
-    with pipe.open(shared_data("video", TWO_PEOPLE), pose_max_side=640) as src:
+    with pipe.open(shared_data("video", TWO_PEOPLE)) as src:
         src.seek(TWO_PEOPLE_START)
         for frame in src:
             if len(frames) >= 4:
@@ -75,7 +75,7 @@ def _frames(skel: np.ndarray, ts: np.ndarray) -> list[SkeletonFrame]:
 
 def _run(recognizer, frames, config=LiveConfig()):
     """A live run: {model frame (time x fps): (top-1, ready)}, the pipeline and its steps."""
-    pipe = LivePipeline(copy.deepcopy(recognizer), config)
+    pipe = Session(copy.deepcopy(recognizer), config)
     out, steps = {}, []
     for f in frames:
         st = pipe.step(f)
@@ -269,15 +269,15 @@ def test_people_get_separate_states_and_leave(recognizer, two_people):
     people = PersonRecognizers(copy.deepcopy(recognizer), mode="single", max_missed=15)
     first, both = {}, None
     for f in frames:
-        out = people.step(f)
+        out = people.step(f.skeleton, f.timestamp, f.index)
         for p in out:
             first.setdefault(p.person, p)
         if sum(p.present for p in out) == 2 and f.index >= TWO_PEOPLE_START + 15:
             both = out
             recs = [people._recs[p.person] for p in out]
     assert both is not None and len({p.person for p in both}) == 2 and both[0].slots != both[1].slots
-    assert recs[0].model is not recs[1].model  # separate continual states
-    assert recs[0].model.steps_seen != recs[1].model.steps_seen  # the newcomer started later
+    assert recs[0] is not recs[1]  # separate continual states (streams of the one model)
+    assert recs[0].steps != recs[1].steps  # the newcomer started later
     assert not np.allclose(both[0].prediction.probs, both[1].prediction.probs)  # each sees only their own skeleton
     newcomer = first[max(first)]
     assert newcomer.prediction.frame > TWO_PEOPLE_START  # walked in during the clip
@@ -287,10 +287,10 @@ def test_people_get_separate_states_and_leave(recognizer, two_people):
     empty = SkeletonFrame(frames[-1].index + 1, frames[-1].timestamp, np.zeros_like(frames[0].skeleton), 0)
     for _ in range(16):
         empty.timestamp += 1 / 25
-        assert all(not p.present for p in people.step(empty))  # held (last skeleton) until then
+        assert all(not p.present for p in people.step(empty.skeleton, empty.timestamp, empty.index))  # held
         gone += people.left
     assert sorted(gone) == sorted(ids) and people.ids == []
-    back = people.step(frames[-1])  # someone comes back: a new id and a fresh state
+    back = people.step(frames[-1].skeleton, frames[-1].timestamp + 1.0, frames[-1].index)  # someone comes back: a new id and a fresh state
     assert back and {p.person for p in back}.isdisjoint(first) and all(p.prediction.warmup[0] == 1 for p in back)
     people.reset()  # new source / seek
     assert people.ids == [] and people.tracker.tracks == {}
@@ -298,10 +298,10 @@ def test_people_get_separate_states_and_leave(recognizer, two_people):
 
 def test_pair_mode_and_pipeline_per_person(recognizer, two_people):
     pair = PersonRecognizers(copy.deepcopy(recognizer), mode="pair")
-    pipe = LivePipeline(copy.deepcopy(recognizer), LiveConfig(persons="single"))
+    pipe = Session(copy.deepcopy(recognizer), LiveConfig(persons="single"))
     pairs, views = [], None
     for f in two_people:
-        out = pair.step(f)
+        out = pair.step(f.skeleton, f.timestamp, f.index)
         st = pipe.step(f)
         if f.persons == 2 and len(st.persons) == 2:
             pairs, views = out, st.persons
@@ -312,7 +312,7 @@ def test_pair_mode_and_pipeline_per_person(recognizer, two_people):
         assert v.label.label in pipe.classes + [UNCERTAIN]
         assert "warming up" in v.text() or v.ready
     pipe.reset()  # new source / seek
-    assert pipe.persons.ids == [] and pipe.segmenter.open_events == {}
+    assert pipe.people.ids == [] and pipe.segmenter.open_events == {}
 
 
 def test_person_tracker_keeps_ids_when_slots_swap():
@@ -341,14 +341,14 @@ def test_domain_conversion_and_mismatch_refusal(recognizer, workout):
     msg = str(err.value)
     assert msg.count(".") <= 2 and "image2d" in msg and "camera3d" in msg and "gestures" in msg
     # a 2-D model on a real 3-D NTU file, and a 3-D model on a real 2-D Kinetics file, are refused
-    two_d = LivePipeline(copy.deepcopy(recognizer), domain=IMAGE2D)
+    two_d = Session(copy.deepcopy(recognizer), domain=IMAGE2D)
     with pytest.raises(DomainMismatchError, match="image2d.*camera3d"):
         two_d.open(shared_data("ntu", "skeletons", "S001C001P001R001A001.skeleton"))
     from cognn.models import build
     from cognn.online import OnlineRecognizer
 
     k_net = build("costgcn_mod", num_classes=3, layout="kinetics18")
-    three_d = LivePipeline(OnlineRecognizer(k_net, ["a", "b", "c"], has_weights=False), meta={"domain": CAMERA3D})
+    three_d = Session(OnlineRecognizer(k_net, ["a", "b", "c"], has_weights=False), meta={"domain": CAMERA3D})
     with pytest.raises(DomainMismatchError, match="camera3d.*image2d"):
         three_d.open(shared_data("kinetics", "--33Lscn6sk.json"))
 
@@ -358,8 +358,8 @@ def test_mirror_changes_only_the_drawing(recognizer, two_people):
     assert frames
     width = frames[0].image.shape[1]
     before = [f.skeleton.copy() for f in frames]
-    plain = LivePipeline(copy.deepcopy(recognizer), LiveConfig())
-    mirrored = LivePipeline(copy.deepcopy(recognizer), LiveConfig(mirror=True))
+    plain = Session(copy.deepcopy(recognizer), LiveConfig())
+    mirrored = Session(copy.deepcopy(recognizer), LiveConfig(mirror=True))
     for f, skel in zip(frames, before):
         a, b = plain.step(f), mirrored.step(f)
         np.testing.assert_array_equal(f.skeleton, skel)  # the model input is untouched
@@ -395,8 +395,8 @@ def test_cognn_infer_writes_events_and_per_person_records(capsys, recognizer, wo
     events = read_events(events_file)
     assert events or not recognizer.has_weights  # untrained weights stay "uncertain": no event
     assert all(e.source.endswith("workout.h5") and e.duration >= LiveConfig().min_event for e in events)
-    kept = sorted(load_recording(tmp_path / "again.h5").events, key=lambda e: (e["start"], e["person"]))
-    assert [e.to_dict() for e in events] == kept  # recordings keep the events
+    kept = sorted(events_of_recording(load_recording(tmp_path / "again.h5").events), key=lambda e: (e.start, e.person))
+    assert [e.to_dict() for e in events] == [e.to_dict() for e in kept]  # recordings keep the events
     # a wrong events file type is a usage error: one line, exit status 2
     rc = main([str(tmp_path / "workout.h5"), "--events", str(tmp_path / "events.txt")])
     _, err = capsys.readouterr()

@@ -185,7 +185,7 @@ def test_predictions_equal_the_regular_model_on_the_normalised_window(small_mode
     """Exactness: once ready, the step prediction is the regular twin on the last 84 normalised frames."""
     frames = _frames()
     rec = OnlineRecognizer(small_model, list("abcde"), top_k=5)
-    preds = [rec.step(f) for f in frames]
+    preds = [rec.step(f.skeleton, f.timestamp, index=f.index) for f in frames]
     regular = build("stgcn_mod", num_classes=5)
     regular.load_state_dict(small_model.state_dict())
     regular.eval()
@@ -202,7 +202,7 @@ def test_ready_warmup_topk_and_reset(small_model):
     frames = _frames()[:CLIP + 5]
     rec = OnlineRecognizer(small_model, ["w", "x", "y", "z", "v"], top_k=3)
     assert rec.receptive_field == CLIP and rec.frames_to_ready == CLIP
-    preds = [rec.step(f) for f in frames]
+    preds = [rec.step(f.skeleton, f.timestamp, index=f.index) for f in frames]
     assert [p.ready for p in preds] == [False] * (CLIP - 1) + [True] * 6
     assert preds[0].warmup == (1, CLIP) and preds[-1].warmup == (CLIP, CLIP)
     for p in preds:  # warm start: a prediction from the first frame on
@@ -210,7 +210,7 @@ def test_ready_warmup_topk_and_reset(small_model):
         assert p.probs.sum() == pytest.approx(1.0, abs=1e-5) and p.top[0][1] == pytest.approx(p.probs.max())
         assert p.model_ms > 0 and p.pose_ms is None and p.has_weights and p.persons == 1
     rec.reset()
-    again = [rec.step(f) for f in frames[:10]]
+    again = [rec.step(f.skeleton, f.timestamp, index=f.index) for f in frames[:10]]
     for a, b in zip(again, preds[:10]):
         np.testing.assert_allclose(a.probs, b.probs, atol=1e-6)
         assert a.ready == b.ready
@@ -218,7 +218,7 @@ def test_ready_warmup_topk_and_reset(small_model):
 
 def test_cold_start_has_no_prediction_until_the_delay(small_model):
     rec = OnlineRecognizer(small_model, list("abcde"), warm_start=False)
-    preds = [rec.step(f) for f in _frames()[:CLIP]]
+    preds = [rec.step(f.skeleton, f.timestamp, index=f.index) for f in _frames()[:CLIP]]
     assert all(p.top == [] and p.probs is None for p in preds[:-1])
     assert preds[-1].ready and len(preds[-1].top) == 5
     small_model.warm_start = True
@@ -229,7 +229,7 @@ def test_frame_shape_and_class_count_are_checked(small_model):
         OnlineRecognizer(small_model, ["a", "b"])
     rec = OnlineRecognizer(small_model, list("abcde"))
     with pytest.raises(CognnError, match=r"\(3, 25, 2\)"):
-        rec.step(SkeletonFrame(0, 0.0, np.zeros((3, 18, 2), np.float32), 0))
+        rec.step(np.zeros((3, 18, 2), np.float32), 0.0)
     with pytest.raises(CognnError, match="not a continual model"):
         OnlineRecognizer(build("stgcn_mod", num_classes=5), list("abcde"))
 
@@ -245,7 +245,7 @@ def test_from_weights_reads_classes_and_preprocessing(tmp_path, small_model):
     frames = _frames()[:5]
     ref = OnlineRecognizer(small_model, rec.classes, top_k=2)
     for f in frames:
-        a, b = rec.step(f), ref.step(f)
+        a, b = rec.step(f.skeleton, f.timestamp), ref.step(f.skeleton, f.timestamp)
         np.testing.assert_allclose(a.probs, b.probs, atol=1e-6)
     # a regular model name loads the same file into the continual twin
     assert OnlineRecognizer.from_weights(path, model="stgcn_mod").model_name == "costgcn_mod"
@@ -274,7 +274,7 @@ def test_kinetics_preprocessing_negates_y():
                       calibrate_frames=CLIP)
     frames = list(open_source(shared_data("kinetics", "--33Lscn6sk.json"), layout="kinetics18"))[:3]
     rec = OnlineRecognizer(model, list("abcd"))
-    got = [rec.step(f).probs for f in frames]
+    got = [rec.step(f.skeleton, f.timestamp, index=f.index).probs for f in frames]
     model.clean_state()
     with torch.inference_mode():
         for f, p in zip(frames, got):

@@ -3,9 +3,10 @@
     python tools/eval_gestures_real.py                       # writes docs/gestures.md
     python tools/eval_gestures_real.py --fps 0 --out -       # native frame rate, report to stdout
 
-Per clip: video frames (resampled to ``--fps``, the training rate, by their timestamps) -> MediaPipe pose
-(``cognn.pose``) -> NTU-25 joints in camera metres -> the live form of the training preprocessing
-(``OnlineNormalizer``) -> the continual model stepping frame by frame. A frame counts when the model is ``ready``
+Per clip, a loop around the live session (``cognn.live.session.Session``, as ``cognn-infer`` and the app): video
+frames -> MediaPipe pose, smoothing, NTU-25 joints in camera metres (``cognn.pose.PoseTracker``) -> resampled to
+``--fps`` (the training rate) by their timestamps -> the live form of the training preprocessing -> the continual
+model stepping frame by frame -> steady labels. A frame counts when the model is ``ready``
 (its 90-frame receptive field holds only real frames); the report gives the share of those frames whose top-1 is
 the clip's gesture, and for clips of other actions what the model says instead.
 """
@@ -24,9 +25,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cognn.checkpoints import load_model  # noqa: E402
-from cognn.data.transforms import OnlineNormalizer  # noqa: E402
 from cognn.errors import CognnError  # noqa: E402
-from cognn.live.labels import UNCERTAIN, SteadyLabeler  # noqa: E402
+from cognn.live.labels import UNCERTAIN  # noqa: E402
+from cognn.live.session import LiveConfig, Session  # noqa: E402
+from cognn.online import OnlineRecognizer  # noqa: E402
+from cognn.pose import PoseOptions  # noqa: E402
+from cognn.sources import SkeletonFrame  # noqa: E402
 from cognn.synth import CLASSES  # noqa: E402
 
 PROG = "eval_gestures_real"
@@ -96,98 +100,60 @@ class ClipResult:
         return [(str(names[i]), counts[i] / len(top)) for i in order]
 
 
-def video_skeleton(path: Path, fps: float = 30.0, max_frames: int | None = None, max_side: int = 640,
-                   flip: bool = False) -> tuple[np.ndarray, float]:
-    """Pose of a video as ``(T, 3, 25, 2)`` NTU camera metres, keeping frames at ``fps`` (0: every frame).
-
-    Frames are kept by their timestamps, so pose runs only on the frames the model will see. Returns the skeleton
-    and the effective frame rate.
-    """
-    import cv2
-
-    from cognn.pose import PersonSlots, PoseEstimator, arrange, iter_video_frames, people_to_layout
-
-    frames, stamps = [], []
-    due = 0.0
-    slots = PersonSlots(2)
-    with PoseEstimator(mode="video", num_poses=2) as est:
-        for _, ts, frame in iter_video_frames(path, max_frames=max_frames):
-            if fps:
-                if ts < due - 0.25 / fps:
-                    continue
-                due = max(due + 1.0 / fps, ts + 0.5 / fps)  # the next frame on the grid, without bursts after gaps
-            if flip:
-                frame = cv2.flip(frame, 1)
-            if max(frame.shape[:2]) > max_side:
-                scale = max_side / max(frame.shape[:2])
-                frame = cv2.resize(frame, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)),
-                                   interpolation=cv2.INTER_AREA)
-            h, w = frame.shape[:2]
-            people = est.process(frame, ts)
-            assignment = slots.update([p.centre() for p in people], [p.score for p in people])
-            joints = people_to_layout(people, "ntu25", w, h)
-            frames.append(arrange(assignment, list(joints), (25, 3)).transpose(2, 1, 0))
-            stamps.append(ts)
-    eff = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 and stamps[-1] > stamps[0] else 0.0
-    return np.stack(frames).astype(np.float32), eff
+def _frames(session: Session, path: Path, max_frames: int | None, cache: Path | None) -> list[SkeletonFrame]:
+    """The video's frames through the session's pose path (kept in ``cache`` for the next run)."""
+    stored = None if cache is None else cache / f"{path.name}.side{session.config.pose.max_side}.max{max_frames}.npz"
+    if stored is not None and stored.exists():
+        with np.load(stored) as z:
+            return [SkeletonFrame(i, float(t), x, int(n), pose_ms=float(ms))
+                    for i, (x, t, n, ms) in enumerate(zip(z["skeleton"], z["timestamps"], z["persons"], z["pose_ms"]))]
+    frames = []
+    with session.open(path) as src:
+        for n, frame in enumerate(src):
+            if max_frames is not None and n >= max_frames:
+                break
+            frame.image = None
+            frames.append(frame)
+    if stored is not None and frames:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(stored, skeleton=np.stack([f.skeleton for f in frames]),
+                 timestamps=np.array([f.timestamp for f in frames]), persons=np.array([f.persons for f in frames]),
+                 pose_ms=np.array([f.pose_ms or 0.0 for f in frames]))
+    return frames
 
 
-@torch.no_grad()
-def run_model(model: torch.nn.Module, skeleton: np.ndarray, ready_only: bool = True) -> np.ndarray:
-    """Step a continual model over a skeleton ``(T, 3, V, M)`` after the online normalisation.
-
-    Returns the softmax vectors ``(R, K)`` of the frames on which the model is ready. Runs on one
-    thread: a single frame gains nothing from more, and on a busy CPU extra threads make each step ~20x slower.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _steps(model, skeleton, ready_only)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _steps(model: torch.nn.Module, skeleton: np.ndarray, ready_only: bool) -> np.ndarray:
-    model.clean_state()
-    norm = OnlineNormalizer(model.layout)
-    x = torch.from_numpy(norm.transform(skeleton.transpose(1, 0, 2, 3)))  # (3, T, V, M)
-    probs = []
-    for t in range(x.shape[1]):
-        started = time.perf_counter()
-        out = model.forward_step(x[:, t][None])
-        STEP_TIMES.append(time.perf_counter() - started)
-        if out is not None and (model.ready or not ready_only):
-            probs.append(torch.softmax(out[0], 0).numpy())
-    return np.stack(probs) if probs else np.zeros((0, model.num_classes), np.float32)
+def make_session(model: torch.nn.Module, fps: float = 30.0, max_side: int = 640, flip: bool = False,
+                 warm_start: bool = False) -> Session:
+    """The live session the app and cognn-infer use, with the evaluation's settings: frames resampled to ``fps``
+    (0: every frame as it is), labels from exact predictions only."""
+    classes = list(model.checkpoint_meta["classes"])
+    rec = OnlineRecognizer(model, classes, warm_start=warm_start, meta=model.checkpoint_meta)
+    config = LiveConfig(pose=PoseOptions(max_side=max_side, flip_horizontal=flip), resample=fps > 0,
+                        fps=fps or None, wait_ready=True)
+    return Session(rec, config)
 
 
 def evaluate_clip(model: torch.nn.Module, path: Path, expected: str | None, fps: float = 30.0,
                   max_frames: int | None = None, max_side: int = 640, cache: Path | None = None) -> ClipResult:
-    """The whole pixel pipeline on one video; ``cache`` (a folder) keeps the pose result for the next run."""
-    classes = list(model.checkpoint_meta["classes"])
+    """The whole pixel pipeline (a :class:`cognn.live.session.Session`) on one video; ``cache`` (a folder) keeps the
+    pose result for the next run."""
     t = time.perf_counter()
-    stored = None if cache is None else cache / f"{path.name}.fps{fps:g}.side{max_side}.max{max_frames}.npz"
-    if stored is not None and stored.exists():
-        with np.load(stored) as z:
-            skel, eff = z["skeleton"], float(z["fps"])
-    else:
-        skel, eff = video_skeleton(path, fps, max_frames, max_side, flip=path.name.startswith("S0"))
-        if stored is not None:
-            stored.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(stored, skeleton=skel, fps=eff)
-    pose_s = time.perf_counter() - t
-    probs = run_model(model, skel)
-    result = ClipResult(path.name, expected, len(skel), len(probs), [classes[i] for i in probs.argmax(1)],
-                        probs.max(1).tolist(), eff, pose_s)
-    labeler = SteadyLabeler(classes)
-    result.shown = [labeler.update(p).label for p in probs]
-    if not len(probs) and len(skel):  # shorter than the receptive field: what a warm-started model says (not exact)
-        warm = model.warm_start
-        model.warm_start = True
-        try:
-            result.warm_top1 = [classes[i] for i in run_model(model, skel, ready_only=False).argmax(1)]
-        finally:
-            model.warm_start = warm
+    with make_session(model, fps, max_side, flip=path.name.startswith("S0")) as session:
+        frames = _frames(session, path, max_frames, cache)
+        pose_s = time.perf_counter() - t
+        session.start(path.name)
+        views = [v for f in frames for v in session.step(f).model_views]
+    STEP_TIMES.extend(v.prediction.model_ms / 1000.0 for v in views)
+    ready = [v for v in views if v.ready]
+    eff = fps or (len(frames) - 1) / max(frames[-1].timestamp - frames[0].timestamp, 1e-9) if frames else 0.0
+    result = ClipResult(path.name, expected, len(views), len(ready), [v.prediction.top[0][0] for v in ready],
+                        [v.prediction.top[0][1] for v in ready], eff, pose_s)
+    result.shown = [v.label.label for v in ready]
+    if not ready and frames:  # shorter than the receptive field: what a warm-started model says (not exact)
+        with make_session(model, fps, max_side, warm_start=True) as warm:
+            warm.start(path.name)
+            result.warm_top1 = [v.prediction.top[0][0] for f in frames for v in warm.step(f).model_views
+                                if v.prediction.top]
     return result
 
 

@@ -30,9 +30,8 @@ sys.path.insert(0, str(REPO))
 from cognn.live.events import EventSegmenter  # noqa: E402
 from cognn.live.labels import (DEFAULT_LABELS, RAW_LABELS, UNCERTAIN, LabelConfig, SteadyLabeler,  # noqa: E402
                                count_switches)
-from cognn.live.landmarks import extract_landmarks, load_landmarks, save_landmarks, to_skeletons  # noqa: E402
-from cognn.live.resample import resample_sequence  # noqa: E402
-from cognn.live.smoothing import SmoothingConfig  # noqa: E402
+from cognn.pose.landmarks import extract_landmarks, load_landmarks, save_landmarks, to_skeletons  # noqa: E402
+from cognn.pose.smoothing import SmoothingConfig  # noqa: E402
 
 PROG = "measure_live_defaults"
 VIDEOS = REPO.parent / "shared" / "data" / "video"
@@ -118,19 +117,21 @@ def lag_frames(raw: np.ndarray, smooth: np.ndarray, max_lag: int = 12) -> int:
 
 
 def run_model(rec, skel: np.ndarray, ts: np.ndarray, fps: float) -> tuple:
-    """Resample to the model's rate and step the recognizer; ``(probs (T', K), ready (T',), times (T',),
-    source frames (T',))``."""
+    """The frames through the live session (resampled to the model's rate, the model stepped); ``(probs (T', K),
+    ready (T',), times (T',), source frames (T',))`` per model frame."""
+    from cognn.live.session import LiveConfig, Session
     from cognn.sources import SkeletonFrame
 
-    xs, tm, src = resample_sequence(skel, ts, fps)
-    rec.reset()
-    probs, ready = [], []
-    for i in range(len(tm)):
-        persons = int((np.abs(xs[i]).sum((0, 1)) > 0).sum())
-        p = rec.step(SkeletonFrame(int(src[i]), float(tm[i]), xs[i], persons))
-        probs.append(p.probs if p.probs is not None else np.full(len(rec.classes), 1.0 / len(rec.classes)))
-        ready.append(p.ready)
-    return np.stack(probs).astype(np.float32), np.asarray(ready), tm, src
+    session = Session(rec, LiveConfig(fps=fps))
+    session.start("clip")
+    flat = np.full(len(rec.classes), 1.0 / len(rec.classes), np.float32)
+    views = []
+    for i, (x, t) in enumerate(zip(skel, ts)):
+        persons = int((np.abs(x).sum((0, 1)) > 0).sum())
+        views += session.step(SkeletonFrame(i, float(t), x, persons)).model_views
+    probs = [v.prediction.probs if v.prediction.probs is not None else flat for v in views]
+    return (np.stack(probs).astype(np.float32), np.array([v.ready for v in views]),
+            np.array([v.prediction.timestamp for v in views]), np.array([v.prediction.frame for v in views]))
 
 
 def labels_for(probs: np.ndarray, classes: list[str], cfg: LabelConfig) -> list[str]:
@@ -274,7 +275,7 @@ def main(argv=None) -> int:
     report["chosen"] = by_sm
 
     # -- events with the defaults ------------------------------------------------------------------------------------
-    from cognn.live.pipeline import LiveConfig
+    from cognn.live.session import LiveConfig
 
     live = LiveConfig()
     key = f"{live.smoothing.min_cutoff:g},{live.smoothing.beta:g}" if live.smoothing.enabled else "off"

@@ -1,6 +1,6 @@
-"""``cognn-infer``: the headless online pipeline — every frame of every input through the continual model.
+"""``cognn-infer``: the headless online pipeline — every frame of every input through the live session.
 
-    cognn-infer INPUT... [--model NAME] [--weights PATH] [--layout ntu25|kinetics18] [--top-k K]
+    cognn-infer INPUT... [--model NAME] [--weights PATH|NAME] [--layout ntu25|kinetics18] [--top-k K]
                 [--output PATH|-] [--format jsonl|csv] [--device cpu|cuda] [--workers N]
                 [--save-skeletons FILE.h5] [--render FILE.mp4] [--max-frames N] [--quiet]
                 [--events FILE.jsonl|FILE.csv] [--per-person] [--no-smooth] [--mirror]
@@ -10,42 +10,33 @@
 INPUT: video files, NTU ``.skeleton`` files, Kinetics-skeleton ``.json`` files, cognn HDF5 recordings or dataset files
 (every sample is one input) and folders of these (searched recursively). One record per input frame, inputs in the
 order given, each input's records together and in frame order (also with ``--workers``). Every input goes through
-the live pipeline (:class:`cognn.live.pipeline.LivePipeline`, docs/live.md): pose landmarks smoothed (``--no-smooth``
-turns it off), frames resampled by their timestamps to the model's training rate, steady labels and action events
-(``--events``); ``--per-person`` gives one record per person present and frame (fields ``person``, ``label``,
-``label_score`` added); ``--mirror`` mirrors the ``--render`` drawing only. Records go to stdout (or
-``--output``); messages, warnings and the summary to stderr. Exit status: 0, 1 if any input failed (it is reported and
-skipped, the others complete), 2 for a usage error.
+:class:`cognn.live.session.Session` (docs/live.md): pose landmarks smoothed (``--no-smooth`` turns it off), frames
+resampled by their timestamps to the model's training rate, steady labels and action events (``--events``);
+``--per-person`` gives one record per person present and frame (field ``person`` added); ``--mirror`` mirrors the
+``--render`` drawing only. Records go to stdout (or ``--output``); messages, warnings and the summary (what was
+recognised, where the files went) to stderr. Exit status: 0, 1 if any input failed (it is reported and skipped, the
+others complete), 2 for a usage error, 130 when stopped with Ctrl-C (what was done so far is kept).
 
-Record fields (JSON lines; CSV has the same fields with ``top`` flattened to ``top1_label, top1_score, ... topK``):
-``source`` (the input as given, ``file.h5#i`` for a dataset sample, ``camera N``), ``frame`` (0-based), ``timestamp``
-(seconds), ``persons`` (seen in the frame), ``ready`` (the prediction is exact: the receptive field holds only real
-frames; with the default warm start, earlier predictions come from a buffer filled with the first frame), ``top``
-(K ``{"label", "score"}``, highest first, softmax probabilities), ``model_ms`` (the model step), ``pose_ms`` (pixel
-inputs, else null), ``model`` (registry name) and ``weights_trained`` (false when no trained weights were found: the
-predictions then mean nothing, and stderr says so).
+Record fields: :mod:`cognn.live.records` (JSON lines; CSV has the same fields with ``top`` flattened to
+``top1_label, top1_score, ... topK``).
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import io
-import json
 import os
 import sys
 import time
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Sequence, TextIO
 
 from ..errors import CognnError
 from .common import positive_int
+from .infer_jobs import InputResult, Options, make_session, run_here, run_pool
 
 PROG = "cognn-infer"
 #: the bundled recording used by ``--demo`` (made by tools/make_demo_recording.py)
 DEMO_RECORDING = Path(__file__).resolve().parents[2] / "datasets" / "samples" / "demo.h5"
-_FIELDS = ("source", "frame", "timestamp", "persons", "ready", "model_ms", "pose_ms", "model", "weights_trained")
 
 
 class UsageError(CognnError):
@@ -66,15 +57,20 @@ def _index(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ..live.records import FIELDS
+
     p = argparse.ArgumentParser(
         prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run the online (frame-by-frame) action recognizer over recorded clips, a folder of them or a "
                     "camera, and write one prediction record per frame.",
         epilog="examples:\n"
-               "  cognn-infer --demo                         # the bundled demo recording\n"
+               "  cognn-infer --demo -o demo.jsonl            # the bundled demo recording\n"
                "  cognn-infer clip.mp4 recordings/ -o out.jsonl --workers 2\n"
                "  cognn-infer S001C001P001R001A001.skeleton --format csv --top-k 3\n"
                "  cognn-infer --camera 0 --max-frames 300 --render live.mp4\n\n"
+               f"record fields: {', '.join(FIELDS[:3])}, ..., {', '.join(FIELDS[3:])}, top (K label/score pairs);\n"
+               "  with --per-person also person (see cognn/live/records.py).\n"
+               "event fields (--events): label, start, end, start_frame, end_frame, peak_score, person, source.\n\n"
                "With several inputs, --save-skeletons FILE.h5 and --render FILE.mp4 write one file per input:\n"
                "FILE_<i>.h5 / FILE_<i>.mp4, i = the input's 0-based position in the processing order.\n"
                "Each process uses one CPU thread (set COGNN_THREADS to change it); use --workers for parallelism.")
@@ -85,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="run on the bundled demo recording (datasets/samples/demo.h5)")
     p.add_argument("--model", metavar="NAME", help="continual model (costgcn_mod, coagcn_mod, costr_mod, costgcn, "
                    "...); a regular name uses its continual twin")
-    p.add_argument("--weights", metavar="PATH", help="checkpoint of any supported family (default: the default "
-                   "model in weights/manifest.json)")
+    p.add_argument("--weights", metavar="PATH|NAME", help="checkpoint of any supported family, or a bundled model's "
+                   "name (default: the default model in weights/manifest.json)")
     p.add_argument("--layout", choices=("ntu25", "kinetics18"), help="skeleton layout (default: the weights')")
     p.add_argument("--top-k", type=positive_int, default=5, metavar="K", help="predictions per record (default 5)")
     p.add_argument("-o", "--output", default="-", metavar="PATH", help="records file, '-' for stdout (default)")
@@ -94,275 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="JSON lines or CSV (default: CSV for an --output ending in .csv, else JSON lines)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     p.add_argument("--workers", type=positive_int, default=1, metavar="N", help="parallel processes, one input each")
-    p.add_argument("--save-skeletons", metavar="FILE.h5", help="store the skeletons as a cognn recording")
-    p.add_argument("--render", metavar="FILE.mp4", help="write a video with the skeleton and top predictions drawn")
+    p.add_argument("--save-skeletons", metavar="FILE.h5", help="store the skeletons and events as a cognn recording")
+    p.add_argument("--render", metavar="FILE.mp4", help="write a video (.mp4 or .avi) with the skeleton, each "
+                   "person's label and the top predictions drawn")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop each input after N frames")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     live = p.add_argument_group("live options (docs/live.md)")
-    live.add_argument("--events", metavar="FILE", help="write the action events {label, start, end, peak_score, "
-                      "person, source} of every input to FILE (.jsonl or .csv)")
+    live.add_argument("--events", metavar="FILE", help="write the action events of every input to FILE (.jsonl or "
+                      ".csv)")
     live.add_argument("--per-person", action="store_true", help="one continual state and label per tracked person "
-                      "(records get person, label and label_score)")
+                      "(records get person)")
     live.add_argument("--no-smooth", action="store_true", help="do not smooth the pose landmarks")
     live.add_argument("--mirror", action="store_true", help="draw a mirror image in --render (the model still sees "
                       "the camera's own frame)")
     return p
-
-
-@dataclass
-class Options:
-    """Everything a job needs to know (picklable, sent to worker processes)."""
-
-    weights: str | None
-    model: str | None
-    layout: str | None
-    top_k: int
-    device: str
-    max_frames: int | None
-    save_skeletons: str | None
-    render: str | None
-    several: bool
-    per_person: bool = False
-    smooth: bool = True
-    mirror: bool = False
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# one input
-
-@dataclass
-class InputResult:
-    """What one input produced: its records (worker mode), counts, timings, and the error if it failed."""
-
-    index: int
-    source: str
-    records: list[dict[str, Any]] = field(default_factory=list)
-    frames: int = 0
-    model_ms: list[float] = field(default_factory=list)
-    pose_ms: list[float] = field(default_factory=list)
-    error: str | None = None
-    outputs: list[str] = field(default_factory=list)
-    #: action events of the input (cognn.live.events.Event)
-    events: list[Any] = field(default_factory=list)
-    #: stopped by Ctrl-C (the frames so far are complete, output files closed)
-    interrupted: bool = False
-
-
-def numbered(path: str, index: int, several: bool) -> Path:
-    """``path`` itself for a single input, else ``<stem>_<index><suffix>`` beside it."""
-    p = Path(path)
-    return p if not several else p.with_name(f"{p.stem}_{index}{p.suffix}")
-
-
-def make_record(source: str, pred, model: str, trained: bool) -> dict[str, Any]:
-    """The output record of one frame."""
-    return {"source": source, "frame": pred.frame, "timestamp": round(pred.timestamp, 6), "persons": pred.persons,
-            "ready": pred.ready, "top": [{"label": label, "score": round(score, 6)} for label, score in pred.top],
-            "model_ms": round(pred.model_ms, 4),
-            "pose_ms": None if pred.pose_ms is None else round(pred.pose_ms, 3),
-            "model": model, "weights_trained": trained}
-
-
-class _Context:
-    """Per-process state: the recognizer and a pose estimator shared by the video inputs."""
-
-    def __init__(self, opts: Options, recognizer=None) -> None:
-        self.opts = opts
-        self.recognizer = recognizer if recognizer is not None else make_recognizer(opts, quiet=True)
-        self.pipeline = make_pipeline(opts, self.recognizer)
-        self._estimator = None
-
-    def estimator(self):
-        if self._estimator is None:
-            self._estimator = self.pipeline.estimator()
-        return self._estimator
-
-    def close(self) -> None:
-        if self._estimator is not None:
-            self._estimator.close()
-            self._estimator = None
-
-
-def _open(spec: str | int, ctx: _Context):
-    from ..sources import open_source, source_kind
-
-    rec = ctx.recognizer
-    pixel = isinstance(spec, int) or source_kind(spec) == "video"
-    src = open_source(spec, layout=rec.layout, num_persons=rec.model.num_persons,
-                      estimator=ctx.estimator() if pixel else None)
-    try:
-        ctx.pipeline.check_source(src)  # a 2-D model on 3-D data or the reverse: one sentence naming both
-    except BaseException:
-        src.close()
-        raise
-    return src
-
-
-def make_pipeline(opts: Options, recognizer):
-    """The live pipeline for the options around ``recognizer``."""
-    from ..live.pipeline import LiveConfig, LivePipeline
-    from ..live.smoothing import DEFAULT_SMOOTHING, NO_SMOOTHING
-
-    config = LiveConfig(smoothing=DEFAULT_SMOOTHING if opts.smooth else NO_SMOOTHING,
-                        persons="single" if opts.per_person else "all", mirror=opts.mirror)
-    return LivePipeline(recognizer, config)
-
-
-def live_records(source: str, step, model: str, trained: bool, per_person: bool) -> list[dict[str, Any]]:
-    """The records of one input frame: the latest prediction (frame and timestamp of the input frame); with
-    ``per_person`` one per person, with the person's id and steady label."""
-    frame = step.frame
-    out = []
-    for view in step.persons if per_person else step.persons[:1]:
-        rec = make_record(source, view.prediction, model, trained)
-        rec["frame"], rec["timestamp"] = frame.index, round(float(frame.timestamp), 6)
-        rec["persons"], rec["pose_ms"] = frame.persons, None if frame.pose_ms is None else round(frame.pose_ms, 3)
-        if per_person:
-            rec.update(person=view.person, label=view.label.label, label_score=round(view.label.score, 6))
-        out.append(rec)
-    return out
-
-
-def run_input(index: int, spec: str | int, ctx: _Context, emit: Callable[[dict[str, Any]], None],
-              tick: Callable[[], None] | None = None) -> InputResult:
-    """Run one input frame by frame, emitting a record per frame; failures are caught and reported in the result."""
-    from ..data.store import RecordingWriter
-    from ..render import VideoRenderer, render_frame
-
-    opts, rec, pipe = ctx.opts, ctx.recognizer, ctx.pipeline
-    name = f"camera {spec}" if isinstance(spec, int) else str(spec)
-    res = InputResult(index, name)
-    writer = renderer = None
-    src = None
-    try:
-        src = _open(spec, ctx)
-        pipe.reset(name)
-        if opts.save_skeletons:
-            out = numbered(opts.save_skeletons, index, opts.several)
-            writer = RecordingWriter(out, rec.layout, src.domain, rec.model.num_persons, source=name, fps=src.fps,
-                                     extra_attrs={"canvas_size": list(src.canvas_size)})
-        if opts.render:
-            renderer = VideoRenderer(numbered(opts.render, index, opts.several), src.fps)
-        header = f"{Path(name).name}  {rec.model_name}"
-        try:
-            for frame in src:
-                step = pipe.step(frame)
-                for record in live_records(name, step, rec.model_name, rec.has_weights, opts.per_person):
-                    emit(record)
-                res.frames += 1
-                res.model_ms += [v.prediction.model_ms for v in step.model_views]
-                if frame.pose_ms is not None:
-                    res.pose_ms.append(frame.pose_ms)
-                if writer is not None:
-                    writer.append(frame.skeleton, frame.timestamp)
-                    for event in step.events:
-                        writer.add_event(event.to_dict())
-                pred = step.prediction
-                if renderer is not None:
-                    renderer.write(render_frame(step.image, step.draw_px, rec.layout, src.canvas_size,
-                                                pred.top if pred is not None else [],
-                                                ready=pred is not None and pred.ready,
-                                                warmup=pred.warmup if pred is not None else (0, rec.frames_to_ready),
-                                                has_weights=rec.has_weights, header=f"{header}  frame {frame.index}"))
-                if tick is not None:
-                    tick()
-                if opts.max_frames is not None and res.frames >= opts.max_frames:
-                    break
-        except KeyboardInterrupt:  # Ctrl-C ends a live run; the frames so far are kept and the files closed
-            res.interrupted = True
-        if res.frames == 0:
-            raise CognnError(f"{name}: no frame could be read")
-        running = list(pipe.events)
-        res.events = pipe.finish()
-        if writer is not None:
-            for event in res.events:
-                if event not in running:  # closed by the end of the stream (the others were added as they ended)
-                    writer.add_event(event.to_dict())
-            res.outputs.append(str(writer.close()))
-            writer = None
-        if renderer is not None:
-            renderer.close()
-            res.outputs.append(str(renderer.path))
-    except BrokenPipeError:  # the reader of stdout went away: stop everything, not just this input
-        raise
-    except (CognnError, OSError, ValueError) as e:
-        res.error = _sentence(e, name)
-    except Exception as e:  # an unexpected failure of one input must not stop the others
-        if os.environ.get("COGNN_DEBUG"):
-            raise
-        res.error = f"{name}: unexpected {type(e).__name__}: {e} (set COGNN_DEBUG=1 for details)"
-    finally:
-        if writer is not None:
-            writer.abort()
-        if renderer is not None:
-            renderer.close()
-        if src is not None:
-            src.close()
-    return res
-
-
-def _sentence(e: BaseException, name: str) -> str:
-    text = str(e).strip() or type(e).__name__
-    if isinstance(e, OSError) and e.filename is None:
-        text = f"{name}: {text}"
-    elif not isinstance(e, OSError) and name not in text and Path(name).name not in text:
-        text = f"{name}: {text}"
-    return text
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# worker processes
-
-_WORKER: _Context | None = None
-
-
-def _worker_init(opts: Options) -> None:
-    global _WORKER
-    _set_threads()
-    warnings.simplefilter("ignore")
-    _WORKER = _Context(opts)
-
-
-def _worker_job(job: tuple[int, str]) -> InputResult:
-    index, spec = job
-    assert _WORKER is not None
-    records: list[dict[str, Any]] = []
-    res = run_input(index, spec, _WORKER, records.append)
-    res.records = records  # an input that failed half-way keeps its records up to the failure, as in one process
-    return res
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# output
-
-class RecordWriter:
-    """Writes records as JSON lines or flattened CSV (``top1_label, top1_score, ... topK``)."""
-
-    def __init__(self, stream: TextIO, fmt: str, top_k: int, per_person: bool = False) -> None:
-        self.stream = stream
-        self.fmt = fmt
-        self.top_k = top_k
-        self.extra = ("person", "label", "label_score") if per_person else ()
-        self._csv = None
-        if fmt == "csv":
-            cols = list(_FIELDS) + list(self.extra) + [f"top{i}_{k}" for i in range(1, top_k + 1)
-                                                       for k in ("label", "score")]
-            self._csv = csv.DictWriter(stream, fieldnames=cols, lineterminator="\n")
-            self._csv.writeheader()
-
-    def write(self, record: dict[str, Any]) -> None:
-        if self._csv is None:
-            self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-            return
-        row = {k: record[k] for k in _FIELDS + self.extra}
-        row["pose_ms"] = "" if row["pose_ms"] is None else row["pose_ms"]
-        row["ready"] = "true" if row["ready"] else "false"
-        row["weights_trained"] = "true" if row["weights_trained"] else "false"
-        for i in range(self.top_k):
-            item = record["top"][i] if i < len(record["top"]) else {"label": "", "score": ""}
-            row[f"top{i + 1}_label"] = item["label"]
-            row[f"top{i + 1}_score"] = item["score"]
-        self._csv.writerow(row)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -372,18 +113,17 @@ def _say(text: str) -> None:
     print(f"{PROG}: {text}", file=sys.stderr, flush=True)
 
 
-def make_recognizer(opts: Options, quiet: bool = False):
-    """The recognizer for the options; warnings (untrained weights) are printed unless ``quiet``."""
-    from ..online import OnlineRecognizer
+def set_threads() -> None:
+    """One intra-op thread unless COGNN_THREADS says otherwise: a frame step is too small to gain from more, and
+    OpenMP threads spinning on a busy machine make it many times slower. Parallelism comes from --workers."""
+    import torch
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        rec = OnlineRecognizer.from_weights(opts.weights, model=opts.model, layout=opts.layout, top_k=opts.top_k,
-                                            device=opts.device)
-    if not quiet:
-        for w in caught:
-            _say(f"warning: {w.message}")
-    return rec
+    value = os.environ.get("COGNN_THREADS", "").strip()
+    try:
+        threads = int(value) if value else 1
+    except ValueError:
+        raise UsageError(f"COGNN_THREADS must be a positive integer, not {value!r}") from None
+    torch.set_num_threads(max(1, threads))
 
 
 def _check_device(device: str) -> None:
@@ -399,26 +139,38 @@ def _check_device(device: str) -> None:
         raise UsageError(f"unsupported device {device!r}; use cpu or cuda")
 
 
-def _check_out_dir(path: str | None, what: str) -> None:
-    if path is not None and path != "-":
-        parent = Path(path).expanduser().resolve().parent
-        if not parent.is_dir():
-            raise UsageError(f"the folder of {what} {path} does not exist")
-
-
 def _percentile(values: Sequence[float], q: float) -> float:
     import numpy as np
 
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else float("nan")
 
 
-def _summary(results: list[InputResult], wall_s: float) -> str:
+def _events_text(results: list[InputResult]) -> list[str]:
+    """What was recognised: each input's action events (or that there were none)."""
+    from ..render import percent
+
+    lines = []
+    for r in results:
+        if r.error is not None or not r.frames:
+            continue
+        name = Path(r.source).name
+        if not r.events:
+            lines.append(f"{name}: no action event (nothing held a steady label for 0.5 s)")
+            continue
+        shown = [f"{e.label} {e.start:.1f}-{e.end:.1f} s ({percent(e.peak_score)})" for e in r.events[:6]]
+        more = f", and {len(r.events) - 6} more" if len(r.events) > 6 else ""
+        lines.append(f"{name}: {', '.join(shown)}{more}")
+    return lines
+
+
+def _summary(results: list[InputResult], wall_s: float) -> list[str]:
     import numpy as np
 
     frames = sum(r.frames for r in results)
     failed = sum(r.error is not None for r in results)
     model = [m for r in results for m in r.model_ms]
     pose = [m for r in results for m in r.pose_ms]
+    latency = [m for r in results for m in r.latency_ms]
     lines = [f"{len(results)} input{'s' if len(results) != 1 else ''} ({failed} failed), {frames} frames "
              f"in {wall_s:.2f} s: {frames / wall_s if wall_s > 0 else float('nan'):.1f} frames/s end to end"]
     if model:
@@ -427,18 +179,12 @@ def _summary(results: list[InputResult], wall_s: float) -> str:
     if pose:
         lines.append(f"pose: mean {np.mean(pose):.1f} ms, p50 {_percentile(pose, 50):.1f} ms, "
                      f"p95 {_percentile(pose, 95):.1f} ms")
-    return "\n".join(f"{PROG}: {line}" for line in lines)
+    if latency:
+        lines.append(f"capture to result: p50 {_percentile(latency, 50):.1f} ms, p95 {_percentile(latency, 95):.1f} ms")
+    return lines
 
 
-def _progress(enabled: bool, total: int | None, unit: str):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False)
-
-
-def _inputs(args: argparse.Namespace) -> list[str | int]:
+def _inputs(args: argparse.Namespace, skipped: list[str]) -> list[str | int]:
     from ..sources import expand_inputs
 
     if args.camera is not None:
@@ -455,62 +201,92 @@ def _inputs(args: argparse.Namespace) -> list[str | int]:
     if not args.inputs:
         raise UsageError("no INPUT given; pass video/skeleton files or folders, --camera INDEX, or --demo to try the "
                          "bundled recording")
-    specs = expand_inputs(args.inputs)
+    specs: list[str | int] = list(expand_inputs(args.inputs, skipped))
     if not specs:
         raise UsageError("the given folders hold no supported file")
     return specs
 
 
-def _set_threads() -> None:
-    """One intra-op thread unless COGNN_THREADS says otherwise: a frame step is too small to gain from more, and
-    OpenMP threads spinning on a busy machine make it many times slower. Parallelism comes from --workers."""
-    import torch
+def _precheck(specs: list[str | int]) -> list[str]:
+    """The inputs that cannot be opened at all (missing, not a regular file, unsupported): one sentence each,
+    found before the model loads."""
+    from ..data.files import check_input_file
+    from ..sources import SUPPORTED_EXTENSIONS, source_kind, split_sample
 
-    value = os.environ.get("COGNN_THREADS", "").strip()
+    bad = []
+    for spec in specs:
+        if isinstance(spec, int):
+            continue
+        path = Path(split_sample(spec)[0])
+        try:
+            if source_kind(path) is None:
+                raise CognnError(f"{path}: unsupported file type {path.suffix or '(no extension)'!r}; supported: "
+                                 f"{', '.join(SUPPORTED_EXTENSIONS)}")
+            check_input_file(path)
+        except CognnError as e:
+            bad.append(str(e))
+    return bad
+
+
+def _outputs(args: argparse.Namespace, specs: list[str | int]) -> tuple[str, ...]:
+    """Every output checked before anything runs: not an input, a folder that exists and can be written."""
+    from ..atomic import OutputError, check_output
+    from ..sources import split_sample
+
+    inputs = tuple(split_sample(s)[0] for s in specs if isinstance(s, str))
+    several = len(specs) > 1
     try:
-        threads = int(value) if value else 1
-    except ValueError:
-        raise UsageError(f"COGNN_THREADS must be a positive integer, not {value!r}") from None
-    torch.set_num_threads(max(1, threads))
+        if args.output != "-":
+            check_output(args.output, "--output", inputs)
+        if args.events:
+            if Path(args.events).suffix.lower() not in (".jsonl", ".csv"):
+                raise UsageError(f"--events writes .jsonl or .csv files, not {args.events}")
+            check_output(args.events, "--events", inputs)
+        for value, what in ((args.save_skeletons, "--save-skeletons"), (args.render, "--render")):
+            if value:
+                from .infer_jobs import numbered
+
+                for i in range(len(specs) if several else 1):
+                    check_output(numbered(value, i, several), what, inputs)
+        if args.render:
+            from ..render import VIDEO_FORMATS
+
+            if Path(args.render).suffix.lower() not in VIDEO_FORMATS:
+                raise UsageError(f"--render writes {' or '.join(VIDEO_FORMATS)} videos, not {args.render}")
+    except OutputError as e:
+        raise UsageError(str(e)) from None
+    return inputs
 
 
 def _run(args: argparse.Namespace) -> int:
     _check_device(args.device)
-    _set_threads()
-    for path, what in ((args.output, "--output"), (args.save_skeletons, "--save-skeletons"),
-                       (args.render, "--render"), (args.events, "--events")):
-        _check_out_dir(path, what)
-    if args.events and Path(args.events).suffix.lower() not in (".jsonl", ".csv"):
-        raise UsageError(f"--events writes .jsonl or .csv files, not {args.events}")
-    specs = _inputs(args)
+    set_threads()
+    skipped: list[str] = []
+    specs = _inputs(args, skipped)
+    inputs = _outputs(args, specs)
+    for line in skipped:
+        _say(f"note: {line}")
+    bad = _precheck(specs)
+    if bad and len(bad) == len(specs):
+        for line in bad:
+            _say(f"error: {line} (skipped)")
+        _say(f"{len(specs)} input{'s' if len(specs) != 1 else ''} ({len(specs)} failed), nothing to run")
+        return 1
     several = len(specs) > 1
     opts = Options(weights=args.weights, model=args.model, layout=args.layout, top_k=args.top_k, device=args.device,
                    max_frames=args.max_frames, save_skeletons=args.save_skeletons, render=args.render,
-                   several=several, per_person=args.per_person, smooth=not args.no_smooth, mirror=args.mirror)
-    recognizer = make_recognizer(opts)
-    if args.top_k > len(recognizer.classes):
-        _say(f"note: the model has {len(recognizer.classes)} classes; writing the top {len(recognizer.classes)}")
-    top_k = recognizer.top_k
+                   several=several, per_person=args.per_person, smooth=not args.no_smooth, mirror=args.mirror,
+                   inputs=inputs)
+    session = make_session(opts, say=_say)
+    rec = session.recognizer
+    if args.top_k > len(rec.classes):
+        _say(f"note: the model has {len(rec.classes)} classes; writing the top {len(rec.classes)}")
     if not args.quiet:
-        _say(f"model: {recognizer.description}")
+        _say(f"model: {session.description}")
     show = not args.quiet and sys.stderr.isatty()
-
-    stream, close = (sys.stdout, False) if args.output == "-" else (
-        open(args.output, "w", encoding="utf-8", newline=""), True)
     fmt = args.format or ("csv" if str(args.output or "").lower().endswith(".csv") else "jsonl")
-    out = RecordWriter(stream, fmt, top_k, per_person=args.per_person)
-    results: list[InputResult] = []
     t0 = time.perf_counter()
-    interrupted = False
-    try:
-        if args.workers == 1 or len(specs) == 1:
-            results, interrupted = _run_here(specs, opts, recognizer, out, show)
-        else:
-            results, interrupted = _run_pool(specs, opts, out, show, min(args.workers, len(specs)))
-    finally:
-        stream.flush()
-        if close:
-            stream.close()
+    results, interrupted, written = _write_records(args, specs, opts, session, fmt, rec.top_k, show)
     wall = time.perf_counter() - t0
     for r in results:
         if r.error is not None:
@@ -523,61 +299,54 @@ def _run(args: argparse.Namespace) -> int:
         if not args.quiet:
             _say(f"wrote {len(events)} event{'s' if len(events) != 1 else ''} to {args.events}")
     if not args.quiet:
+        for line in _events_text(results):
+            _say(line)
         for r in results:
             for path in r.outputs:
                 _say(f"wrote {path}")
-        print(_summary(results, wall), file=sys.stderr, flush=True)
+        if args.output != "-":
+            _say(f"wrote {written} record{'s' if written != 1 else ''} to {args.output}" if written
+                 else f"no record, {args.output} was not written")
+        for line in _summary(results, wall):
+            _say(line)
     if interrupted:
         _say("interrupted")
         return 130
     return 1 if any(r.error is not None for r in results) else 0
 
 
-def _run_here(specs: list, opts: Options, recognizer, out: RecordWriter, show: bool) -> tuple[list, bool]:
-    ctx = _Context(opts, recognizer)
-    bar = _progress(show, None, "frame")
-    results: list[InputResult] = []
+def _write_records(args: argparse.Namespace, specs: list[str | int], opts: Options, session: Any, fmt: str,
+                   top_k: int, show: bool) -> tuple[list[InputResult], bool, int]:
+    """Run the inputs, writing records to stdout or (whole or not at all) to ``--output``; (results, interrupted,
+    records written). A run that writes no record leaves an earlier ``--output`` as it was."""
+    from ..atomic import AtomicOutput
+    from ..live.records import RecordWriter
+
+    out: AtomicOutput | None = None
+    stream: TextIO
+    if args.output == "-":
+        stream = sys.stdout
+    else:
+        out = AtomicOutput(args.output, what="--output", inputs=opts.inputs)
+        stream = open(out.temp, "w", encoding="utf-8", newline="")
+    writer = RecordWriter(stream, fmt, top_k, per_person=args.per_person)
+    ok = False
     try:
-        for i, spec in enumerate(specs):
-            res = run_input(i, spec, ctx, out.write, tick=bar.update if bar is not None else None)
-            results.append(res)
-            if res.interrupted:
-                return results, True
-            if bar is not None:
-                bar.set_postfix_str(f"{i + 1}/{len(specs)} inputs", refresh=False)
-    except KeyboardInterrupt:
-        return results, True
+        if args.workers == 1 or len(specs) == 1:
+            results, interrupted = run_here(specs, opts, session, writer.write, show)
+        else:
+            session.close()
+            results, interrupted = run_pool(specs, opts, writer.write, show, min(args.workers, len(specs)))
+        ok = True
     finally:
-        if bar is not None:
-            bar.close()
-        ctx.close()
-    return results, False
-
-
-def _run_pool(specs: list, opts: Options, out: RecordWriter, show: bool, workers: int) -> tuple[list, bool]:
-    import multiprocessing as mp
-
-    bar = _progress(show, len(specs), "input")
-    results: list[InputResult] = []
-    pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(opts,))
-    try:
-        for res in pool.imap(_worker_job, list(enumerate(specs))):
-            for record in res.records:
-                out.write(record)
-            res.records = []
-            results.append(res)
-            if bar is not None:
-                bar.update(1)
-        pool.close()
-    except KeyboardInterrupt:
-        pool.terminate()
-        return results, True
-    finally:
-        pool.terminate()
-        pool.join()
-        if bar is not None:
-            bar.close()
-    return results, False
+        stream.flush()
+        if out is not None:
+            stream.close()
+            if ok and writer.count:
+                out.commit()
+            else:
+                out.abort()
+    return results, interrupted, writer.count
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -586,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse has printed usage and "cognn-infer: error: ..."
-        return int(e.code or 0)
+        return int(e.code or 0) if isinstance(e.code, int) or e.code is None else 2
     try:
         return _run(args)
     except BrokenPipeError:  # e.g. piped into `head`: not an error
@@ -595,9 +364,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError, io.UnsupportedOperation):
             pass
         return 0
-    except UsageError as e:
-        _say(f"error: {e}")
-        return 2
     except (CognnError, ValueError, OSError) as e:  # bad weights file, unknown model name, unwritable output
         _say(f"error: {e}")
         return 2

@@ -23,7 +23,7 @@ from ..errors import InputFileError
 from .labels import UNCERTAIN
 
 __all__ = ["Event", "EventSegmenter", "segment_labels", "write_events", "read_events", "EVENT_FIELDS",
-           "DEFAULT_IGNORE", "EVENT_FORMATS"]
+           "DEFAULT_IGNORE", "EVENT_FORMATS", "recorded", "events_of_recording", "RECORDED_KIND"]
 
 #: labels that never make an event
 DEFAULT_IGNORE = (UNCERTAIN, "none")
@@ -149,11 +149,13 @@ def _format(path: Path, fmt: str | None) -> str:
 
 
 def write_events(path: str | os.PathLike, events: Iterable[Event], fmt: str | None = None) -> Path:
-    """Write events as JSON lines or CSV (``fmt`` or the file's extension); returns the path."""
+    """Write events as JSON lines or CSV (``fmt`` or the file's extension), whole or not at all; returns the path."""
+    from ..atomic import AtomicOutput
+
     path = Path(path)
     fmt = _format(path, fmt)
     rows = [e.to_dict() for e in events]
-    with open(path, "w", encoding="utf-8", newline="") as f:
+    with AtomicOutput(path, what="events file") as out, open(out.temp, "w", encoding="utf-8", newline="") as f:
         if fmt == "jsonl":
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -162,6 +164,26 @@ def write_events(path: str | os.PathLike, events: Iterable[Event], fmt: str | No
             w.writeheader()
             w.writerows(rows)
     return path
+
+
+#: the ``kind`` of an action event in a recording's event list
+RECORDED_KIND = "action"
+
+
+def recorded(event: Event) -> dict[str, Any]:
+    """An event as a recording stores it (``{"kind": "action", ...}``, the app's and ``cognn-infer``'s format)."""
+    return {"kind": RECORDED_KIND, **event.to_dict()}
+
+
+def events_of_recording(rows: Iterable[dict[str, Any]], path: str | os.PathLike | None = None) -> list[Event]:
+    """The action events of a recording's event list. Recordings of earlier versions still read: ``cognn-infer``
+    wrote events without ``kind``, the app added ``{"kind": "top1"}`` rows (skipped)."""
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or row.get("kind", RECORDED_KIND) != RECORDED_KIND:
+            continue
+        out.append(_event({k: v for k, v in row.items() if k != "kind"}, Path(path or "<recording>"), i + 1))
+    return out
 
 
 def _event(row: dict[str, Any], path: Path, line: int) -> Event:

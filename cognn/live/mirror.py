@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mirror_image", "mirror_draw_px", "mirror_x", "mirrored_view", "label_anchor"]
+__all__ = ["mirror_image", "mirror_draw_px", "mirrored_view", "label_anchor"]
 
 
 def mirror_image(image: np.ndarray) -> np.ndarray:
     """A left-right flipped copy of an image ``(H, W[, C])``."""
     return np.ascontiguousarray(np.asarray(image)[:, ::-1])
-
-
-def mirror_x(x: float | np.ndarray, width: float) -> float | np.ndarray:
-    """Pixel x of a point in the mirrored picture (continuous coordinates: ``width - x``)."""
-    return width - x
 
 
 def mirror_draw_px(draw_px: np.ndarray, width: float) -> np.ndarray:

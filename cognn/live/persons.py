@@ -4,9 +4,10 @@
 continuity of their position (so a person who moves to another slot keeps the id); a person unseen for more than
 ``max_missed`` frames is dropped and someone appearing later gets a new id.
 
-:class:`PersonRecognizers` runs the continual model once per person: each id has its own recognizer (a clone of the
-given :class:`cognn.online.OnlineRecognizer`: model step state, normaliser reference and latest probabilities), fed
-that person alone in slot 0 with the second slot zero, as in NTU single-person samples. A newcomer starts from an
+:class:`PersonRecognizers` runs the continual model once per person: each id has its own
+:class:`cognn.online.Stream` of the one recognizer (model step state, normaliser reference and latest probabilities,
+swapped into the model when the person steps), fed that person alone in slot 0 with the second slot zero, as in NTU
+single-person samples. A newcomer starts from an
 empty state and warms up visibly (``Prediction.ready`` is False until its receptive field is full); a person who
 leaves drops their state. ``mode="pair"`` packs the two oldest people into the two slots of one state (for
 interaction classes); the pair restarts when its members change. :meth:`PersonRecognizers.reset` clears everything
@@ -14,13 +15,13 @@ interaction classes); the pair restarts when its members change. :meth:`PersonRe
 """
 from __future__ import annotations
 
-import copy
 import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..domains import IMAGE2D
+from ..online import OnlineRecognizer, Prediction, Stream
 
 __all__ = ["Track", "PersonTracker", "PersonPrediction", "PersonRecognizers", "PERSON_MODES", "present_slots"]
 
@@ -137,7 +138,7 @@ class PersonPrediction:
     #: source slots of the people it is about, in model-slot order (a held person keeps their last slot)
     slots: tuple[int, ...]
     #: the recognizer's prediction (``ready``/``warmup`` show the person's own warm-up)
-    prediction: object
+    prediction: Prediction
     #: True on the person's first frame (a fresh state)
     new: bool
     #: False while the person is missing and their last skeleton is held
@@ -147,7 +148,7 @@ class PersonPrediction:
 class PersonRecognizers:
     """A continual state per person (``mode="single"``) or per pair (``mode="pair"``); see the module docstring."""
 
-    def __init__(self, recognizer, *, mode: str = "single", max_missed: int = 15, max_distance: float = 0.25,
+    def __init__(self, recognizer: OnlineRecognizer, *, mode: str = "single", max_missed: int = 15, max_distance: float = 0.25,
                  domain: str | None = None) -> None:
         if mode not in PERSON_MODES:
             raise ValueError(f"unknown person mode {mode!r}; use one of {', '.join(PERSON_MODES)}")
@@ -156,10 +157,10 @@ class PersonRecognizers:
         if mode == "pair" and self.num_slots < 2:
             raise ValueError("pair mode needs a model with two person slots")
         recognizer.reset()
-        self._template = recognizer
+        self.recognizer = recognizer
         self.tracker = PersonTracker(domain or getattr(recognizer, "domain", "camera3d"), max_distance=max_distance,
                                      max_missed=max_missed)
-        self._recs: dict[int, object] = {}
+        self._recs: dict[int, Stream] = {}
         self._pair_members: tuple[int, ...] = ()
         self._pair_id: int | None = None
         self._next_pair = 0
@@ -173,49 +174,49 @@ class PersonRecognizers:
     def reset(self) -> None:
         """Forget every person and state (new source, seek)."""
         self.tracker.reset()
+        for stream in self._recs.values():
+            self.recognizer.release(stream)
         self._recs.clear()
         self._pair_members, self._pair_id = (), None
         self.left = []
 
-    def _new_recognizer(self):
-        rec = copy.deepcopy(self._template)
-        rec.reset()
-        return rec
+    def _drop(self, key: int) -> bool:
+        stream = self._recs.pop(key, None)
+        if stream is None:
+            return False
+        self.recognizer.release(stream)
+        return True
 
-    def _frame(self, frame, skeleton: np.ndarray, persons: int):
-        from ..sources import SkeletonFrame
-
-        return SkeletonFrame(index=frame.index, timestamp=frame.timestamp, skeleton=skeleton, persons=persons,
-                             image=None, draw_px=None, pose_ms=frame.pose_ms)
-
-    def step(self, frame) -> list[PersonPrediction]:
-        """Feed one :class:`cognn.sources.SkeletonFrame`; one :class:`PersonPrediction` per tracked person (pair)."""
-        self.tracker.update(frame.skeleton)
+    def step(self, skeleton: np.ndarray, timestamp: float, index: int | None = None) -> list[PersonPrediction]:
+        """Feed one frame ``(C, V, M)``; one :class:`PersonPrediction` per tracked person (or pair)."""
+        self.tracker.update(skeleton)
         self.left = []
         for tid in self.tracker.left:
-            if self._recs.pop(tid, None) is not None and self.mode == "single":
+            if self._drop(tid) and self.mode == "single":
                 self.left.append(tid)
-        return self._step_single(frame) if self.mode == "single" else self._step_pair(frame)
+        shape = np.shape(skeleton)
+        return (self._step_single(shape, timestamp, index) if self.mode == "single"
+                else self._step_pair(shape, timestamp, index))
 
-    def _step_single(self, frame) -> list[PersonPrediction]:
+    def _step_single(self, shape: tuple[int, ...], timestamp: float, index: int | None) -> list[PersonPrediction]:
         out = []
-        shape = np.shape(frame.skeleton)
         for tid, track in sorted(self.tracker.tracks.items()):
             new = tid not in self._recs
             if new:
-                self._recs[tid] = self._new_recognizer()
+                self._recs[tid] = self.recognizer.new_stream()
             x = np.zeros(shape, np.float32)
             x[..., 0] = track.skeleton
-            pred = self._recs[tid].step(self._frame(frame, x, int(track.missed == 0)))
+            pred = self.recognizer.step(x, timestamp, index=index, stream=self._recs[tid])
+            pred.persons = int(track.missed == 0)
             out.append(PersonPrediction(tid, (track.slot,), pred, new, track.missed == 0))
         return out
 
-    def _step_pair(self, frame) -> list[PersonPrediction]:
+    def _step_pair(self, shape: tuple[int, ...], timestamp: float, index: int | None) -> list[PersonPrediction]:
         tracks = sorted(self.tracker.tracks.values(), key=lambda t: t.id)[: self.num_slots]
         members = tuple(t.id for t in tracks)
         if members != self._pair_members:
             if self._pair_id is not None:
-                self._recs.pop(self._pair_id, None)
+                self._drop(self._pair_id)
                 self.left.append(self._pair_id)
             self._pair_members, self._pair_id = members, None
             if members:
@@ -225,10 +226,11 @@ class PersonRecognizers:
             return []
         new = self._pair_id not in self._recs
         if new:
-            self._recs[self._pair_id] = self._new_recognizer()
-        x = np.zeros(np.shape(frame.skeleton), np.float32)
+            self._recs[self._pair_id] = self.recognizer.new_stream()
+        x = np.zeros(shape, np.float32)
         for m, t in enumerate(tracks):
             x[..., m] = t.skeleton
         present = sum(t.missed == 0 for t in tracks)
-        pred = self._recs[self._pair_id].step(self._frame(frame, x, present))
+        pred = self.recognizer.step(x, timestamp, index=index, stream=self._recs[self._pair_id])
+        pred.persons = present
         return [PersonPrediction(self._pair_id, tuple(t.slot for t in tracks), pred, new, present > 0)]

@@ -10,17 +10,16 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import sys
 import threading
 import weakref
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from ..errors import InputFileError
+from .quiet import stderr_silenced
 
 __all__ = ["PersonPose", "PoseEstimator", "default_model_path", "resolve_model_path", "load_image",
            "MODEL_ENV_VAR"]
@@ -86,33 +85,8 @@ def resolve_model_path(model_path: str | os.PathLike | None = None) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def _stderr_silenced(enabled: bool = True) -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for the duration (native code writes there directly)."""
-    if not enabled:
-        yield
-        return
-    try:
-        sys.stderr.flush()
-    except (AttributeError, ValueError, OSError):
-        pass
-    try:
-        saved = os.dup(2)
-    except OSError:  # no fd 2 (some embedded interpreters)
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _close_landmarker(landmarker) -> None:
-    with contextlib.suppress(Exception), _stderr_silenced():
+    with contextlib.suppress(Exception), stderr_silenced():
         landmarker.close()
 
 
@@ -217,7 +191,7 @@ class PoseEstimator:
         from mediapipe.tasks.python import vision
 
         try:
-            with _stderr_silenced(self.quiet):
+            with stderr_silenced(self.quiet):
                 self._landmarker = vision.PoseLandmarker.create_from_options(self._options)
         except (ValueError, RuntimeError, OSError) as exc:
             raise InputFileError(self.model_path, f"MediaPipe could not load the pose model: {exc}") from None
@@ -287,7 +261,7 @@ class PoseEstimator:
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         quiet = self._quiet_calls > 0
-        with _stderr_silenced(quiet):
+        with stderr_silenced(quiet):
             if self.mode == "video":
                 result = self._landmarker.detect_for_video(image, self._next_timestamp_ms(timestamp_s))
             else:

@@ -61,11 +61,13 @@ convention: ``x / w - 0.5``, ``y / h - 0.5``, no y flip, zeros where the score i
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 
 __all__ = ["MP_NUM_LANDMARKS", "NTU25_FROM_MP", "KINETICS18_FROM_MP", "mediapipe_to_ntu25", "ntu25_visibility",
-           "mediapipe_to_kinetics18", "normalize_kinetics", "estimate_root_translation", "mp_world_to_ntu_axes"]
+           "mediapipe_to_kinetics18", "normalize_kinetics", "estimate_root_translation", "mp_world_to_ntu_axes",
+           "people_to_domain", "mediapipe_to_domain"]
 
 MP_NUM_LANDMARKS = 33
 
@@ -255,3 +257,49 @@ def estimate_root_translation(world: np.ndarray, image_norm: np.ndarray, width: 
     tz = (c + (su * bb).sum(-1) / s_) / denom
     t = np.concatenate([(bb + su * tz[..., None]) / s_[..., None], tz[..., None]], axis=-1)
     return (t * (_NTU_AXES * ~bad[..., None])).astype(np.float32)
+
+
+def people_to_domain(people: Sequence, layout: str, width: int, height: int, domain: str | None = None, *,
+                     translation: bool = True, hfov_deg: float = 65.0) -> np.ndarray:
+    """Detected people (:class:`cognn.pose.PersonPose`) -> ``(N, V, 3)`` joints of ``layout`` in ``domain``.
+
+    The one mapping from MediaPipe output to a model's input space (default domain: the layout's own).
+    ``camera3d``: world landmarks turned to NTU camera axes (metres), placed in camera space by a pinhole fit of the
+    2-D landmarks when ``translation`` (:func:`estimate_root_translation`). ``image2d``: pixel landmarks mapped to the
+    layout, normalised to ``x / width - 0.5``, ``y / height - 0.5`` with the joint's visibility as the score (zeros
+    where it is 0). Any layout works with either domain.
+    """
+    from ..domains import CAMERA3D, IMAGE2D, LAYOUT_DOMAIN
+    from ..layouts import get_layout
+
+    lay = get_layout(layout)
+    domain = domain or LAYOUT_DOMAIN[lay.name]
+    matrix = {"ntu25": NTU25_FROM_MP, "kinetics18": KINETICS18_FROM_MP}.get(lay.name)
+    if matrix is None:
+        raise ValueError(f"no MediaPipe mapping for layout {lay.name!r}")
+    if domain not in (CAMERA3D, IMAGE2D):
+        raise ValueError(f"unknown input domain {domain!r}; known: {CAMERA3D}, {IMAGE2D}")
+    if not people:
+        return np.zeros((0, lay.num_joints, 3), np.float32)
+    vis = np.stack([p.visibility for p in people])
+    if domain == CAMERA3D:
+        world = np.stack([p.world for p in people])
+        root = None
+        if translation:
+            root = estimate_root_translation(world, np.stack([p.image_norm for p in people]), width, height,
+                                             hfov_deg=hfov_deg, visibility=vis)
+        if lay.name == "ntu25":
+            return mediapipe_to_ntu25(world, root=root)
+        xyz = mp_world_to_ntu_axes(np.matmul(matrix, world))
+        return (xyz if root is None else xyz + root[..., None, :]).astype(np.float32)
+    px = np.stack([p.image_px for p in people])
+    if lay.name == "kinetics18":
+        return normalize_kinetics(mediapipe_to_kinetics18(px, vis, width, height), width, height)
+    joints = np.concatenate([np.matmul(matrix, px), ntu25_visibility(vis)[..., None]], axis=-1).astype(np.float32)
+    return normalize_kinetics(joints, width, height)
+
+
+def mediapipe_to_domain(person, layout: str, domain: str, width: int, height: int, *, root: bool = True,
+                        hfov_deg: float = 65.0) -> np.ndarray:
+    """One person -> ``(V, 3)`` (:func:`people_to_domain` for a single detection)."""
+    return people_to_domain([person], layout, width, height, domain, translation=root, hfov_deg=hfov_deg)[0]

@@ -1,22 +1,16 @@
-"""Video files -> frames with timestamps -> skeleton sequences in a layout's input domain."""
+"""Video files -> decoded frames with timestamps (pose runs in :mod:`cognn.pose.tracker`)."""
 from __future__ import annotations
 
 import math
 import os
-import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
-from ..domains import LAYOUT_DOMAIN
 from ..errors import InputFileError
-from ..layouts import get_layout
-from .landmarker import PersonPose, PoseEstimator
-from .mapping import (estimate_root_translation, mediapipe_to_kinetics18, mediapipe_to_ntu25, normalize_kinetics)
-from .slots import PersonSlots, arrange
 
-__all__ = ["iter_video_frames", "extract_skeletons", "people_to_layout", "open_video", "video_fps"]
+__all__ = ["iter_video_frames", "open_video", "video_fps"]
 
 _DEFAULT_FPS = 30.0
 
@@ -84,83 +78,3 @@ def _frames(cap, p: Path, max_frames: int | None) -> Iterator[tuple[int, float, 
             raise InputFileError(p, "no frame could be decoded (not a video, or an unsupported codec)")
     finally:
         cap.release()
-
-
-def people_to_layout(people: list[PersonPose], layout: str, width: int, height: int, *, translation: bool = True,
-                     hfov_deg: float = 65.0) -> np.ndarray:
-    """Map detected people to ``(N, V, 3)`` in the layout's domain (NTU: metres; Kinetics: normalised + score)."""
-    lay = get_layout(layout)
-    if not people:
-        return np.zeros((0, lay.num_joints, 3), np.float32)
-    if lay.name == "ntu25":
-        world = np.stack([p.world for p in people])
-        root = None
-        if translation:
-            root = estimate_root_translation(world, np.stack([p.image_norm for p in people]), width, height,
-                                             hfov_deg=hfov_deg, visibility=np.stack([p.visibility for p in people]))
-        return mediapipe_to_ntu25(world, root=root)
-    if lay.name == "kinetics18":
-        k18 = mediapipe_to_kinetics18(np.stack([p.image_px for p in people]),
-                                      np.stack([p.visibility for p in people]), width, height)
-        return normalize_kinetics(k18, width, height)
-    raise ValueError(f"no MediaPipe mapping for layout {lay.name!r}")
-
-
-def extract_skeletons(path: str | os.PathLike, layout: str = "ntu25", max_frames: int | None = None,
-                      estimator: PoseEstimator | None = None, *, num_persons: int = 2, translation: bool = True,
-                      hfov_deg: float = 65.0, flip_horizontal: bool = False, max_side: int | None = None,
-                      ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Run pose, mapping and person slots over a video.
-
-    Returns ``skeleton`` ``(T, 3, V, M)`` float32 in the layout's domain (``ntu25``: Kinect camera metres, with the
-    body placed by :func:`estimate_root_translation` when ``translation``; ``kinetics18``: normalised x, y and
-    score), ``timestamps`` ``(T,)`` seconds, and ``info`` (fps, size, track ids ``(T, M)`` with -1 for empty, ...).
-    ``flip_horizontal`` un-mirrors mirrored footage such as NTU RGB videos; ``max_side`` downsizes large frames
-    before pose (faster, results nearly equal).  A given ``estimator`` is restarted (tracking state and timestamps
-    forgotten) and left open; otherwise a VIDEO-mode estimator is created and closed here.
-    """
-    import cv2
-
-    lay = get_layout(layout)
-    source = iter_video_frames(path, max_frames=max_frames)  # opens the file now: bad paths fail before pose loads
-    own = estimator is None
-    est = PoseEstimator(mode="video", num_poses=num_persons) if own else estimator
-    if not own:
-        est.new_stream()
-    slots = PersonSlots(num_persons)
-    frames, stamps, tracks = [], [], []
-    size = (0, 0)
-    pose_s = 0.0
-    with_people = 0
-    try:
-        for _, ts, frame in source:
-            if flip_horizontal:
-                frame = cv2.flip(frame, 1)
-            if max_side is not None and max(frame.shape[:2]) > max_side:
-                scale = max_side / max(frame.shape[:2])
-                frame = cv2.resize(frame, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)),
-                                   interpolation=cv2.INTER_AREA)
-            h, w = frame.shape[:2]
-            size = (w, h)
-            t = time.perf_counter()
-            people = est.process(frame, ts)
-            pose_s += time.perf_counter() - t
-            with_people += bool(people)
-            assignment = slots.update([p.centre() for p in people], [p.score for p in people])
-            joints = people_to_layout(people, lay.name, w, h, translation=translation, hfov_deg=hfov_deg)
-            frames.append(arrange(assignment, list(joints), (lay.num_joints, 3)).transpose(2, 1, 0))
-            tracks.append([-1 if i is None else i for i in assignment.track_ids])
-            stamps.append(ts)
-    finally:
-        if own:
-            est.close()
-    skeleton = np.stack(frames).astype(np.float32)
-    info = {
-        "path": str(path), "layout": lay.name, "domain": LAYOUT_DOMAIN[lay.name], "num_frames": len(frames),
-        "width": size[0], "height": size[1], "frames_with_people": with_people,
-        "fps": (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 and stamps[-1] > stamps[0] else None,
-        "track_ids": np.asarray(tracks, dtype=np.int64), "pose_ms_per_frame": 1000.0 * pose_s / len(frames),
-        "model": str(est.model_path), "translation": translation, "hfov_deg": hfov_deg,
-        "flip_horizontal": flip_horizontal,
-    }
-    return skeleton, np.asarray(stamps, dtype=np.float64), info

@@ -6,9 +6,8 @@ jitter), fast ones lightly (less lag). Timestamps come from the source, so the f
 
 * :class:`OneEuroFilter` filters an array of any shape, each element on its own (e.g. ``(33, 3)`` landmarks or
   ``(V, C)`` joints);
-* :class:`LandmarkSmoother` keeps one filter per tracked person;
-* :class:`SmoothedEstimator` wraps a :class:`cognn.pose.PoseEstimator` so that every detected person's landmarks are
-  smoothed before any mapping to a layout; pass it as ``estimator=`` to :func:`cognn.sources.open_source`.
+* :class:`LandmarkSmoother` keeps one filter per tracked person; :class:`cognn.pose.tracker.PoseTracker` smooths every
+  detected person's landmarks with it before the mapping to a layout.
 
 Units: ``min_cutoff`` and ``d_cutoff`` in Hz; ``beta`` in 1 / (landmark unit): MediaPipe world landmarks are metres
 and normalised image landmarks are fractions of the frame, both about 1-2 units per body height, so one setting
@@ -22,8 +21,8 @@ from typing import Hashable, Iterable
 
 import numpy as np
 
-__all__ = ["SmoothingConfig", "OneEuroFilter", "LandmarkSmoother", "SmoothedEstimator", "smoothing_factor",
-           "DEFAULT_SMOOTHING", "NO_SMOOTHING"]
+__all__ = ["SmoothingConfig", "OneEuroFilter", "LandmarkSmoother", "smoothing_factor", "DEFAULT_SMOOTHING",
+           "NO_SMOOTHING"]
 
 
 @dataclass(frozen=True)
@@ -126,70 +125,3 @@ class LandmarkSmoother:
 
     def reset(self) -> None:
         self._filters.clear()
-
-
-class SmoothedEstimator:
-    """A pose estimator whose output landmarks are One-Euro smoothed per tracked person.
-
-    Wraps a :class:`cognn.pose.PoseEstimator` (or anything with ``process(frame, timestamp)`` returning
-    :class:`~cognn.pose.PersonPose` objects and ``new_stream()``). People are told apart with
-    :class:`cognn.pose.PersonSlots` on their torso centres; a person seen for the first time starts a fresh filter.
-    ``world`` and ``image_norm`` are smoothed, ``image_px`` is recomputed from ``image_norm``, visibility is kept.
-    The wrapped estimator is not closed by :meth:`close` unless ``own=True``.
-    """
-
-    def __init__(self, estimator, config: SmoothingConfig = DEFAULT_SMOOTHING, *, own: bool = False) -> None:
-        from ..pose import PersonSlots
-
-        self.estimator = estimator
-        self.config = config
-        self.own = own
-        self._smoother = LandmarkSmoother(config)
-        self._slots = PersonSlots(max(1, int(getattr(estimator, "num_poses", 2))), promote=False)
-
-    def __getattr__(self, name: str):  # model_path, mode, num_poses, closed, ... of the wrapped estimator
-        if name == "estimator":
-            raise AttributeError(name)
-        return getattr(self.estimator, name)
-
-    def new_stream(self) -> None:
-        """A new video: restart the estimator's tracking, the person tracks and every filter."""
-        self.estimator.new_stream()
-        self.reset()
-
-    def reset(self) -> None:
-        self._slots.reset()
-        self._smoother.reset()
-
-    def process(self, frame_bgr: np.ndarray, timestamp_s: float | None = None) -> list:
-        from ..pose import PersonPose
-
-        people = self.estimator.process(frame_bgr, timestamp_s)
-        if not self.config.enabled:
-            return people
-        t = float(timestamp_s) if timestamp_s is not None else None
-        assignment = self._slots.update([p.centre() for p in people], [p.score for p in people])
-        self._smoother.keep_only(i for i in self._slots.track_ids if i is not None)
-        if t is None or not people:
-            return people
-        size = np.array([frame_bgr.shape[1], frame_bgr.shape[0]], np.float32)
-        out = list(people)
-        for det, track in zip(assignment.detections, assignment.track_ids):
-            if det is None or track is None:
-                continue
-            p = people[det]
-            world = self._smoother(track, p.world, t, name="world")
-            norm = self._smoother(track, p.image_norm, t, name="image")
-            out[det] = PersonPose(image_px=norm[:, :2] * size, image_norm=norm, world=world,
-                                  visibility=p.visibility)
-        return out
-
-    def close(self) -> None:
-        if self.own:
-            self.estimator.close()
-
-    def __enter__(self) -> "SmoothedEstimator":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputFileError
+from .smoothing import SmoothingConfig
 
 __all__ = ["LandmarkClip", "ReplayEstimator", "extract_landmarks", "save_landmarks", "load_landmarks",
            "to_skeletons"]
@@ -43,7 +44,7 @@ class LandmarkClip:
 
     def people(self, t: int) -> list:
         """The detected people of frame ``t`` as :class:`cognn.pose.PersonPose` objects."""
-        from ..pose import PersonPose
+        from .landmarker import PersonPose
 
         size = np.array([self.width, self.height], np.float32)
         return [PersonPose(image_px=self.image_norm[t, p, :, :2] * size, image_norm=self.image_norm[t, p].copy(),
@@ -66,7 +67,8 @@ def extract_landmarks(path: str | os.PathLike, *, max_frames: int | None = None,
     """
     import cv2
 
-    from ..pose import PoseEstimator, iter_video_frames
+    from .landmarker import PoseEstimator
+    from .video import iter_video_frames
 
     frames = iter_video_frames(path, max_frames=max_frames)
     own = estimator is None
@@ -153,31 +155,20 @@ class ReplayEstimator:
         pass
 
 
-def to_skeletons(clip: LandmarkClip, layout: str = "ntu25", domain: str | None = None, *, smoothing=None,
-                 num_persons: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Replay a clip through smoothing (a :class:`~cognn.live.smoothing.SmoothingConfig`, None = off), person slots
-    and the mapping to ``layout`` in ``domain`` (default: the layout's) as a live pose source does.
+def to_skeletons(clip: LandmarkClip, layout: str = "ntu25", domain: str | None = None, *,
+                 smoothing: SmoothingConfig | None = None, num_persons: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Replay a clip through :class:`cognn.pose.tracker.PoseTracker` (smoothing — None = off —, person slots and the
+    mapping to ``layout`` in ``domain``) exactly as a live pose source does.
 
     Returns ``skeleton`` ``(T, 3, V, M)`` float32 and ``timestamps`` ``(T,)``.
     """
-    from ..domains import LAYOUT_DOMAIN
-    from ..layouts import get_layout
-    from ..pose import PersonSlots, arrange
-    from .domain import people_to_domain
-    from .smoothing import SmoothedEstimator
+    from .smoothing import NO_SMOOTHING
+    from .tracker import PoseOptions, PoseTracker
 
-    lay = get_layout(layout)
-    domain = domain or LAYOUT_DOMAIN[lay.name]
-    est = ReplayEstimator(clip)
-    if smoothing is not None and smoothing.enabled:
-        est = SmoothedEstimator(est, smoothing)
-    est.new_stream()
-    slots = PersonSlots(num_persons)
+    opts = PoseOptions(max_side=None, smoothing=smoothing or NO_SMOOTHING)
+    tracker = PoseTracker(layout, num_persons, opts, domain=domain, estimator=ReplayEstimator(clip))
+    tracker.new_stream()
     dummy = np.zeros((clip.height, clip.width, 1), np.uint8)  # only its size is read
-    out = np.zeros((clip.num_frames, 3, lay.num_joints, num_persons), np.float32)
-    for t in range(clip.num_frames):
-        people = est.process(dummy, float(clip.timestamps[t]))
-        assignment = slots.update([p.centre() for p in people], [p.score for p in people])
-        joints = people_to_domain(people, lay, domain, clip.width, clip.height)
-        out[t] = arrange(assignment, list(joints), (lay.num_joints, 3)).transpose(2, 1, 0)
-    return out, clip.timestamps.copy()
+    out = np.stack([tracker.process(dummy, float(t)).skeleton for t in clip.timestamps]) if clip.num_frames else \
+        np.zeros((0, 3, tracker.layout.num_joints, num_persons), np.float32)
+    return out.astype(np.float32), clip.timestamps.copy()

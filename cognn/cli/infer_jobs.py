@@ -1,0 +1,258 @@
+"""Running ``cognn-infer``'s inputs: each input is a loop around the live session, in this process or in a pool of
+worker processes (one input each, records kept in input order)."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import CognnError
+from ..live.events import Event
+from ..live.session import LiveConfig, Session
+
+__all__ = ["Options", "InputResult", "make_session", "run_input", "run_here", "run_pool", "numbered", "sentence"]
+
+#: frames read ahead of the model on pixel inputs (pose of the next frame overlaps the model step of this one)
+PREFETCH = 2
+
+
+@dataclass
+class Options:
+    """Everything a job needs to know (picklable, sent to worker processes)."""
+
+    weights: str | None
+    model: str | None
+    layout: str | None
+    top_k: int
+    device: str
+    max_frames: int | None
+    save_skeletons: str | None
+    render: str | None
+    several: bool
+    per_person: bool = False
+    smooth: bool = True
+    mirror: bool = False
+    #: every input path, refused as an output
+    inputs: tuple[str, ...] = ()
+
+
+@dataclass
+class InputResult:
+    """What one input produced: its records (worker mode), counts, timings, and the error if it failed."""
+
+    index: int
+    source: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+    frames: int = 0
+    model_ms: list[float] = field(default_factory=list)
+    pose_ms: list[float] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)
+    error: str | None = None
+    outputs: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    #: stopped by Ctrl-C (the frames so far are complete, output files closed)
+    interrupted: bool = False
+
+
+def numbered(path: str, index: int, several: bool) -> Path:
+    """``path`` itself for a single input, else ``<stem>_<index><suffix>`` beside it."""
+    p = Path(path)
+    return p if not several else p.with_name(f"{p.stem}_{index}{p.suffix}")
+
+
+def make_session(opts: Options, say: Callable[[str], None] | None = None) -> Session:
+    """The session for the options; warnings (untrained weights) go to ``say`` (dropped when None)."""
+    from ..pose.smoothing import DEFAULT_SMOOTHING, NO_SMOOTHING
+    from ..pose.tracker import PoseOptions
+
+    config = LiveConfig(pose=PoseOptions(smoothing=DEFAULT_SMOOTHING if opts.smooth else NO_SMOOTHING),
+                        persons="single" if opts.per_person else "all", mirror=opts.mirror)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        session = Session.from_weights(opts.weights, model=opts.model, layout=opts.layout, config=config,
+                                       top_k=opts.top_k, device=opts.device)
+    if say is not None:
+        for w in caught:
+            say(f"warning: {w.message}")
+    return session
+
+
+def sentence(e: BaseException, name: str) -> str:
+    """One sentence naming the input."""
+    text = str(e).strip() or type(e).__name__
+    if isinstance(e, OSError) and e.filename is None:
+        text = f"{name}: {text}"
+    elif not isinstance(e, OSError) and name not in text and Path(name).name not in text:
+        text = f"{name}: {text}"
+    return text
+
+
+def run_input(index: int, spec: str | int, session: Session, opts: Options, emit: Callable[[dict[str, Any]], None],
+              progress: Any = None) -> InputResult:
+    """Run one input frame by frame through ``session``, emitting a record per frame; failures are caught and
+    reported in the result (the other inputs go on)."""
+    from ..live.records import make_records
+    from ..sources import is_pixel
+
+    rec = session.recognizer
+    name = f"camera {spec}" if isinstance(spec, int) else str(spec)
+    res = InputResult(index, name)
+    src = None
+    try:
+        src = session.open(spec)
+        if progress is not None:
+            progress.reset(total=src.num_frames if opts.max_frames is None or src.num_frames is None
+                           else min(src.num_frames, opts.max_frames))
+            progress.set_description_str(Path(name).name[:40], refresh=False)
+        session.start(name, canvas_size=src.canvas_size)
+        if opts.save_skeletons or opts.render:
+            session.start_recording(None if not opts.save_skeletons else numbered(opts.save_skeletons, index,
+                                                                                  opts.several),
+                                    None if not opts.render else numbered(opts.render, index, opts.several),
+                                    inputs=opts.inputs, fps=src.fps)
+        frames = session.steps(src, max_frames=opts.max_frames, prefetch=PREFETCH if is_pixel(spec) else 0)
+        try:
+            for step in frames:
+                for record in make_records(step, name, rec.model_name, rec.has_weights, opts.per_person):
+                    emit(record)
+                res.frames += 1
+                res.model_ms += step.model_ms
+                if step.frame.pose_ms is not None:
+                    res.pose_ms.append(step.frame.pose_ms)
+                if step.latency_ms is not None:
+                    res.latency_ms.append(step.latency_ms)
+                if progress is not None:
+                    progress.update(1)
+        except KeyboardInterrupt:  # Ctrl-C ends a live run; the frames so far are kept and the files closed
+            res.interrupted = True
+        finally:
+            frames.close()
+        if res.frames == 0 and not res.interrupted:
+            raise CognnError(f"{name}: no frame could be read")
+        res.events = session.finish()
+        res.outputs = [str(p) for p in session.stop_recording()]
+    except BrokenPipeError:  # the reader of stdout went away: stop everything, not just this input
+        raise
+    except (CognnError, OSError, ValueError) as e:
+        res.error = sentence(e, name)
+    except Exception as e:  # an unexpected failure of one input must not stop the others
+        if os.environ.get("COGNN_DEBUG"):
+            raise
+        res.error = f"{name}: unexpected {type(e).__name__}: {e} (set COGNN_DEBUG=1 for details)"
+    finally:
+        if session.recording:  # the input failed or the process is being stopped: no half-written file stays
+            session.stop_recording(keep=False)
+        if src is not None:
+            src.close()
+    return res
+
+
+def run_here(specs: list[str | int], opts: Options, session: Session, emit: Callable[[dict[str, Any]], None],
+             show: bool) -> tuple[list[InputResult], bool]:
+    """Every input in this process; (results, interrupted)."""
+    bar = _bar(show, "frame")
+    results: list[InputResult] = []
+    try:
+        for i, spec in enumerate(specs):
+            res = run_input(i, spec, session, opts, emit, progress=bar)
+            results.append(res)
+            if res.interrupted:
+                return results, True
+    except KeyboardInterrupt:
+        return results, True
+    finally:
+        if bar is not None:
+            bar.close()
+        session.close()
+    return results, False
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# worker processes
+
+_WORKER: tuple[Session, Options] | None = None
+#: True while a worker runs an input (stopping it then unwinds, removing temporary files)
+_IN_JOB = False
+
+
+def _worker_init(opts: Options) -> None:
+    global _WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the pool, no worker tracebacks
+    signal.signal(signal.SIGTERM, _stop_worker)  # the pool stopping: unwind, so temporary files are removed
+    from .infer import set_threads
+
+    set_threads()
+    warnings.simplefilter("ignore")
+    _WORKER = (make_session(opts), opts)
+
+
+def _stop_worker(signum: int, frame: Any) -> None:
+    if _IN_JOB:
+        raise SystemExit(1)
+    os._exit(0)
+
+
+def _worker_job(job: tuple[int, str]) -> InputResult:
+    global _IN_JOB
+    index, spec = job
+    assert _WORKER is not None
+    session, opts = _WORKER
+    records: list[dict[str, Any]] = []
+    _IN_JOB = True
+    try:
+        res = run_input(index, spec, session, opts, records.append)
+    finally:
+        _IN_JOB = False
+    res.records = records  # an input that failed half-way keeps its records up to the failure, as in one process
+    return res
+
+
+def run_pool(specs: list[str | int], opts: Options, emit: Callable[[dict[str, Any]], None], show: bool,
+             workers: int) -> tuple[list[InputResult], bool]:
+    """The inputs in ``workers`` processes, records written in input order; (results, interrupted). Ctrl-C stops
+    every worker at once."""
+    import multiprocessing as mp
+
+    bar = _bar(show, "input", total=len(specs))
+    results: list[InputResult] = []
+    pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(opts,))
+    interrupted = done = False
+    try:
+        it = pool.imap(_worker_job, list(enumerate(specs)))
+        while True:
+            try:
+                res = it.next(timeout=0.2)
+            except StopIteration:
+                break
+            except mp.TimeoutError:
+                continue
+            for record in res.records:
+                emit(record)
+            res.records = []
+            results.append(res)
+            if bar is not None:
+                bar.update(1)
+        pool.close()
+        pool.join()
+        done = True
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if not done:  # stopped early: the workers end now
+            pool.terminate()
+            pool.join()
+        if bar is not None:
+            bar.close()
+    return results, interrupted
+
+
+def _bar(enabled: bool, unit: str, total: int | None = None) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False)

@@ -1,0 +1,504 @@
+"""The live session: the one object that the app, ``cognn-infer``, training on clips and the tools loop around.
+
+A frame's whole way, in order::
+
+    session.open(spec)        any source the same way (file, folder item, camera, recording); pixel sources share
+                              one pose tracker (cognn.pose.PoseTracker) with the session's pose options
+    session.start(source)     a new stream: resampler, model state, labels, open events forgotten
+    session.step(frame)       SkeletonFrame -> resampled to the model's rate (0..n model frames) -> the model step
+                              per person (OnlineRecognizer streams) -> steady labels -> action events -> LiveStep
+    session.annotate(step)    the annotated picture (cognn.render), the same in the app's recordings and --render
+    session.start_recording   skeletons (HDF5 recording with the events) and/or the annotated video
+    session.finish()          the open events closed; every event of the stream
+
+or ``for step in session.run(source): ...`` (start, then every frame), then ``finish()``. :class:`LiveStep` reports, for every input frame, the
+latest prediction of each person (held between model frames), their steady label and where to draw it, the events
+that ended, the picture to draw (mirrored when the option is on) and the time from capture to result.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from queue import Queue
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..online import OnlineRecognizer, Prediction
+from ..pose.tracker import PoseOptions, PoseTracker
+from ..render import Framer
+from ..sources import FrameSource, SkeletonFrame
+from ..sources.open import SourceSpec
+from .domain import check_domain, model_domain, model_fps
+from .events import DEFAULT_IGNORE, Event, EventSegmenter
+from .labels import DEFAULT_LABELS, UNCERTAIN, LabelConfig, SteadyLabel, SteadyLabeler
+from .mirror import label_anchor, mirrored_view
+from .persons import PersonRecognizers, present_slots
+from .resample import ResampledFrame, Resampler
+
+__all__ = ["LiveConfig", "PersonView", "LiveStep", "Session", "PERSONS_MODES", "warmup_text"]
+
+PERSONS_MODES = ("all", "single", "pair")
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """Every live option (defaults measured on real videos, see docs/live.md)."""
+
+    #: the way from pixels to skeletons: pose model, processing size, landmark smoothing, un-mirroring
+    pose: PoseOptions = PoseOptions()
+    #: resample to the model's rate (off: every input frame is one model step)
+    resample: bool = True
+    resample_mode: str = "linear"
+    #: the model's rate; None: the checkpoint's ``fps`` (30 when it declares none)
+    fps: float | None = None
+    #: "all" (everybody in the model's slots, one state), "single" (a state and label per person), "pair"
+    persons: str = "all"
+    #: model frames a missing person is held before their state is dropped
+    max_missed: int = 15
+    labels: LabelConfig = DEFAULT_LABELS
+    #: feed the labeler only exact predictions (the receptive field full of real frames)
+    wait_ready: bool = False
+    min_event: float = 0.5
+    merge_gap: float = 0.0
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+    #: draw a mirror image (the model still sees the camera's own frame)
+    mirror: bool = False
+
+    def __post_init__(self) -> None:
+        if self.persons not in PERSONS_MODES:
+            raise ValueError(f"unknown persons mode {self.persons!r}; use one of {', '.join(PERSONS_MODES)}")
+
+    @property
+    def smoothing(self):  # type: ignore[no-untyped-def]
+        """The landmark smoothing of :attr:`pose`."""
+        return self.pose.smoothing
+
+
+@dataclass
+class PersonView:
+    """What to show for one person (or pair, or everybody in ``"all"`` mode) at one input frame."""
+
+    person: int
+    #: source slots of the people concerned
+    slots: tuple[int, ...]
+    #: the latest prediction (top-k, ready, warm-up, held)
+    prediction: Prediction
+    #: the steady label (a class, or "uncertain")
+    label: SteadyLabel
+    present: bool
+    #: where to draw the label in :attr:`LiveStep.draw_px` coordinates (above the head), or None
+    anchor: tuple[float, float] | None = None
+    #: the model's frame rate (warm-up is shown in seconds of stream, whatever the source's rate)
+    fps: float = 0.0
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.prediction.ready)
+
+    def text(self) -> str:
+        """A short caption: the steady label, or ``label (warming up 1.2/3.0 s)``."""
+        p = self.prediction
+        if not p.ready:
+            return f"{self.label.label} (warming up {warmup_text(p.warmup, self.fps)})"
+        return self.label.label
+
+
+def warmup_text(warmup: tuple[int, int], fps: float) -> str:
+    """``1.2/3.0 s`` of model frames at ``fps`` (frames when the rate is unknown)."""
+    seen, need = warmup
+    return f"{seen / fps:.1f}/{need / fps:.1f} s" if fps > 0 else f"{seen}/{need} frames"
+
+
+@dataclass
+class LiveStep:
+    """The session's answer for one input frame."""
+
+    frame: SkeletonFrame
+    persons: list[PersonView]
+    #: events that ended at this frame
+    events: list[Event]
+    #: model frames this input frame released (0 when the input is faster than the model's rate)
+    model_frames: int
+    #: what to draw: the image and skeleton coordinates, mirrored if the option is on
+    image: np.ndarray | None = None
+    draw_px: np.ndarray | None = None
+    open_events: dict[int, Event] = field(default_factory=dict)
+    #: the views produced at each model frame of this step, in order (``prediction.timestamp`` = model-frame time)
+    model_views: list[PersonView] = field(default_factory=list)
+    #: milliseconds from the capture (or decoding) of the picture to this result, pose included
+    latency_ms: float | None = None
+
+    @property
+    def prediction(self) -> Prediction | None:
+        """The first person's prediction (None before any)."""
+        return self.persons[0].prediction if self.persons else None
+
+    @property
+    def model_ms(self) -> list[float]:
+        """Milliseconds of each model step this frame released."""
+        return [v.prediction.model_ms for v in self.model_views]
+
+
+class Session:
+    """Frames in, per-person predictions, steady labels, events, recordings and annotated pictures out (see the
+    module docstring).
+
+    ``recognizer``: the model step (:class:`cognn.online.OnlineRecognizer`); ``domain``/``fps``: the model's input
+    domain and training rate (default: the checkpoint's metadata, else the layout's domain and 30 fps).
+    """
+
+    def __init__(self, recognizer: OnlineRecognizer, config: LiveConfig = LiveConfig(), *,
+                 domain: str | None = None, fps: float | None = None, meta: dict[str, Any] | None = None) -> None:
+        self.recognizer = recognizer
+        self.config = config
+        self.meta: dict[str, Any] = dict(meta if meta is not None else recognizer.meta)
+        self.domain = domain or model_domain(self.meta, recognizer.layout)
+        self.fps = float(config.fps or fps or model_fps(self.meta))
+        self.resampler = Resampler(self.fps, mode=config.resample_mode) if config.resample else None
+        self.people = (PersonRecognizers(recognizer, mode=config.persons, max_missed=config.max_missed,
+                                         domain=self.domain) if config.persons != "all" else None)
+        self.segmenter = EventSegmenter(min_duration=config.min_event, ignore=config.ignore,
+                                        merge_gap=config.merge_gap)
+        self._labelers: dict[int, SteadyLabeler] = {}
+        self._views: dict[int, PersonView] = {}
+        self._tracker: PoseTracker | None = None
+        self._tracker_lock = threading.Lock()
+        self._recorder: Any = None
+        self._framer = Framer()
+        #: canvas of the current source (drawing skeleton-only sources, mirroring them)
+        self.canvas_size: tuple[int, int] = (640, 480)
+        #: the current input's name (copied into its events)
+        self.source_name = ""
+        #: the events of the current stream closed so far (cleared by :meth:`start`)
+        self.events: list[Event] = []
+        self.reset()
+
+    @classmethod
+    def from_weights(cls, weights: str | os.PathLike | None = None, *, model: str | None = None,
+                     layout: str | None = None, config: LiveConfig = LiveConfig(), top_k: int = 5,
+                     device: str = "cpu") -> "Session":
+        """A session for a checkpoint or a bundled model's short name (see
+        :meth:`cognn.online.OnlineRecognizer.from_weights`; untrained weights are flagged there)."""
+        rec = OnlineRecognizer.from_weights(weights, model=model, layout=layout, top_k=top_k, device=device)
+        return cls(rec, config)
+
+    # -- facts -------------------------------------------------------------------------------------------------------
+    @property
+    def classes(self) -> list[str]:
+        return self.recognizer.classes
+
+    @property
+    def layout(self) -> str:
+        return str(self.recognizer.layout.name)
+
+    @property
+    def model_name(self) -> str:
+        return self.recognizer.model_name
+
+    @property
+    def description(self) -> str:
+        """One line: the model and the live options in use."""
+        c = self.config
+        sm = c.pose.smoothing
+        sm_text = (f"landmark smoothing on (One-Euro min_cutoff {sm.min_cutoff:g} Hz, beta {sm.beta:g})"
+                   if sm.enabled else "landmark smoothing off")
+        rs = f"resampled to {self.fps:g} fps" if c.resample else "not resampled"
+        lb = c.labels
+        labels = (f"labels: EMA {lb.alpha:g}, margin {lb.margin:g} x {lb.hold} frames, uncertain below "
+                  f"{lb.threshold:g}")
+        return (f"{self.recognizer.description}; {sm_text}; {rs}; persons {c.persons}; {labels}"
+                f"{'; mirrored view' if c.mirror else ''}")
+
+    # -- sources -----------------------------------------------------------------------------------------------------
+    def tracker(self) -> PoseTracker:
+        """The pose tracker shared by this session's pixel sources (made on first use, kept until :meth:`close`)."""
+        with self._tracker_lock:
+            if self._tracker is None:
+                self._tracker = PoseTracker(self.recognizer.layout, self.recognizer.model.num_persons,
+                                            self.config.pose, domain=self.domain)
+            return self._tracker
+
+    def open(self, spec: SourceSpec, *, skeleton_video: str | os.PathLike | None = None,
+             tracker: PoseTracker | None = None) -> FrameSource:
+        """Open any source for this model (:func:`cognn.sources.open_source`), refusing a mismatched domain. Pixel
+        sources use ``tracker`` (the app's capture thread owns one) or the session's own :meth:`tracker`. The
+        stream is not restarted here: :meth:`start` (or :meth:`run`) does it when the frames begin."""
+        from ..sources import is_pixel, open_source
+
+        if tracker is None and is_pixel(spec):
+            tracker = self.tracker()
+        src = open_source(spec, layout=self.recognizer.layout, num_persons=self.recognizer.model.num_persons,
+                          skeleton_video=skeleton_video, pose=self.config.pose, tracker=tracker)
+        try:
+            self.check_source(src)
+        except BaseException:
+            src.close()
+            raise
+        return src
+
+    def check_source(self, source: FrameSource) -> None:
+        """Raise :class:`~cognn.live.domain.DomainMismatchError` when the source's domain is not the model's."""
+        check_domain(self.domain, source.domain, model=self.recognizer.model_name,
+                     data=getattr(source, "name", "the input"))
+
+    def close(self) -> None:
+        """Stop a recording that is going on and release the pose model."""
+        self.stop_recording()
+        with self._tracker_lock:
+            if self._tracker is not None:
+                self._tracker.close()
+                self._tracker = None
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the stream --------------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the stream (seek): resampler, model states, labels, open events; the events so far are dropped."""
+        if self.resampler is not None:
+            self.resampler.reset()
+        self.recognizer.reset()
+        if self.people is not None:
+            self.people.reset()
+        self.segmenter.reset()
+        self._labelers.clear()
+        self._views.clear()
+        self.events = []
+
+    def start(self, source: FrameSource | str | None = None, *, canvas_size: tuple[int, int] | None = None) -> None:
+        """A new stream from ``source`` (or an input named so): everything of the previous one forgotten."""
+        if source is not None and not isinstance(source, str):
+            canvas_size = canvas_size or tuple(getattr(source, "canvas_size", self.canvas_size))  # type: ignore
+            source = str(getattr(source, "name", ""))
+        if source is not None:
+            self.source_name = source
+            self.segmenter.source = source
+        if canvas_size is not None:
+            self.canvas_size = (int(canvas_size[0]), int(canvas_size[1]))
+        self._framer.reset()
+        self.reset()
+
+    def _labeler(self, person: int) -> SteadyLabeler:
+        lab = self._labelers.get(person)
+        if lab is None:
+            lab = self._labelers[person] = SteadyLabeler(self.recognizer.classes, self.config.labels)
+        return lab
+
+    def _predict(self, mf: ResampledFrame, frame: SkeletonFrame
+                 ) -> tuple[list[tuple[int, tuple[int, ...], Prediction, bool]], list[int]]:
+        """``[(person, slots, prediction, present)]`` and the persons who left, for one model frame."""
+        if self.people is None:
+            pred = self.recognizer.step(mf.skeleton, mf.timestamp, index=frame.index)
+            pred.persons = int(frame.persons)
+            slots = tuple(present_slots(mf.skeleton))
+            return [(0, slots, pred, bool(slots))], []
+        preds = self.people.step(mf.skeleton, mf.timestamp, index=frame.index)
+        return [(p.person, p.slots, p.prediction, p.present) for p in preds], list(self.people.left)
+
+    def _model_step(self, mf: ResampledFrame, frame: SkeletonFrame, views: list[PersonView]) -> list[Event]:
+        closed: list[Event] = []
+        results, left = self._predict(mf, frame)
+        for person in left:
+            closed += self.segmenter.end_person(person)
+            self._labelers.pop(person, None)
+            self._views.pop(person, None)
+        for person, slots, pred, present in results:
+            pred.pose_ms = frame.pose_ms
+            use = pred.probs if (pred.ready or not self.config.wait_ready) else None
+            label = self._labeler(person).update(use)
+            # events only from exact predictions: nothing is known while the model warms up
+            event_label = label.label if pred.ready else UNCERTAIN
+            closed += self.segmenter.update(event_label, label.score, mf.timestamp, frame.index, person)
+            self._views[person] = view = PersonView(person, tuple(slots), pred, label, present, fps=self.fps)
+            views.append(view)
+        return closed
+
+    def step(self, frame: SkeletonFrame) -> LiveStep:
+        """Feed one input frame; the labels of every person now and the events that ended."""
+        self.recognizer.check_frame(frame.skeleton)
+        if self.resampler is not None:
+            model_frames = self.resampler.push(frame.timestamp, frame.skeleton, frame.index)
+        else:
+            model_frames = [ResampledFrame(frame.index, float(frame.timestamp),
+                                           np.asarray(frame.skeleton, np.float32), frame.index)]
+        closed: list[Event] = []
+        history: list[PersonView] = []
+        for mf in model_frames:
+            closed += self._model_step(mf, frame, history)
+        self.events += closed
+        image, px = self._drawing(frame)
+        views = [replace(v, anchor=self._anchor(px, v.slots)) for _, v in sorted(self._views.items())]
+        latency = None if frame.captured is None else 1000.0 * (time.perf_counter() - frame.captured)
+        step = LiveStep(frame, views, closed, len(model_frames), image, px, self.segmenter.open_events, history,
+                        latency)
+        if self._recorder is not None:
+            self._record(step)
+        return step
+
+    def _drawing(self, frame: SkeletonFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if not self.config.mirror:
+            return frame.image, frame.draw_px
+        width = frame.image.shape[1] if frame.image is not None else self.canvas_size[0]
+        return mirrored_view(frame, width)
+
+    @staticmethod
+    def _anchor(px: np.ndarray | None, slots: tuple[int, ...]) -> tuple[float, float] | None:
+        pts = [a for a in (label_anchor(px, s) for s in slots) if a is not None]
+        if not pts:
+            return None
+        return float(np.mean([p[0] for p in pts])), float(min(p[1] for p in pts))
+
+    def set_mirror(self, on: bool) -> None:
+        """Mirror what is drawn from the next frame on (the model keeps getting the source's own frame)."""
+        if bool(on) != self.config.mirror:
+            self.config = replace(self.config, mirror=bool(on))
+
+    def write_events(self, path: str | os.PathLike) -> Path:
+        """Write :attr:`events` as ``.jsonl`` or ``.csv``."""
+        from .events import write_events
+
+        return write_events(path, self.events)
+
+    def finish(self) -> list[Event]:
+        """End of the stream: close the open events; returns every event of the stream, in order of start."""
+        tail = self.segmenter.flush()
+        self.events += tail
+        if self._recorder is not None:
+            self._recorder.add_events(tail)
+        self.events.sort(key=lambda e: (e.start, e.person))
+        return list(self.events)
+
+    def run(self, source: FrameSource, *, max_frames: int | None = None, prefetch: int = 0) -> Iterator[LiveStep]:
+        """:meth:`start` a new stream from ``source``, then :meth:`steps` through it; call :meth:`finish` after it
+        to close the events."""
+        self.start(source)
+        return self.steps(source, max_frames=max_frames, prefetch=prefetch)
+
+    def steps(self, source: FrameSource, *, max_frames: int | None = None, prefetch: int = 0) -> Iterator[LiveStep]:
+        """Step through ``source`` from where it is, in the current stream. ``prefetch > 0`` reads (and runs pose
+        on) up to that many frames ahead in a thread, so pose of the next frame overlaps the model step of this
+        one."""
+        frames = _prefetched(source, prefetch, max_frames) if prefetch > 0 else _limited(source, max_frames)
+        try:
+            for frame in frames:
+                yield self.step(frame)
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+
+    # -- outputs -----------------------------------------------------------------------------------------------------
+    def annotate(self, step: LiveStep, *, header: str = "") -> np.ndarray:
+        """The annotated BGR picture of a step: skeletons, each person's label, the top predictions and the
+        warm-up state (:func:`cognn.render.render_frame`)."""
+        from ..render import render_frame
+
+        pred = step.prediction
+        labels = [(v.text(), v.anchor) for v in step.persons if v.present]
+        return render_frame(step.image, step.draw_px, self.recognizer.layout, self.canvas_size,
+                            pred.top if pred is not None else [], ready=pred is not None and pred.ready,
+                            warmup=pred.warmup if pred is not None else (0, self.recognizer.frames_to_ready),
+                            has_weights=self.recognizer.has_weights, header=header, labels=labels,
+                            fps=self.fps, held=pred is not None and pred.held, framer=self._framer)
+
+    @property
+    def recording(self) -> bool:
+        return self._recorder is not None
+
+    def start_recording(self, skeletons: str | os.PathLike | None = None, video: str | os.PathLike | None = None,
+                        *, inputs: tuple[str | os.PathLike, ...] = (), fps: float | None = None) -> None:
+        """Record every following step: skeletons and events to a cognn HDF5 recording, and/or the annotated video.
+        The files appear when :meth:`stop_recording` ends the recording (written under temporary names until
+        then); ``inputs`` are refused as outputs."""
+        from .recorder import Recorder
+
+        self.stop_recording()
+        self._recorder = Recorder(skeletons, video, layout=self.layout, domain=self.domain,
+                                  num_persons=self.recognizer.model.num_persons, source=self.source_name,
+                                  fps=fps, canvas_size=self.canvas_size, inputs=inputs)
+
+    def _record(self, step: LiveStep) -> None:
+        rec = self._recorder
+        try:
+            rec.add(step, self.annotate if rec.wants_video else None)
+        except BaseException:
+            self._recorder = None
+            rec.abort()
+            raise
+
+    def stop_recording(self, *, keep: bool = True) -> list[Path]:
+        """End the recording (the events going on are kept, ended at the last frame); returns the files written.
+        ``keep=False`` discards them."""
+        rec, self._recorder = self._recorder, None
+        if rec is None:
+            return []
+        if not keep:
+            rec.abort()
+            return []
+        try:
+            rec.add_events(self.segmenter.open_events.values())
+            return rec.close()
+        except BaseException:
+            rec.abort()
+            raise
+
+
+def _limited(source: FrameSource, max_frames: int | None) -> Iterator[SkeletonFrame]:
+    for n, frame in enumerate(source):
+        if max_frames is not None and n >= max_frames:
+            return
+        yield frame
+
+
+_END = object()
+
+
+class _prefetched:
+    """Reads a source in a background thread, ``depth`` frames ahead; iterating yields them in order and re-raises
+    the reader's error. :meth:`close` stops the reader."""
+
+    def __init__(self, source: FrameSource, depth: int, max_frames: int | None) -> None:
+        self._queue: Queue[Any] = Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(source, max_frames), name="cognn-read",
+                                        daemon=True)
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except Exception:  # queue.Full
+                continue
+        return False
+
+    def _read(self, source: FrameSource, max_frames: int | None) -> None:
+        try:
+            for frame in _limited(source, max_frames):
+                if not self._put(frame):
+                    return
+        except BaseException as e:  # handed to the consumer
+            self._put(e)
+            return
+        self._put(_END)
+
+    def __iter__(self) -> Iterator[SkeletonFrame]:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
