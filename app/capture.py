@@ -62,6 +62,9 @@ class CaptureWorker(QObject):
         self._epoch = 0
         self._next_due = 0.0
         self.frames_sent = 0  # frames of this source put on the queue and not dropped since
+        self.frames_read = 0  # frames of this source read so far
+        #: read at most this many frames of each source, then pause (scripted runs: exactly N frames)
+        self.limit: int | None = None
         #: the pose tracker of pixel sources (this thread's), kept between sources of the same layout and options
         self.tracker: Any = None
 
@@ -134,6 +137,12 @@ class CaptureWorker(QObject):
     def stop(self) -> None:
         with self._cmd.cv:
             self._cmd.stopped = True
+            self._cmd.cv.notify_all()
+
+    def set_limit(self, frames: int | None) -> None:
+        """Read at most ``frames`` frames of each source (then pause as at its end); None: no limit."""
+        with self._cmd.cv:
+            self.limit = None if frames is None else max(1, int(frames))
             self._cmd.cv.notify_all()
 
     # -- the loop (worker thread) ------------------------------------------------------------------------------------
@@ -251,6 +260,7 @@ class CaptureWorker(QObject):
                                 num_frames=None if num is None else int(num), live=request.live,
                                 canvas_size=None if canvas is None else (int(canvas[0]), int(canvas[1])))
         self.frames_sent = 0
+        self.frames_read = 0
         self.opened.emit(self._info)
         self._set_playing(request.autoplay)
 
@@ -277,7 +287,10 @@ class CaptureWorker(QObject):
         info = self._info
         assert info is not None and self._it is not None
         try:
+            if self.limit is not None and self.frames_read >= self.limit:
+                raise StopIteration
             frame = next(self._it)
+            self.frames_read += 1
         except StopIteration:
             self._set_playing(False)
             with self._cmd.cv:

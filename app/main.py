@@ -11,6 +11,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main", "build_parser"]
 
@@ -25,9 +26,26 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+SHORTCUTS = """keys:
+  Space        play / pause                 Right, .      single step
+  Left         back 5 s                     Shift+Right   forward 5 s
+  Home         restart                      + / -         faster / slower
+  O            open a file                  C             open a camera
+  W            load weights                 M             mirror view
+  Ctrl+R       record                       Ctrl+E        save the action events
+  Ctrl+S       save a screenshot            Q             quit
+
+examples:
+  cognn-app                                        # the bundled demo recording
+  cognn-app --camera 0
+  cognn-app --source clip.mp4 --weights kinetics400
+  cognn-app --source datasets/samples/demo.h5 --frames 150 --screenshot shot.png"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Online skeleton-based action recognition: a live camera or a replayed file, "
-                                       "the skeletons, the top-k actions and the cost of every step.")
+                                       "the skeletons, the top-k actions and the cost of every step.",
+                epilog=SHORTCUTS, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--camera", type=int, metavar="INDEX", help="open camera INDEX (0 is the default camera)")
     src.add_argument("--source", metavar="FILE",
@@ -77,6 +95,12 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the app; returns the exit status."""
+    try:
+        import PyQt6.QtWidgets  # noqa: F401
+    except ImportError:
+        print(f"{PROG}: error: the app needs PyQt6, which is not installed; install it with "
+              "pip install -c constraints.txt -e \".[app]\" (from the cognn folder)", file=sys.stderr)
+        return 2
     parser = build_parser()
     try:
         a = parser.parse_args(argv)
@@ -97,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(a: argparse.Namespace, scripted: bool) -> int:
-    from PyQt6.QtCore import QTimer
+    from PyQt6.QtCore import QEventLoop, QTimer
     from PyQt6.QtWidgets import QApplication
+
+    from cognn.sources import DEMO_RECORDING
 
     from .settings import AppSettings
     from .window import MainWindow
@@ -118,28 +144,39 @@ def _run(a: argparse.Namespace, scripted: bool) -> int:
         win.resize(SCRIPTED_SIZE[0], SCRIPTED_SIZE[1])
     status = {"code": 0}
 
+    # the run's own event loop ends when the window closes: QApplication.quit() would leave the application
+    # unable to run event loops afterwards (a later window in the same process would never get its signals)
+    loop = QEventLoop()
+    win.closed.connect(loop.quit)
+    quit_on_last = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
+
     def fail(message: str) -> None:
         if scripted:
             status["code"] = 2
             win.close()
-            app.quit()
 
     win.error_shown.connect(fail)
     if scripted:
-        _script(win, app, a, status)
+        win.capture.set_limit(a.frames)
+        _script(win, a, status)
     win.show()
     spec = a.camera if a.camera is not None else a.source
     if spec is None and not scripted:
         last = settings.last_source
         if last and not last.startswith("camera:") and Path(last).is_file():
             spec = last
+        elif DEMO_RECORDING.is_file():  # a first start: the bundled demo recording, so there is something to see
+            spec = str(DEMO_RECORDING)
     if spec is not None:
         speed = a.speed if a.speed is not None else (0.0 if scripted else None)
         QTimer.singleShot(0, lambda: win.open_source(spec, skeleton_video=a.skeleton_video, speed=speed))
     try:
-        app.exec()
+        if win.isVisible():
+            loop.exec()
     finally:
         win.shutdown()
+        app.setQuitOnLastWindowClosed(quit_on_last)
     return status["code"]
 
 
@@ -161,7 +198,7 @@ def _restore_qt_handler(previous) -> None:
     qInstallMessageHandler(previous)
 
 
-def _script(win, app, a: argparse.Namespace, status: dict) -> None:
+def _script(win: Any, a: argparse.Namespace, status: dict) -> None:
     """Play ``a.frames`` frames, save ``a.screenshot``, close (the end of the file also counts as done)."""
     from PyQt6.QtCore import QTimer
 
@@ -179,7 +216,6 @@ def _script(win, app, a: argparse.Namespace, status: dict) -> None:
             if a.screenshot is not None and not win.save_screenshot(a.screenshot):
                 status["code"] = 2
             win.close()
-            app.quit()
 
         QTimer.singleShot(50, save)  # let the last frame paint first
 

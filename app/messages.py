@@ -86,6 +86,8 @@ class ModelRequest:
     layout: str | None = None
     #: one state and steady label per tracked person instead of one for everybody
     per_person: bool = False
+    #: show only these classes (``kinetics-motion`` or a class-list file); None: all
+    classes: str | None = None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def build_session(request: ModelRequest, mirror: bool = False) -> Session:
     """The session for a request: its weights (a file or a bundled model's name, else the default for the layout)."""
     config = LiveConfig(persons="single" if request.per_person else "all", mirror=mirror)
     return Session.from_weights(request.weights, model=request.model, layout=request.layout, config=config,
-                                top_k=request.top_k)
+                                top_k=request.top_k, classes=request.classes)
 
 
 def model_info(session: Session, request: ModelRequest) -> ModelInfo:

@@ -55,6 +55,17 @@ def apply_dark_theme(app: QApplication) -> None:
     app.setPalette(pal)
 
 
+def _bundled_models() -> list:
+    """The model entries of weights/manifest.json (none when it cannot be read: the app still starts)."""
+    from cognn.errors import CognnError
+    from cognn.weights import load_manifest
+
+    try:
+        return [e for e in load_manifest() if e.kind == "model"]
+    except (CognnError, OSError, ValueError):
+        return []
+
+
 def _speed_text(speed: float) -> str:
     return "max" if speed <= 0 else f"{speed:g}×"
 
@@ -70,6 +81,7 @@ class MainWindow(QMainWindow):
     model_loaded = pyqtSignal(object)  # ModelInfo
     error_shown = pyqtSignal(str)
     source_ended = pyqtSignal()
+    closed = pyqtSignal()  # the window was closed (its workers stopped)
 
     def __init__(self, *, model: str | None = None, weights: str | None = None, top_k: int = 5,
                  settings: AppSettings | None = None, scripted: bool = False, queue_size: int = 2,
@@ -281,17 +293,36 @@ class MainWindow(QMainWindow):
         self.mirror_action.toggled.connect(self.set_mirror)
 
         mm = bar.addMenu("&Model")
+        bundled = QActionGroup(self)
+        self.bundled_actions: dict[tuple[str, str], QAction] = {}  # (name, alias) -> action
+        for entry in _bundled_models():
+            short = entry.alias or entry.name
+            n = len(entry.class_names())
+            a = QAction(f"{short}: {entry.model}, {entry.layout}, {n} classes", self, checkable=True)
+            a.setToolTip(f"{entry.description} Licence: {entry.licence or 'see weights/README.md'}")
+            a.setStatusTip(entry.data)
+            a.triggered.connect(lambda _=False, name=entry.name: self.set_weights(name))
+            bundled.addAction(a)
+            mm.addAction(a)
+            self.bundled_actions[(entry.name, entry.alias)] = a
+        mm.setToolTipsVisible(True)
+        mm.addSeparator()
+        arch = mm.addMenu("Architecture (untrained unless the weights fit)")
         self.model_actions: dict[str, QAction] = {}
         group = QActionGroup(self)
         for name in names("continual"):
             a = QAction(f"{display_name(name)}  ({name})", self, checkable=True)
             a.triggered.connect(lambda _=False, n=name: self.set_model(n))
             group.addAction(a)
-            mm.addAction(a)
+            arch.addAction(a)
             self.model_actions[name] = a
-        mm.addSeparator()
         self._action(mm, "Load weights…", self.weights_dialog, "W")
         self._action(mm, "Default weights", lambda: self.set_weights(None))
+        shown = mm.addMenu("Classes shown")
+        self._action(shown, "All classes", lambda: self.set_classes(None))
+        self._action(shown, "Kinetics-Motion (30 classes with much body motion)",
+                     lambda: self.set_classes("kinetics-motion"))
+        self._action(shown, "From a file…", self.classes_dialog)
         topk = mm.addMenu("Top-k")
         for k in (1, 3, 5, 10):
             topk.addAction(f"{k}", lambda k=k: self.set_top_k(k))
@@ -375,22 +406,36 @@ class MainWindow(QMainWindow):
         """Switch to registry model ``name`` (its default weights); the stream goes on, the model starts over."""
         self.model_label.setText(f"loading {name}…")
         layout = self.model_info.layout if self.model_info is not None else None
+        req = self.model.request
         self.model.load(ModelRequest(model=name, weights=None, top_k=self.top_k, layout=layout,
-                                     per_person=self.model.request.per_person))
+                                     per_person=req.per_person, classes=req.classes))
 
     def set_weights(self, path: str | None) -> None:
         """Load a weights file (its model comes from the file), or the default weights for ``None``."""
         req = self.model.request
         self.model_label.setText("loading weights…")
         self.model.load(ModelRequest(model=req.model if path is None else None, weights=path, top_k=self.top_k,
-                                     per_person=req.per_person))
+                                     per_person=req.per_person))  # a new model: all its classes
 
     def set_top_k(self, k: int) -> None:
         self.top_k = max(1, int(k))
         self.bars.set_rows(self.top_k)
         req = self.model.request
         self.model.load(ModelRequest(model=req.model, weights=req.weights, top_k=self.top_k, layout=req.layout,
-                                     per_person=req.per_person))
+                                     per_person=req.per_person, classes=req.classes))
+
+    def set_classes(self, spec: str | None) -> None:
+        """Show only a subset of the model's classes (``kinetics-motion`` or a class-list file), scores
+        renormalised among them; None shows all."""
+        req = self.model.request
+        self.model.load(ModelRequest(model=req.model, weights=req.weights, top_k=self.top_k, layout=req.layout,
+                                     per_person=req.per_person, classes=spec))
+
+    def classes_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Class names to show (one a line)", "",
+                                              "Text (*.txt);;All files (*)")
+        if path:
+            self.set_classes(path)
 
     def start_recording(self, skeleton_path: str | None, video_path: str | None) -> None:
         self.model.start_recording(skeleton_path, video_path)
@@ -602,6 +647,9 @@ class MainWindow(QMainWindow):
         name = info.name
         if name in self.model_actions:
             self.model_actions[name].setChecked(True)
+        weights = info.request.weights
+        for names_, action in self.bundled_actions.items():
+            action.setChecked(weights is not None and weights in names_)
         self.settings.model = info.request.model or name
         self.settings.weights = info.request.weights
         self.model_loaded.emit(info)
@@ -695,3 +743,4 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.shutdown()
         super().closeEvent(event)
+        self.closed.emit()

@@ -116,7 +116,8 @@ class OnlineRecognizer:
 
     ``classes``: its class names; ``warm_start`` (default) gives predictions from the first frame, flagged not
     ``ready`` until exact; ``has_weights=False`` marks untrained weights; ``preprocess``: a convention name or mode
-    (default: the layout's usual one); ``modality``: ``"joint"`` or ``"bone"``.
+    (default: the layout's usual one); ``modality``: ``"joint"`` or ``"bone"``; ``subset``: show only these classes,
+    their scores renormalised among themselves (a softmax over their logits).
     """
 
     weights_path: Path | None = None
@@ -124,7 +125,7 @@ class OnlineRecognizer:
     def __init__(self, model: torch.nn.Module, classes: Sequence[str], *, top_k: int = 5, warm_start: bool = True,
                  device: str | torch.device = "cpu", has_weights: bool = True, preprocess: str | None = None,
                  modality: str = "joint", description: str | None = None,
-                 meta: dict[str, Any] | None = None) -> None:
+                 meta: dict[str, Any] | None = None, subset: Sequence[str] | None = None) -> None:
         if not hasattr(model, "forward_step"):
             raise CognnError(f"{getattr(model, 'name', type(model).__name__)} is not a continual model; online "
                              "recognition steps frame by frame (use its continual twin, e.g. costgcn_mod)")
@@ -138,8 +139,11 @@ class OnlineRecognizer:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.model.warm_start = bool(warm_start)
-        self.classes = classes
-        self.top_k = min(int(top_k), len(classes))
+        #: every class of the model; :attr:`classes` are those shown (a subset when one is given)
+        self.all_classes = classes
+        self._subset = _subset_indices(classes, subset)
+        self.classes = classes if self._subset is None else [classes[i] for i in self._subset]
+        self.top_k = min(int(top_k), len(self.classes))
         self.has_weights = bool(has_weights)
         self.layout = model.layout
         #: the checkpoint's metadata (empty for a model given in memory)
@@ -162,11 +166,11 @@ class OnlineRecognizer:
     # -- construction from files -------------------------------------------------------------------------------------
     @classmethod
     def from_weights(cls, weights: str | Path | None = None, *, model: str | None = None, layout: str | None = None,
-                     top_k: int = 5, device: str | torch.device = "cpu",
-                     warm_start: bool = True) -> "OnlineRecognizer":
+                     top_k: int = 5, device: str | torch.device = "cpu", warm_start: bool = True,
+                     subset: Sequence[str] | None = None) -> "OnlineRecognizer":
         """A recognizer for a checkpoint (any family cognn reads, or a bundled model's short name) or, with
         ``weights=None``, for the default entry of ``weights/manifest.json`` (for ``model`` / ``layout`` if given).
-        A regular model is loaded into its continual twin.
+        A regular model is loaded into its continual twin; ``subset`` restricts the classes shown.
 
         Without trained weights an untrained model is built (``model`` or costgcn_mod) with ``has_weights=False``
         and an :class:`UntrainedWeightsWarning`. Raises :class:`~cognn.errors.InputFileError` for an unreadable
@@ -185,12 +189,14 @@ class OnlineRecognizer:
             weights = _resolve(weights)
         if weights is not None:
             return cls._from_file(Path(weights), entry, model=model, layout=layout, top_k=top_k, device=device,
-                                  warm_start=warm_start)
-        return cls._untrained(model, layout, entry, top_k=top_k, device=device, warm_start=warm_start)
+                                  warm_start=warm_start, subset=subset)
+        return cls._untrained(model, layout, entry, top_k=top_k, device=device, warm_start=warm_start,
+                              subset=subset)
 
     @classmethod
     def _from_file(cls, path: Path, entry: Any, *, model: str | None, layout: str | None, top_k: int,
-                   device: str | torch.device, warm_start: bool) -> "OnlineRecognizer":
+                   device: str | torch.device, warm_start: bool,
+                   subset: Sequence[str] | None = None) -> "OnlineRecognizer":
         from .checkpoints import read_checkpoint
         from .checkpoints.format import model_from_checkpoint
         from .models import spec, twin
@@ -210,14 +216,15 @@ class OnlineRecognizer:
         if len(classes) != net.num_classes:
             classes = _default_classes(net.num_classes, net.layout.name)
         rec = cls(net, classes, top_k=top_k, warm_start=warm_start, device=device, has_weights=True,
-                  modality=str(meta.get("modality") or "joint"), meta=meta)
+                  modality=str(meta.get("modality") or "joint"), meta=meta, subset=subset)
         rec.weights_path = path
         rec.description = rec._describe(path)
         return rec
 
     @classmethod
     def _untrained(cls, model: str | None, layout: str | None, entry: Any, *, top_k: int,
-                   device: str | torch.device, warm_start: bool) -> "OnlineRecognizer":
+                   device: str | torch.device, warm_start: bool,
+                   subset: Sequence[str] | None = None) -> "OnlineRecognizer":
         import torch
 
         from .models import build
@@ -233,7 +240,7 @@ class OnlineRecognizer:
         warnings.warn(f"{why}: running {name} with UNTRAINED (random) weights; its predictions mean nothing. "
                       "Pass --weights FILE (see weights/README.md).", UntrainedWeightsWarning, stacklevel=3)
         rec = cls(net, _default_classes(num_classes, lay), top_k=top_k, warm_start=warm_start, device=device,
-                  has_weights=False)
+                  has_weights=False, subset=subset)
         rec.description = rec._describe(None)
         return rec
 
@@ -255,7 +262,9 @@ class OnlineRecognizer:
     def _describe(self, path: Path | None) -> str:
         from .models import display_name
 
-        what = f"{display_name(self.model_name)} ({self.model_name}, {self.layout.name}, {len(self.classes)} classes)"
+        shown = (f"{len(self.all_classes)} classes" if self._subset is None
+                 else f"{len(self.classes)} of {len(self.all_classes)} classes shown")
+        what = f"{display_name(self.model_name)} ({self.model_name}, {self.layout.name}, {shown})"
         if not self.has_weights:
             return f"{what} with UNTRAINED weights: predictions are meaningless"
         return f"{what}, weights {path.name if path is not None else 'given in memory'}"
@@ -320,7 +329,7 @@ class OnlineRecognizer:
         s.steps += 1
         fresh = False
         if logits is not None:
-            z = logits.astype(np.float64)
+            z = logits.astype(np.float64) if self._subset is None else logits[self._subset].astype(np.float64)
             if np.isfinite(z).all():
                 e = np.exp(z - z.max())
                 s.probs = (e / e.sum()).astype(np.float32)
@@ -341,9 +350,26 @@ class OnlineRecognizer:
                           has_weights=self.has_weights, held=probs is not None and not fresh)
 
 
+def _subset_indices(classes: list[str], subset: Sequence[str] | None) -> np.ndarray | None:
+    """Indices of ``subset`` in ``classes`` (None for no subset); CognnError naming unknown classes."""
+    if subset is None:
+        return None
+    import difflib
+
+    names = list(dict.fromkeys(str(c) for c in subset))
+    unknown = [c for c in names if c not in classes]
+    if unknown:
+        hints = [f"{c!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(c, classes, 1)) else repr(c)
+                 for c in unknown[:4]]
+        raise CognnError(f"the model has no class {', '.join(hints)}" + (f" and {len(unknown) - 4} more"
+                                                                          if len(unknown) > 4 else ""))
+    if not names:
+        raise CognnError("the class subset is empty")
+    return np.array([classes.index(c) for c in names], dtype=np.int64)
+
+
 def _resolve(weights: str | Path) -> Path:
     """A bundled model's short name or a path -> the checkpoint path."""
-    from . import weights as bundled
+    from .weights import resolve_weights
 
-    resolve = getattr(bundled, "resolve_weights", None)
-    return Path(resolve(weights)) if resolve is not None else Path(weights)
+    return resolve_weights(weights)

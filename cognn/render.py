@@ -30,8 +30,10 @@ _CANVAS_H = 540
 VIDEO_FORMATS = {".mp4": "mp4v", ".avi": "MJPG"}
 
 
-def percent(p: float) -> str:
-    """A probability as the app and the renders show it: ``92%``."""
+def percent(p: float | None) -> str:
+    """A probability as the app and the renders show it: ``92%`` (``–`` for none or a non-finite value)."""
+    if p is None or not np.isfinite(p):
+        return "–"
     return f"{100.0 * max(0.0, min(1.0, float(p))):.0f}%"
 
 

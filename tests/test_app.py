@@ -396,3 +396,34 @@ def test_scripted_screenshot_is_not_blank(qtbot, settings_path, tmp_path, capsys
     px = np.frombuffer(ptr, np.uint8).reshape(100, small.bytesPerLine())[:, :480].reshape(-1, 3)
     assert px.std() > 20 and len(np.unique(px // 16, axis=0)) > 20
 
+
+
+def test_hostile_files_show_a_message_and_the_app_stays_responsive(qtbot, window, tmp_path):
+    """A checkpoint whose pickle nests shared lists 30 levels deep (a "billion laughs"), and a recording whose
+    skeletons live in another file (HDF5 external storage): each is refused with a message, in seconds."""
+    import h5py
+    import torch
+
+    nested: list = ["x"]
+    for _ in range(30):
+        nested = [nested, nested]
+    bomb = tmp_path / "bomb.ckpt"
+    torch.save({"state_dict": {"fc.weight": torch.zeros(2, 2)}, "hyper_parameters": {"deep": nested}}, bomb)
+    with qtbot.waitSignal(window.error_shown, timeout=WAIT_MS) as blocker:
+        window.set_weights(str(bomb))
+    assert "bomb.ckpt" in blocker.args[0]
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(3 * 25 * 2 * 4, dtype=np.float32).tobytes())
+    from cognn.data.store import RecordingWriter
+
+    crafted = tmp_path / "crafted.h5"
+    with RecordingWriter(crafted, "ntu25", "camera3d", source="x", fps=30.0) as w:
+        w.append(np.ones((3, 25, 2), np.float32), 0.0)
+    with h5py.File(crafted, "r+") as f:
+        del f["skeleton"]
+        f.create_dataset("skeleton", shape=(4, 3, 25, 2), dtype=np.float32,
+                         external=[(str(secret), 0, secret.stat().st_size)])
+    with qtbot.waitSignal(window.error_shown, timeout=WAIT_MS) as blocker:
+        window.open_source(crafted)
+    assert "crafted.h5" in blocker.args[0]
+    _play(qtbot, window, shared_data(*SKELETON), 2)  # still responsive

@@ -33,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu or cuda (default: a GPU when present)")
     p.add_argument("--workers", type=int, default=0, help="data-loading worker processes (default 0)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N samples")
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="how to print the metrics (default text; json as cognn-bench --format json)")
+    p.add_argument("--json", action="store_const", const="json", dest="format",
+                   help="the same as --format json (kept for earlier scripts)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or notes")
     return p
 
@@ -61,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
             write_report(report, args.out)
         except OSError as e:
             raise CognnError(f"cannot write to {args.out} ({e.strerror or e})") from None
-    if args.json:
+    if args.format == "json":
         print(json.dumps({"model": report.model, "weights": report.weights, "data": report.data,
                           "modes": report.summary()}, indent=2))
     else:

@@ -31,12 +31,11 @@ from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from ..errors import CognnError
+from ..sources.open import DEMO_RECORDING
 from .common import positive_int
-from .infer_jobs import InputResult, Options, make_session, run_here, run_pool
+from .infer_jobs import InputResult, Options, OutputFailed, make_session, run_here, run_pool
 
 PROG = "cognn-infer"
-#: the bundled recording used by ``--demo`` (made by tools/make_demo_recording.py)
-DEMO_RECORDING = Path(__file__).resolve().parents[2] / "datasets" / "samples" / "demo.h5"
 
 
 class UsageError(CognnError):
@@ -83,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "...); a regular name uses its continual twin")
     p.add_argument("--weights", metavar="PATH|NAME", help="checkpoint of any supported family, or a bundled model's "
                    "name (default: the default model in weights/manifest.json)")
-    p.add_argument("--layout", choices=("ntu25", "kinetics18"), help="skeleton layout (default: the weights')")
+    p.add_argument("--layout", choices=("ntu25", "kinetics18"), help="skeleton layout (default: the weights'; "
+                   "Kinetics .json inputs alone pick the bundled kinetics18 model)")
+    p.add_argument("--classes", metavar="NAME|FILE", help="show only these classes, scores renormalised among them: "
+                   "kinetics-motion (30 Kinetics classes with much body motion) or a file of class names, one a line")
     p.add_argument("--top-k", type=positive_int, default=5, metavar="K", help="predictions per record (default 5)")
     p.add_argument("-o", "--output", default="-", metavar="PATH", help="records file, '-' for stdout (default)")
     p.add_argument("--format", choices=("jsonl", "csv"),
@@ -229,25 +231,29 @@ def _precheck(specs: list[str | int]) -> list[str]:
 
 
 def _outputs(args: argparse.Namespace, specs: list[str | int]) -> tuple[str, ...]:
-    """Every output checked before anything runs: not an input, a folder that exists and can be written."""
-    from ..atomic import OutputError, check_output
+    """Every output checked before anything runs: not an input, a folder that exists and can be written. Temporary
+    files that killed runs left beside an output are removed, and said so."""
+    from ..atomic import OutputError, check_output, clean_stale
     from ..sources import split_sample
+    from .infer_jobs import numbered
 
     inputs = tuple(split_sample(s)[0] for s in specs if isinstance(s, str))
     several = len(specs) > 1
+    targets: list[tuple[str | Path, str]] = []
+    if args.output != "-":
+        targets.append((args.output, "--output"))
+    if args.events:
+        if Path(args.events).suffix.lower() not in (".jsonl", ".csv"):
+            raise UsageError(f"--events writes .jsonl or .csv files, not {args.events}")
+        targets.append((args.events, "--events"))
+    for value, what in ((args.save_skeletons, "--save-skeletons"), (args.render, "--render")):
+        if value:
+            targets += [(numbered(value, i, several), what) for i in range(len(specs) if several else 1)]
     try:
-        if args.output != "-":
-            check_output(args.output, "--output", inputs)
-        if args.events:
-            if Path(args.events).suffix.lower() not in (".jsonl", ".csv"):
-                raise UsageError(f"--events writes .jsonl or .csv files, not {args.events}")
-            check_output(args.events, "--events", inputs)
-        for value, what in ((args.save_skeletons, "--save-skeletons"), (args.render, "--render")):
-            if value:
-                from .infer_jobs import numbered
-
-                for i in range(len(specs) if several else 1):
-                    check_output(numbered(value, i, several), what, inputs)
+        for path, what in targets:
+            check_output(path, what, inputs)
+            for left in clean_stale(path):
+                _say(f"note: removed {left}, left behind by an interrupted run")
         if args.render:
             from ..render import VIDEO_FORMATS
 
@@ -256,6 +262,20 @@ def _outputs(args: argparse.Namespace, specs: list[str | int]) -> tuple[str, ...
     except OutputError as e:
         raise UsageError(str(e)) from None
     return inputs
+
+
+def _layout(args: argparse.Namespace, specs: list[str | int]) -> str | None:
+    """The layout asked for; without --layout, --weights and --model, skeleton files that all share another layout
+    than the default model's pick the bundled model of theirs (Kinetics .json: kinetics18)."""
+    if args.layout or args.weights or args.model:
+        return args.layout
+    from ..sources import is_pixel, natural_layout
+
+    found = {natural_layout(s, "") for s in specs if not is_pixel(s)}
+    if len(found) == 1 and not any(is_pixel(s) for s in specs):
+        layout = found.pop()
+        return layout or None
+    return None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -273,10 +293,15 @@ def _run(args: argparse.Namespace) -> int:
         _say(f"{len(specs)} input{'s' if len(specs) != 1 else ''} ({len(specs)} failed), nothing to run")
         return 1
     several = len(specs) > 1
-    opts = Options(weights=args.weights, model=args.model, layout=args.layout, top_k=args.top_k, device=args.device,
-                   max_frames=args.max_frames, save_skeletons=args.save_skeletons, render=args.render,
-                   several=several, per_person=args.per_person, smooth=not args.no_smooth, mirror=args.mirror,
-                   inputs=inputs)
+    classes = None
+    if args.classes:
+        from ..data.classes import class_subset
+
+        classes = class_subset(args.classes)  # a bad list fails now, before the model loads
+    opts = Options(weights=args.weights, model=args.model, layout=_layout(args, specs), top_k=args.top_k,
+                   device=args.device, max_frames=args.max_frames, save_skeletons=args.save_skeletons,
+                   render=args.render, several=several, per_person=args.per_person, smooth=not args.no_smooth,
+                   mirror=args.mirror, inputs=inputs, classes=classes)
     session = make_session(opts, say=_say)
     rec = session.recognizer
     if args.top_k > len(rec.classes):
@@ -332,20 +357,33 @@ def _write_records(args: argparse.Namespace, specs: list[str | int], opts: Optio
     writer = RecordWriter(stream, fmt, top_k, per_person=args.per_person)
     ok = False
     try:
-        if args.workers == 1 or len(specs) == 1:
-            results, interrupted = run_here(specs, opts, session, writer.write, show)
-        else:
-            session.close()
-            results, interrupted = run_pool(specs, opts, writer.write, show, min(args.workers, len(specs)))
-        ok = True
-    finally:
-        stream.flush()
-        if out is not None:
-            stream.close()
-            if ok and writer.count:
-                out.commit()
+        try:
+            if args.workers == 1 or len(specs) == 1:
+                results, interrupted = run_here(specs, opts, session, writer.write, show)
             else:
-                out.abort()
+                session.close()
+                results, interrupted = run_pool(specs, opts, writer.write, show, min(args.workers, len(specs)))
+            stream.flush()
+            if out is not None:
+                stream.close()
+            ok = True
+        finally:
+            if out is not None:
+                if not stream.closed:
+                    try:
+                        stream.close()
+                    except OSError:
+                        pass
+                if ok and writer.count:
+                    out.commit()
+                else:
+                    out.abort()
+    except BrokenPipeError:
+        raise
+    except (OSError, OutputFailed) as e:  # a full disk, a device that refuses writes: the output, not an input
+        where = "stdout" if out is None else args.output
+        reason = e.strerror if isinstance(e, OSError) else str(e)
+        raise UsageError(f"the records cannot be written to {where} ({reason or e})") from None
     return results, interrupted, writer.count
 
 

@@ -14,7 +14,16 @@ from ..errors import CognnError
 from ..live.events import Event
 from ..live.session import LiveConfig, Session
 
-__all__ = ["Options", "InputResult", "make_session", "run_input", "run_here", "run_pool", "numbered", "sentence"]
+__all__ = ["Options", "InputResult", "OutputFailed", "make_session", "run_input", "run_here", "run_pool", "numbered",
+           "sentence"]
+
+class OutputFailed(Exception):
+    """Writing the records failed (a full disk, a device refusing writes): not the input's fault, stop everything."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.error = error
+
 
 #: frames read ahead of the model on pixel inputs (pose of the next frame overlaps the model step of this one)
 PREFETCH = 2
@@ -38,6 +47,8 @@ class Options:
     mirror: bool = False
     #: every input path, refused as an output
     inputs: tuple[str, ...] = ()
+    #: the classes to show (a subset of the model's, scores renormalised among them); None: all
+    classes: list[str] | None = None
 
 
 @dataclass
@@ -74,7 +85,7 @@ def make_session(opts: Options, say: Callable[[str], None] | None = None) -> Ses
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         session = Session.from_weights(opts.weights, model=opts.model, layout=opts.layout, config=config,
-                                       top_k=opts.top_k, device=opts.device)
+                                       top_k=opts.top_k, device=opts.device, classes=opts.classes)
     if say is not None:
         for w in caught:
             say(f"warning: {w.message}")
@@ -118,7 +129,12 @@ def run_input(index: int, spec: str | int, session: Session, opts: Options, emit
         try:
             for step in frames:
                 for record in make_records(step, name, rec.model_name, rec.has_weights, opts.per_person):
-                    emit(record)
+                    try:
+                        emit(record)
+                    except BrokenPipeError:
+                        raise
+                    except OSError as e:
+                        raise OutputFailed(e) from None
                 res.frames += 1
                 res.model_ms += step.model_ms
                 if step.frame.pose_ms is not None:
@@ -135,7 +151,7 @@ def run_input(index: int, spec: str | int, session: Session, opts: Options, emit
             raise CognnError(f"{name}: no frame could be read")
         res.events = session.finish()
         res.outputs = [str(p) for p in session.stop_recording()]
-    except BrokenPipeError:  # the reader of stdout went away: stop everything, not just this input
+    except (BrokenPipeError, OutputFailed):  # the records cannot go anywhere: stop everything, not just this input
         raise
     except (CognnError, OSError, ValueError) as e:
         res.error = sentence(e, name)

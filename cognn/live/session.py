@@ -180,10 +180,17 @@ class Session:
     @classmethod
     def from_weights(cls, weights: str | os.PathLike | None = None, *, model: str | None = None,
                      layout: str | None = None, config: LiveConfig = LiveConfig(), top_k: int = 5,
-                     device: str = "cpu") -> "Session":
+                     device: str = "cpu", classes: str | list[str] | None = None) -> "Session":
         """A session for a checkpoint or a bundled model's short name (see
-        :meth:`cognn.online.OnlineRecognizer.from_weights`; untrained weights are flagged there)."""
-        rec = OnlineRecognizer.from_weights(weights, model=model, layout=layout, top_k=top_k, device=device)
+        :meth:`cognn.online.OnlineRecognizer.from_weights`; untrained weights are flagged there); ``classes``
+        restricts the classes shown (scores renormalised among them): names, a class-list file or a named subset
+        such as ``kinetics-motion``."""
+        if isinstance(classes, str):
+            from ..data.classes import class_subset
+
+            classes = class_subset(classes)
+        rec = OnlineRecognizer.from_weights(weights, model=model, layout=layout, top_k=top_k, device=device,
+                                            subset=classes)
         return cls(rec, config)
 
     # -- facts -------------------------------------------------------------------------------------------------------
@@ -428,7 +435,7 @@ class Session:
         rec = self._recorder
         try:
             rec.add(step, self.annotate if rec.wants_video else None)
-        except BaseException:
+        except Exception:  # a failed write ends the recording (Ctrl-C does not: what was written is kept)
             self._recorder = None
             rec.abort()
             raise

@@ -10,7 +10,8 @@ from ..layouts import Layout, get_layout
 from ..pose.tracker import PoseOptions, PoseTracker
 from .frame import FrameSource
 
-__all__ = ["open_source", "source_kind", "natural_layout", "expand_inputs", "split_sample", "VIDEO_EXTENSIONS",
+__all__ = ["open_source", "source_kind", "natural_layout", "expand_inputs", "split_sample", "DEMO_RECORDING",
+           "VIDEO_EXTENSIONS",
            "SKELETON_EXTENSIONS", "KINETICS_EXTENSIONS", "HDF5_EXTENSIONS", "SUPPORTED_EXTENSIONS", "SourceSpec"]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -19,8 +20,11 @@ KINETICS_EXTENSIONS = (".json",)
 HDF5_EXTENSIONS = (".h5", ".hdf5")
 SUPPORTED_EXTENSIONS = VIDEO_EXTENSIONS + SKELETON_EXTENSIONS + KINETICS_EXTENSIONS + HDF5_EXTENSIONS
 
-#: what :func:`open_source` takes: a path, ``"file.h5#i"``, or a camera index
+#: what :func:`open_source` takes: a path, ``"file.h5#i"``, a camera index, or a stream URL / device path
 SourceSpec = str | os.PathLike | int
+#: the bundled demo recording (generated motion, made by tools/make_demo_recording.py): ``cognn-infer --demo`` and
+#: the app's first start
+DEMO_RECORDING = Path(__file__).resolve().parents[2] / "datasets" / "samples" / "demo.h5"
 
 
 def split_sample(spec: str) -> tuple[str, int | None]:
@@ -32,9 +36,15 @@ def split_sample(spec: str) -> tuple[str, int | None]:
 
 
 def source_kind(spec: SourceSpec) -> str | None:
-    """``"camera"`` for an index, ``"video"``, ``"ntu"``, ``"kinetics"``, ``"hdf5"`` by file extension, else None."""
+    """``"camera"`` for an index, ``"stream"`` for a URL or device path, ``"video"``, ``"ntu"``, ``"kinetics"``,
+    ``"hdf5"`` by file extension, else None."""
     if isinstance(spec, int) and not isinstance(spec, bool):
         return "camera"
+    # -- streams (cognn.sources.stream): before the extension, as http://host/clip.mp4 is a stream too
+    from .stream import is_stream_spec
+
+    if is_stream_spec(spec):
+        return "stream"
     ext = Path(split_sample(os.fspath(spec))[0]).suffix.lower()
     if ext in VIDEO_EXTENSIONS:
         return "video"
@@ -48,8 +58,8 @@ def source_kind(spec: SourceSpec) -> str | None:
 
 
 def is_pixel(spec: SourceSpec) -> bool:
-    """True for sources that need pose (videos, cameras)."""
-    return source_kind(spec) in ("video", "camera")
+    """True for sources that need pose (videos, cameras, streams)."""
+    return source_kind(spec) in ("video", "camera", "stream")
 
 
 def natural_layout(spec: SourceSpec, default: str) -> str:
@@ -76,8 +86,9 @@ def natural_layout(spec: SourceSpec, default: str) -> str:
 def open_source(spec: SourceSpec, *, layout: str | Layout = "ntu25", num_persons: int = 2,
                 skeleton_video: str | os.PathLike | None = None, pose: PoseOptions = PoseOptions(),
                 tracker: PoseTracker | None = None) -> FrameSource:
-    """Open a video, NTU ``.skeleton``, Kinetics ``.json``, cognn HDF5 file (``"file.h5#i"``: dataset sample ``i``)
-    or an ``int`` camera index as a :class:`FrameSource` in ``layout``.
+    """Open a video, NTU ``.skeleton``, Kinetics ``.json``, cognn HDF5 file (``"file.h5#i"``: dataset sample ``i``),
+    an ``int`` camera index, or a stream (a URL such as ``rtsp://...`` / ``http://...``, or a device path such as
+    ``/dev/video0``: :class:`~cognn.sources.stream.StreamSource`) as a :class:`FrameSource` in ``layout``.
 
     Pixel sources run pose with ``pose`` options, or through ``tracker`` (an open :class:`PoseTracker`, restarted,
     left open). ``skeleton_video``: a video shown under a skeleton file (frame ``i`` with skeleton frame ``i``).
@@ -92,6 +103,13 @@ def open_source(spec: SourceSpec, *, layout: str | Layout = "ntu25", num_persons
         raise TypeError("spec must be a path or a camera index")
     if isinstance(spec, int):
         return CameraSource(spec, lay, num_persons=num_persons, pose=pose, tracker=tracker)
+    # -- streams: a URL or a device path (cognn.sources.stream), reopened when lost
+    if source_kind(spec) == "stream":
+        from .stream import StreamSource
+
+        if skeleton_video is not None:
+            raise ValueError("skeleton_video applies to skeleton files, not to streams")
+        return StreamSource(str(spec).strip(), lay, num_persons=num_persons, pose=pose, tracker=tracker)
     text, sample = split_sample(os.fspath(spec))
     path = Path(text)
     kind = source_kind(path)
