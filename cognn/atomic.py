@@ -2,16 +2,25 @@
 
 A file is written under a unique temporary name in the target's own folder (created exclusively, so two runs
 writing the same target never share it; with the umask's permissions, as any new file) and renamed over the target
-only when it is complete. A failed or interrupted run removes its temporary file; a run killed outright leaves one
-``.NAME.PID-TOKEN.partial[.ext]`` beside the target, which the next run writing that target removes and names
-(:func:`clean_stale`). :func:`check_output` refuses, before anything is created, an output that is one of the inputs,
-a folder, a device or a fifo, or that lies in a folder that does not exist or cannot be written.
+only when it is complete (after an ``fsync``, so a crash right after the rename cannot leave an empty target). A
+failed or interrupted run removes its temporary file; a run killed outright leaves one
+``.NAME.PID-HOST-TOKEN.partial[.ext]`` beside the target, which the next run writing that target removes and names
+(:func:`clean_stale`: only files of processes of this host that no longer exist). Long names are shortened so that
+the temporary name always fits the file system's 255 bytes. :func:`check_output` refuses, before anything is created,
+an output that is one of the inputs, a folder, a device or a fifo where a regular file is needed, or that lies in a
+folder that does not exist or cannot be written.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import secrets
+import signal
+import socket
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -22,66 +31,137 @@ __all__ = ["AtomicOutput", "OutputError", "check_output", "clean_stale", "is_str
 #: longest file name most file systems take (bytes)
 NAME_MAX = 255
 _TAG = ".partial"
+#: room kept for ".PID-HOST-RANDOM" whatever the pid: 10 digits of pid, 6 of host, 8 random, 3 separators
+_TOKEN_ROOM = 1 + 10 + 1 + 6 + 1 + 8
 
 
 class OutputError(CognnError):
     """An output path that cannot or must not be written (one sentence naming it)."""
 
 
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for a few statements (a file created and recorded, renamed and marked done), so
+    that Ctrl-C can never leave a temporary file that nothing will remove; a signal that came meanwhile is delivered
+    at the end."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _host_tag() -> str:
+    """6 hex digits naming this machine, so that a run never removes the temporary file of a run elsewhere (a folder
+    shared over the network) whose process id merely does not exist here."""
+    return hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:6]
+
+
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     """True when ``a`` and ``b`` name the same existing file (hard links and symlinks included)."""
     try:
         return os.path.samefile(a, b)
-    except OSError:
-        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    except (OSError, ValueError):
+        try:
+            return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+        except (OSError, RuntimeError, ValueError):
+            return False
 
 
-def check_output(path: str | os.PathLike, what: str = "output", inputs: tuple[str | os.PathLike, ...] = ()) -> Path:
+def _reason(e: OSError) -> str:
+    if e.errno == errno.ENOSPC:
+        return "the disk is full"
+    if e.errno == errno.EDQUOT:
+        return "the disk quota is exceeded"
+    if e.errno == errno.EFBIG:
+        return "the file is larger than the system allows"
+    if e.errno == errno.EROFS:
+        return "the file system is read-only"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if e.errno == errno.ENAMETOOLONG:
+        return "the name is too long"
+    return e.strerror or str(e)
+
+
+def _stat(path: str | os.PathLike) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def check_output(path: str | os.PathLike, what: str = "output", inputs: tuple[str | os.PathLike, ...] = (), *,
+                 allow_stream: bool = True) -> Path:
     """The output ``path`` as a :class:`Path`, or :class:`OutputError` saying why it cannot be written.
 
     Refused: one of ``inputs`` (it would be destroyed), an existing folder, block device or socket, a folder that
     does not exist, is not a folder, or cannot be written. A character device or a fifo (``/dev/null``, a pipe) is
-    written directly (see :attr:`AtomicOutput.direct`).
+    written directly (see :attr:`AtomicOutput.direct`) when ``allow_stream``, else refused (formats such as HDF5
+    need a regular file they can seek in).
     """
     p = Path(path).expanduser()
-    for src in inputs:
-        if same_file(p, src):
-            raise OutputError(f"{what} {p} is also an input; write it somewhere else (the input would be lost)")
+    if not str(path):
+        raise OutputError(f"the {what} file name is empty")
     try:
         st = p.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         st = None
     except OSError as e:
-        raise OutputError(f"{what} {p} cannot be used ({e.strerror or e})") from None
+        raise OutputError(f"{what} {p} cannot be used ({_reason(e)})") from None
+    except ValueError:
+        raise OutputError(f"{what} {str(p)!r} is not a valid file name") from None
+    if st is not None and inputs:
+        key = (st.st_dev, st.st_ino)
+        for src in inputs:
+            s = _stat(src)
+            if s is None:
+                head = str(src).rpartition("#")[0]  # "file.h5#3": sample 3 of file.h5
+                s = _stat(head) if head else None
+            if s is not None and (s.st_dev, s.st_ino) == key:
+                raise OutputError(f"{what} {p} is also an input ({src}); write it somewhere else (the input would "
+                                  "be lost)")
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
             raise OutputError(f"{what} {p} is a folder; give a file name")
-        if not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+            if not allow_stream:
+                kind = "a character device" if stat.S_ISCHR(st.st_mode) else "a named pipe (fifo)"
+                raise OutputError(f"{what} {p} is {kind}; this output must be a regular file")
+        elif not stat.S_ISREG(st.st_mode):
             raise OutputError(f"{what} {p} is not a regular file (a block device or socket); give a file name")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.exists():
-        raise OutputError(f"the folder of {what} {p} does not exist")
+        raise OutputError(f"{what} {p} cannot be written: the output folder does not exist ({parent})")
     if not parent.is_dir():
-        raise OutputError(f"{what} {p}: {parent} is not a folder")
+        raise OutputError(f"{what} {p} cannot be written: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{what} {p} cannot be written: no permission to create files in {parent}")
+    if len(p.name.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        raise OutputError(f"{what} {p} cannot be written: the file name is longer than {NAME_MAX} bytes")
     return p
 
 
 def partial_name(path: Path, token: str, keep_suffix: bool) -> str:
-    """``.NAME.TOKEN.partial`` (``+ .ext`` with ``keep_suffix``), with NAME shortened to fit :data:`NAME_MAX`."""
+    """``.NAME.TOKEN.partial`` (``+ .ext`` with ``keep_suffix``), with NAME shortened to fit :data:`NAME_MAX`.
+
+    How much NAME is shortened does not depend on ``token`` (room is kept for the longest token), so every temporary
+    file of one target starts with the same ``.NAME.``.
+    """
     suffix = path.suffix if keep_suffix else ""
-    tail = f".{token}{_TAG}{suffix}"
-    room = NAME_MAX - 1 - len(tail.encode())
-    name = path.name.encode()[:room].decode("utf-8", "ignore")
-    return f".{name}{tail}"
+    room = NAME_MAX - 1 - _TOKEN_ROOM - len(_TAG) - len(suffix.encode("utf-8", "surrogateescape"))
+    name = path.name.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore")
+    return f".{name}.{token}{_TAG}{suffix}"
 
 
 def is_stream(path: Path) -> bool:
     """True for an existing character device or fifo (written in place, never renamed over)."""
     try:
         mode = path.stat().st_mode
-    except OSError:
+    except (OSError, ValueError):
         return False
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
@@ -93,7 +173,7 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except (PermissionError, OverflowError):
         return True
     return True
 
@@ -101,28 +181,31 @@ def _pid_alive(pid: int) -> bool:
 def clean_stale(path: str | os.PathLike) -> list[Path]:
     """Remove the temporary files that killed runs left beside ``path``; returns what was removed.
 
-    Only files of processes that no longer exist are removed: a run writing the same target right now keeps its own.
+    Only files of processes of this host that no longer exist are removed: a run writing the same target right now,
+    here or on another machine sharing the folder, keeps its own.
     """
     p = Path(path).expanduser()
     parent = p.parent if str(p.parent) else Path(".")
-    stem = partial_name(p, "", keep_suffix=False).split(f".{_TAG}")[0]  # ".NAME" as shortened
+    host = _host_tag()
+    stems = {partial_name(p, "", keep_suffix=k).split(f".{_TAG}")[0] + "." for k in (False, True)}
     removed: list[Path] = []
     try:
-        entries = list(parent.iterdir())
+        entries = list(os.scandir(parent))
     except OSError:
         return removed
     for entry in entries:
         name = entry.name
-        if not name.startswith(stem + ".") or _TAG not in name:
+        stem = next((s for s in stems if name.startswith(s)), None)
+        if stem is None or _TAG not in name:
             continue
-        token = name[len(stem) + 1:].split(_TAG)[0]
-        pid_text = token.split("-", 1)[0]
-        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+        token = name[len(stem):].split(_TAG)[0]
+        parts = token.split("-")
+        if len(parts) != 3 or not parts[0].isdigit() or parts[1] != host or _pid_alive(int(parts[0])):
             continue
         try:
-            if entry.is_file() and not entry.is_symlink():
-                entry.unlink()
-                removed.append(entry)
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
         except OSError:
             pass
     return removed
@@ -134,13 +217,15 @@ class AtomicOutput:
     ``keep_suffix`` ends the temporary name with the target's extension (for writers that choose a format by it,
     such as video writers). :attr:`temp` is created empty at once (exclusively, mode ``0o666`` less the umask); a
     writer may reopen it by name. :meth:`abort` (or an exception in the ``with`` block) removes it.
+    ``allow_stream=False`` refuses a character device or fifo target (see :func:`check_output`).
     """
 
     def __init__(self, path: str | os.PathLike, *, what: str = "output",
-                 inputs: tuple[str | os.PathLike, ...] = (), keep_suffix: bool = False) -> None:
-        self.path = check_output(path, what, inputs)
-        self.what = what
+                 inputs: tuple[str | os.PathLike, ...] = (), keep_suffix: bool = False,
+                 allow_stream: bool = True) -> None:
         self.done = True  # nothing to clean up until the temporary file exists
+        self.path = check_output(path, what, inputs, allow_stream=allow_stream)
+        self.what = what
         #: True for a character device or fifo target, written in place (no temporary file)
         self.direct = is_stream(self.path)
         if self.direct:
@@ -151,46 +236,56 @@ class AtomicOutput:
         #: temporary files of killed runs that were removed (callers may report them)
         self.cleaned = clean_stale(self.path)
         parent = self.path.parent if str(self.path.parent) else Path(".")
+        host = _host_tag()
         while True:
-            token = f"{os.getpid()}-{secrets.token_hex(4)}"
+            token = f"{os.getpid()}-{host}-{secrets.token_hex(4)}"
             temp = parent / partial_name(self.path, token, keep_suffix)
-            try:
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:
-                continue
-            except OSError as e:
-                raise OutputError(f"{what} {self.path} cannot be written ({e.strerror or e})") from None
-            os.close(fd)
+            with _signals_held():
+                try:
+                    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+                except FileExistsError:
+                    continue
+                except OSError as e:
+                    why = "its folder does not accept new files" if e.errno == errno.ENOENT else _reason(e)
+                    raise OutputError(f"{what} {self.path} cannot be written ({why})") from None
+                os.close(fd)
+                self.temp = temp
+                self.done = False
             break
-        self.temp = temp
-        self.done = False
 
     def commit(self) -> Path:
-        """Rename the temporary file to the target; returns the target."""
+        """Flush the temporary file to disk and rename it to the target; returns the target."""
         if self.done or self.direct:
             self.done = True
             return self.path
         try:
-            os.replace(self.temp, self.path)
+            fd = os.open(self.temp, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            with _signals_held():
+                os.replace(self.temp, self.path)
+                self.done = True
         except OSError as e:
             self.abort()
-            raise OutputError(f"{self.what} {self.path} could not be written ({e.strerror or e})") from None
-        self.done = True
+            raise OutputError(f"{self.what} {self.path} could not be written ({_reason(e)})") from None
         return self.path
 
     def abort(self) -> None:
         """Remove the temporary file (the target, if it existed before, is left as it was)."""
-        if self.done:
-            return
-        self.done = True
-        if self.direct:
-            return
-        try:
-            self.temp.unlink()
-        except FileNotFoundError:
-            pass
+        with _signals_held():
+            if self.done:
+                return
+            self.done = True
+            if self.direct:
+                return
+            try:
+                self.temp.unlink()
+            except OSError:
+                pass
 
-    def __enter__(self) -> "AtomicOutput":
+    def __enter__(self) -> AtomicOutput:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -143,8 +143,8 @@ def test_minimal_and_unlabelled(tmp_path):
      "'data[0].skeleton[0].pose'"),
     (_clip(label_index="3"), "'label_index'"),
     (_clip(label=3), "'label'"),
-    (b'{"data": [{"frame_index": 1, "skeleton": [{"pose": [NaN' + b", 0.5" * 35 + b'], "score": [' +
-     b", ".join([b"0.5"] * 18) + b"]}]}]}", "non-finite"),
+    (_clip(frames=[{"frame_index": 301, "skeleton": []}]), "'data[0].frame_index'"),
+    (b'{"data": [{"frame_index": ' + b"9" * 5000 + b', "skeleton": []}]}', "invalid JSON"),
 ])
 def test_malformed_json(tmp_path, content, where):
     p = _write(tmp_path, content)
@@ -164,3 +164,44 @@ def test_empty_binary_missing(tmp_path):
         read_kinetics_json(tmp_path)
     with pytest.raises(InputFileError, match="nested too deeply|invalid JSON"):
         read_kinetics_json(_write(tmp_path, b"[" * 100000))
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e300", b"1" * 400])
+def test_non_finite_or_absurd_joint_zeroed_with_a_warning(tmp_path, literal):
+    from cognn.data.files import InputValueWarning
+
+    raw = (b'{"data": [{"frame_index": 1, "skeleton": [{"pose": [0.25, ' + literal + b", 0.5" * 34 + b'], "score": ['
+           + b", ".join([b"0.5"] * 18) + b"]}]}]}")
+    p = _write(tmp_path, raw)
+    with pytest.warns(InputValueWarning) as rec:
+        c = read_kinetics_json(p)
+    msg = str(rec[0].message)
+    assert str(p) in msg and "1 joint(s)" in msg and "data[0].skeleton[0], joint 0" in msg, msg
+    person = c.frames[0].persons[0]
+    assert np.isfinite(person.pose).all() and np.isfinite(person.score).all()
+    assert person.pose[0].tolist() == [0, 0] and person.score[0] == 0
+    assert (person.pose[1:] == 0.5).all() and (person.score[1:] == 0.5).all()
+    x = to_array(c)
+    assert np.isfinite(x).all() and not x[:, 1, 0, 0].any()
+
+
+def test_negative_score_zeroed(tmp_path):
+    from cognn.data.files import InputValueWarning
+
+    raw = _clip(frames=[{"frame_index": 1, "skeleton": [_person(score=[-1e308] + [0.5] * 17)]}])
+    with pytest.warns(InputValueWarning, match="1 joint"):
+        c = read_kinetics_json(_write(tmp_path, raw))
+    assert c.frames[0].persons[0].score[0] == 0 and c.frames[0].persons[0].score.min() == 0
+
+
+def test_frame_index_bounds(tmp_path):
+    from cognn.data.kinetics import MAX_FRAME_INDEX, max_frame_index
+
+    assert max_frame_index(1) == 300 and max_frame_index(100) == 1000 and max_frame_index(10**6) == MAX_FRAME_INDEX
+    ok = _clip(frames=[{"frame_index": 300, "skeleton": [_person()]}])
+    assert read_kinetics_json(_write(tmp_path, ok)).frames[0].frame_index == 300
+    for fi in (10**6, 10**9, 2**63, 10**30):
+        p = _write(tmp_path, _clip(frames=[{"frame_index": fi, "skeleton": [_person()]}] * 76))
+        with pytest.raises(InputFileError) as ei:
+            read_kinetics_json(p)
+        assert str(p) in str(ei.value) and "frame index" in str(ei.value) and "up to 760" in str(ei.value)

@@ -7,10 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cognn.data.ntu import (JOINT_FIELDS, SampleName, parse_ntu_bytes, parse_sample_name, read_ntu_skeleton,
-                            to_array)
-from cognn.data.transforms import (OnlineNormalizer, alignment_rotations, bone, motion, pad_to, pre_normalization,
-                                   rotate)
+from cognn.data.ntu import JOINT_FIELDS, SampleName, parse_ntu_bytes, parse_sample_name, read_ntu_skeleton, to_array
+from cognn.data.transforms import OnlineNormalizer, alignment_rotations, bone, motion, pad_to, pre_normalization, rotate
 from cognn.errors import InputFileError
 from cognn.layouts import NTU25
 
@@ -61,7 +59,7 @@ def synthetic(bodies_per_frame: list[int], seed: int = 0, crlf: bool = False) ->
     """A valid .skeleton text with the given number of bodies per frame; body k moves with amplitude k+1."""
     rng = np.random.default_rng(seed)
     out = [str(len(bodies_per_frame))]
-    for t, nb in enumerate(bodies_per_frame):
+    for _t, nb in enumerate(bodies_per_frame):
         out.append(str(nb))
         for b in range(nb):
             out.append(f"{7205759403793 + b} 0 1 1 1 1 0 0.0{b} -0.5 2")
@@ -446,8 +444,18 @@ def test_pad_bone_motion():
     assert not m[:, -1].any()
 
 
-def test_non_finite_joint_values_rejected():
-    for bad in (b"nan", b"inf", b"1e39"):
+def test_non_finite_joint_values_zeroed_with_a_warning():
+    from cognn.data.files import InputValueWarning
+
+    name = "S001C001P001R001A001.skeleton"
+    ref = parse_ntu_bytes(GOOD, name)
+    for bad in (b"nan", b"inf", b"1e39", b"-1e300"):
         raw = GOOD.replace(b" 0.1 -0.2 0.3 0.9 2", b" 0.1 -0.2 " + bad + b" 0.9 2", 1)
-        e = _err(raw)
-        assert e.line == 5 and "finite" in str(e)
+        assert raw != GOOD
+        with pytest.warns(InputValueWarning) as rec:
+            s = parse_ntu_bytes(raw, name)
+        msg = str(rec[0].message)
+        assert name in msg and "1 joint(s)" in msg and "line 5" in msg and "finite" in msg, msg
+        j = s.frames[0][0].joints
+        assert np.isfinite(j).all() and not j[0].any()  # line 5 = first joint of the first body, all 12 columns
+        np.testing.assert_array_equal(j[1:], ref.frames[0][0].joints[1:])

@@ -10,9 +10,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from cognn.atomic import OutputError
 from cognn.data import augment
 from cognn.data.dataset import SkeletonDataset
-from cognn.data.store import (DatasetWriter, RecordingWriter, load_recording, open_dataset, save_recording)
+from cognn.data.store import DatasetWriter, RecordingWriter, load_recording, open_dataset, save_recording
 from cognn.data.transforms import bone, motion
 from cognn.errors import InputFileError
 
@@ -75,7 +76,7 @@ def test_writer_validates_and_aborts(tmp_path):
             w.append(np.zeros((3, 300, 18, 2)), 3, "a")
     ds = open_dataset(tmp_path / "e.h5")
     assert len(ds) == 0 and ds.domain == "image2d"
-    with pytest.raises(InputFileError, match="output folder"):
+    with pytest.raises(OutputError, match="output folder does not exist"):
         DatasetWriter(tmp_path / "no" / "x.h5", "ntu25", CLASSES)
 
 
@@ -166,7 +167,8 @@ def test_recording_writer_incremental(tmp_path):
             w.append(fr, i / 30)
             if i == 10:
                 w.add_event({"t": i / 30, "label": "start"})
-        assert (tmp_path / "live.h5.partial").exists() and not path.exists()
+        partial = sorted(tmp_path.glob(".live.h5.*.partial"))
+        assert len(partial) == 1 and partial[0] == w.temp and not path.exists()
         with pytest.raises(ValueError, match="back in time"):
             w.append(frames[0], 0.0)
         with pytest.raises(ValueError, match="shape"):

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 
 from ..errors import CognnError
 
@@ -11,6 +13,18 @@ from ..errors import CognnError
 def err(msg: str) -> None:
     """Print a message for the user on stderr (stdout is for results)."""
     print(msg, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def one_line_warnings(prog: str) -> Iterator[None]:
+    """Warnings (a file whose bad joints were zeroed, untrained weights) printed as ``prog: warning: ...``, one line
+    each, instead of Python's file-and-line form."""
+    previous = warnings.formatwarning
+    warnings.formatwarning = lambda message, *_args, **_kw: f"{prog}: warning: {message}\n"  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous  # type: ignore[assignment]
 
 
 def run_main(prog: str, parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int],
@@ -21,7 +35,8 @@ def run_main(prog: str, parser: argparse.ArgumentParser, run: Callable[[argparse
     except SystemExit as e:  # argparse has printed the usage and the message
         return int(e.code) if isinstance(e.code, int) else 2
     try:
-        return run(args)
+        with one_line_warnings(prog):
+            return run(args)
     except CognnError as e:
         err(f"{prog}: error: {e}")
         return 2

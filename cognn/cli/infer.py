@@ -32,7 +32,7 @@ from typing import Any, Sequence, TextIO
 
 from ..errors import CognnError
 from ..sources.open import DEMO_RECORDING
-from .common import positive_int
+from .common import one_line_warnings, positive_int
 from .infer_jobs import InputResult, Options, OutputFailed, make_session, run_here, run_pool
 
 PROG = "cognn-infer"
@@ -395,7 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse has printed usage and "cognn-infer: error: ..."
         return int(e.code or 0) if isinstance(e.code, int) or e.code is None else 2
     try:
-        return _run(args)
+        with one_line_warnings(PROG):
+            return _run(args)
     except BrokenPipeError:  # e.g. piped into `head`: not an error
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit

@@ -3,9 +3,12 @@
     cognn-prep ntu60|ntu120|kinetics --src DIR [--src DIR ...] --out FILE.h5 [--benchmark xsub|xview|xset]
                [--split train|val|all] [--labels FILE.json] [--workers N] [--quiet]
 
-Files are parsed in worker processes, in order, and streamed to ``FILE.h5.partial``, renamed to ``FILE.h5`` at the
-end; unreadable files are listed on stderr and skipped. Exit status: 0 written, 1 nothing usable, 2 usage or input
-error, 130 interrupted (no output left behind).
+Files are parsed in worker processes, in order, and streamed to a unique temporary file beside ``FILE.h5`` (created
+at the first sample), renamed to ``FILE.h5`` at the end; unreadable files are listed on stderr and skipped, and
+values a reader had to zero are noted. The output is checked before any file is read (a folder, a device, a missing
+folder, one of the inputs: one sentence about the output, exit 2). Ctrl-C stops the workers (they ignore it; the main
+process terminates them), removes the temporary file and exits 130 within moments, without a traceback. Exit status:
+0 written, 1 nothing usable, 2 usage, input or output error, 130 interrupted (no output left behind).
 """
 from __future__ import annotations
 
@@ -13,13 +16,18 @@ import argparse
 import json
 import multiprocessing
 import os
+import signal
 import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
+from ..atomic import check_output
 from ..errors import CognnError, InputFileError
 from .common import err, run_main
 
@@ -82,18 +90,25 @@ def prep_kinetics_file(path: str, label: int | None) -> tuple[np.ndarray, int, i
 
 
 def _work(job: tuple) -> tuple:
-    """Run one job; returns ``("ok", name, array, label, info)`` or ``("bad", name, message)``."""
+    """Run one job; returns ``("ok", name, array, label, frames, notes)`` or ``("bad", name, message, notes)``;
+    ``notes``: the readers' warnings (values zeroed), as sentences."""
+    from ..data.files import InputValueWarning
+
     kind, path, name, label = job
-    try:
-        if kind == "ntu":
-            x, frames = prep_ntu_file(path)
-            return "ok", name, x, label, frames
-        x, label, frames = prep_kinetics_file(path, label)
-        return "ok", name, x, label, frames
-    except CognnError as e:
-        return "bad", name, str(e)
-    except Exception as e:  # a bug or an unexpected library error: report, don't abort the whole run
-        return "bad", name, f"{path}: unexpected {type(e).__name__}: {e}"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputValueWarning)
+        try:
+            if kind == "ntu":
+                x, frames = prep_ntu_file(path)
+            else:
+                x, label, frames = prep_kinetics_file(path, label)
+            res: tuple = ("ok", name, x, label, frames)
+        except CognnError as e:
+            res = ("bad", name, str(e))
+        except Exception as e:  # a bug or an unexpected library error: report, don't abort the whole run
+            res = ("bad", name, f"{path}: unexpected {type(e).__name__}: {e}")
+    notes = [str(w.message) for w in caught if issubclass(w.category, InputValueWarning)]
+    return res + (notes,)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -158,14 +173,16 @@ def _plan_ntu(args, srcs: list[Path]) -> _Plan:
 
 
 def _load_label_file(path: Path) -> dict[str, tuple[int, bool]]:
+    from ..data.files import read_bytes
+
     try:
-        obj = json.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise InputFileError(path, "file not found") from None
+        obj = json.loads(read_bytes(path).decode("utf-8"))
     except UnicodeDecodeError:
         raise InputFileError(path, "not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise InputFileError(path, f"invalid JSON: {e.msg}", line=e.lineno) from None
+    except (ValueError, RecursionError):
+        raise InputFileError(path, "invalid JSON") from None
     if not isinstance(obj, dict):
         raise InputFileError(path, "expected an object {name: {label_index, has_skeleton}}")
     out = {}
@@ -219,17 +236,72 @@ def _default_workers() -> int:
     return max(1, min(8, n))
 
 
-def _results(jobs: list[tuple], workers: int) -> Iterator[tuple]:
-    if workers <= 1 or len(jobs) <= 1:
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the main process, which terminates them: no traceback from a worker, no worker left
+    holding a queue lock."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _StopFlag:
+    """SIGINT handler of a run: it only notes the request; the run checks it at safe points (between files, every
+    0.1 s while waiting for a worker) and stops there. Raising from the handler itself could land inside a library's
+    critical section (h5py, multiprocessing), be swallowed there, and leave a lock held: a hang."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if Ctrl-C came."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+
+def _stop_pool(pool) -> None:
+    """Terminate and reap the workers."""
+    pool.terminate()
+    pool.join()
+
+
+def _results(jobs: list[tuple], pool, stop: _StopFlag) -> Iterator[tuple]:
+    """The jobs' results in order (from ``pool``, or here when it is None), checking ``stop`` between them."""
+    if pool is None:
         for job in jobs:
+            stop.check()
             yield _work(job)
         return
+    workers = getattr(pool, "_processes", 1)
     chunk = max(1, min(16, len(jobs) // (workers * 8)))
-    with multiprocessing.get_context().Pool(workers) as pool:
-        yield from pool.imap(_work, jobs, chunksize=chunk)
+    it = pool.imap(_work_batch, [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)])  # chunksize 1: next(timeout)
+    while True:
+        stop.check()
+        try:
+            batch = it.next(timeout=0.1)
+        except StopIteration:
+            return
+        except multiprocessing.TimeoutError:
+            continue
+        yield from batch
+
+
+def _work_batch(jobs: list[tuple]) -> list[tuple]:
+    return [_work(job) for job in jobs]
 
 
 def _run(args, err: Callable[[str], None]) -> int:
+    stop = _StopFlag()
+    main = threading.current_thread() is threading.main_thread()
+    prev = signal.signal(signal.SIGINT, stop) if main else None
+    try:
+        return _run_inner(args, err, stop)
+    finally:
+        if main and prev is not None:  # None: a handler not set from Python, which cannot be put back
+            signal.signal(signal.SIGINT, prev)
+
+
+def _run_inner(args, err: Callable[[str], None], stop: _StopFlag) -> int:
     from tqdm import tqdm
 
     from ..data.classes import class_names
@@ -239,11 +311,7 @@ def _run(args, err: Callable[[str], None]) -> int:
     for s in srcs:
         if not s.is_dir():
             raise InputFileError(s, "not a folder" if s.exists() else "folder not found")
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise InputFileError(out, "the output folder does not exist")
-    if out.is_dir():
-        raise InputFileError(out, "is a folder; give a file name such as data.h5")
+    out = check_output(args.out, "output", allow_stream=False)
     workers = _default_workers() if args.workers is None else args.workers
     if workers < 1:
         raise CognnError("--workers must be at least 1")
@@ -251,23 +319,31 @@ def _run(args, err: Callable[[str], None]) -> int:
     plan = _plan_ntu(args, srcs) if args.dataset.startswith("ntu") else _plan_kinetics(args, srcs)
     classes = class_names(plan.dataset)
     if not plan.jobs:
-        _summary(plan, 0, None, [], err)
+        _summary(plan, 0, None, [], [], err)
         err(f"{PROG}: error: no samples to write")
         return 2 if not plan.bad else 1
     cut: list[str] = []
+    notes: list[str] = []
     written = 0
-    bar = tqdm(total=len(plan.jobs), unit="file", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty(),
-               desc=PROG)
+    pool = None
+    bar = None
     try:
-        with DatasetWriter(out, plan.layout, classes, dataset=plan.dataset, benchmark=plan.benchmark,
-                           split=plan.split, preprocessing=plan.preprocessing,
-                           preprocessing_version=plan.preprocessing_version) as w:
-            for res in _results(plan.jobs, workers):
+        # checked (an input given as the output is refused) before any worker starts or anything is created
+        writer = DatasetWriter(out, plan.layout, classes, dataset=plan.dataset, benchmark=plan.benchmark,
+                               split=plan.split, preprocessing=plan.preprocessing,
+                               preprocessing_version=plan.preprocessing_version, inputs=[j[1] for j in plan.jobs])
+        with writer as w:
+            if workers > 1 and len(plan.jobs) > 1:
+                pool = multiprocessing.get_context().Pool(min(workers, len(plan.jobs)), initializer=_worker_init)
+            bar = tqdm(total=len(plan.jobs), unit="file", file=sys.stderr,
+                       disable=args.quiet or not sys.stderr.isatty(), desc=PROG)
+            for res in _results(plan.jobs, pool, stop):
                 bar.update()
+                notes.extend(res[-1])
                 if res[0] == "bad":
                     plan.bad.append(res[2])
                     continue
-                _, name, x, label, frames = res
+                _, name, x, label, frames = res[:5]
                 if not 0 <= label < len(classes):
                     plan.bad.append(f"{name}: label {label} outside 0..{len(classes) - 1}")
                     continue
@@ -275,26 +351,35 @@ def _run(args, err: Callable[[str], None]) -> int:
                     cut.append(name)
                 w.append(x, label, name)
                 written += 1
+            stop.check()
             if written == 0:
-                raise _NothingWritten
-    except _NothingWritten:
-        _summary(plan, 0, None, cut, err)
+                raise _NothingWrittenError
+    except _NothingWrittenError:
+        _summary(plan, 0, None, cut, notes, err)
         err(f"{PROG}: error: none of the {len(plan.jobs)} selected files could be read; no output written")
         return 1
     finally:
-        bar.close()
-    _summary(plan, written, out, cut, err)
+        if pool is not None:
+            _stop_pool(pool)
+        if bar is not None:
+            bar.close()
+    _summary(plan, written, out, cut, notes, err)
     return 0
 
 
-class _NothingWritten(Exception):
+class _NothingWrittenError(Exception):
     pass
 
 
-def _summary(plan: _Plan, written: int, out: Path | None, cut: list[str], err: Callable[[str], None]) -> None:
+def _summary(plan: _Plan, written: int, out: Path | None, cut: list[str], notes: list[str],
+             err: Callable[[str], None]) -> None:
     what = " ".join(x for x in (plan.dataset, plan.benchmark, plan.split) if x)
     if out is not None:
         err(f"{PROG}: wrote {written} samples ({what}) to {out}")
+    for note in notes[:20]:
+        err(f"{PROG}: note: {note}")
+    if len(notes) > 20:
+        err(f"{PROG}: note: ... and {len(notes) - 20} more file(s) with values zeroed")
     for why, n in plan.skipped.items():
         err(f"{PROG}: skipped {n} file(s): {why}")
     if cut:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import cognn
 
-__all__ = ["datasets_dir", "class_names", "split_train_ids", "in_train_split", "missing_skeletons",
-           "DATASETS", "BENCHMARKS"]
+__all__ = ["datasets_dir", "class_names", "class_subset", "split_train_ids", "in_train_split", "missing_skeletons",
+           "DATASETS", "BENCHMARKS", "SUBSETS"]
 
 #: dataset name -> file stem of its class list
 DATASETS = {"ntu60": "ntu60", "ntu120": "ntu120", "kinetics400": "kinetics400", "kinetics": "kinetics400"}
@@ -37,7 +37,7 @@ def _check(dataset: str) -> str:
     return DATASETS[dataset]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _class_names(stem: str) -> tuple[str, ...]:
     return tuple(_read_lines(f"{stem}_classes.txt"))
 
@@ -47,7 +47,7 @@ def class_names(dataset: str) -> list[str]:
     return list(_class_names(_check(dataset)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _splits() -> dict:
     return json.loads((datasets_dir() / "splits.json").read_text(encoding="utf-8"))
 
@@ -68,7 +68,7 @@ def in_train_split(sample, dataset: str, benchmark: str) -> bool:
     return getattr(sample, field) in ids
 
 
-@lru_cache(maxsize=None)
+@cache
 def _missing(dataset: str) -> frozenset[str]:
     return frozenset(_read_lines(f"{dataset}_missing_skeletons.txt"))
 
@@ -78,3 +78,29 @@ def missing_skeletons(dataset: str) -> frozenset[str]:
     if dataset not in BENCHMARKS:
         raise ValueError(f"no missing-skeleton list for {dataset!r}; known: {', '.join(BENCHMARKS)}")
     return _missing(dataset)
+
+
+#: named class subsets shipped in ``datasets/`` (``--classes NAME``)
+SUBSETS = {"kinetics-motion": "kinetics_motion_classes.txt"}
+
+
+def class_subset(spec: str) -> list[str]:
+    """Class names to show: a named subset (``"kinetics-motion"``) or a text file of one name per line (lines
+    starting with ``#`` are comments). Raises :class:`~cognn.errors.InputFileError` naming the file."""
+    from ..errors import InputFileError
+
+    if spec in SUBSETS:
+        path = datasets_dir() / SUBSETS[spec]
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise InputFileError(path, f"no such class list (a text file of class names, one per line, or one of "
+                                       f"{', '.join(SUBSETS)})")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputFileError(path, f"cannot be read as a class list ({e})") from None
+    names = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not names:
+        raise InputFileError(path, "lists no class name")
+    return names

@@ -12,6 +12,14 @@ File grammar (one item per line, CRLF or LF)::
 
 The whole file is tokenised and converted to numbers with numpy in one pass (no per-line Python work except one
 small step per body); any deviation from the grammar raises :class:`~cognn.errors.InputFileError` naming the line.
+
+Bounds, checked before anything is allocated for the frames: the file must be a regular file of at most
+:data:`~cognn.data.files.MAX_INPUT_BYTES`; the frame count at most :data:`MAX_FRAMES` (10 minutes at 30 fps; NTU
+samples have at most 300 frames); frames and bodies are only counted as far as the file's lines go (each needs its
+lines, so the counts can never run ahead of the file's size). A joint with a non-finite value (``nan``, ``inf``, a
+number beyond float range) or an absurd one (beyond :data:`~cognn.data.files.VALUE_LIMIT`) is zeroed, all 12
+columns, as an untracked joint, with an :class:`~cognn.data.files.InputValueWarning` naming the file, the count and
+the first line; a non-finite ``leanX`` / ``leanY`` becomes 0 the same way.
 """
 from __future__ import annotations
 
@@ -23,12 +31,14 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import InputFileError
-from .files import read_bytes
+from .files import VALUE_LIMIT, read_bytes, warn_values
 
-__all__ = ["JOINT_FIELDS", "NUM_JOINTS", "NtuBody", "NtuSkeleton", "SampleName", "read_ntu_skeleton",
+__all__ = ["JOINT_FIELDS", "NUM_JOINTS", "MAX_FRAMES", "NtuBody", "NtuSkeleton", "SampleName", "read_ntu_skeleton",
            "parse_ntu_bytes", "to_array", "parse_sample_name"]
 
 NUM_JOINTS = 25
+#: most frames a ``.skeleton`` file may declare: 10 minutes at the Kinect's 30 fps (NTU samples have at most 300)
+MAX_FRAMES = 18_000
 #: the 12 columns of :attr:`NtuBody.joints`
 JOINT_FIELDS = ("x", "y", "z", "depthX", "depthY", "colorX", "colorY", "orientationW", "orientationX",
                 "orientationY", "orientationZ", "trackingState")
@@ -119,7 +129,6 @@ _CODE[ord("-")] = 1 << 16
 _POW10 = 10.0 ** np.arange(23)
 _MAX_FAST_DIGITS = 15
 _MAX_FAST_LEN = 200
-_F32_MAX = float(np.finfo(np.float32).max)
 
 
 class _Tokens:
@@ -224,6 +233,9 @@ def parse_ntu_bytes(raw: bytes, path: str | Path = "<bytes>") -> NtuSkeleton:
         return int(tk.vals[t])
 
     num_frames = count_line(0, "the frame count")
+    if num_frames > MAX_FRAMES:
+        raise InputFileError(path, f"declares {num_frames} frames, more than the {MAX_FRAMES} (10 minutes at 30 fps) "
+                                   "cognn reads from a .skeleton file", line=1)
     body_lines: list[int] = []  # line of each body's info line
     per_frame: list[int] = []
     li = 1
@@ -260,12 +272,18 @@ def parse_ntu_bytes(raw: bytes, path: str | Path = "<bytes>") -> NtuSkeleton:
                              line=line + 1)
     tok0 = tk.first[joint_lines[:, 0]]
     joints = tk.vals[tok0[:, None] + np.arange(NUM_JOINTS * len(JOINT_FIELDS))]
-    bad = ~(np.abs(joints) <= _F32_MAX)  # also catches nan
+    joints = joints.reshape(len(bl), NUM_JOINTS, len(JOINT_FIELDS))
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(joints) <= VALUE_LIMIT)  # also catches nan
+    zeroed = 0
+    first_line = 0
     if bad.any():
-        b, k = np.argwhere(bad)[0]
-        raise InputFileError(path, "joint value is not a finite float32 number: "
-                                   f"{tk.text(int(tok0[b] + k))!r}", line=int(joint_lines[b, k // 12]) + 1)
-    joints = joints.reshape(len(bl), NUM_JOINTS, len(JOINT_FIELDS)).astype(np.float32)
+        b, j, _ = np.argwhere(bad)[0]
+        first_line = int(joint_lines[b, j]) + 1
+        bad_joint = bad.any(axis=2)
+        zeroed = int(bad_joint.sum())
+        joints[bad_joint] = 0.0
+    joints = joints.astype(np.float32)
 
     info_tok = tk.first[bl][:, None] + np.arange(_BODY_FIELDS)
     int_cols = [1, 2, 3, 4, 5, 6, 9]
@@ -274,7 +292,19 @@ def parse_ntu_bytes(raw: bytes, path: str | Path = "<bytes>") -> NtuSkeleton:
         b, c = np.argwhere(not_int)[0]
         raise InputFileError(path, f"body field {int_cols[c] + 1} must be an integer, got "
                                    f"{tk.text(int(info_tok[b, int_cols[c]]))!r}", line=int(bl[b]) + 1)
-    info = tk.vals[info_tok].tolist()
+    info_vals = tk.vals[info_tok]
+    with np.errstate(invalid="ignore"):
+        bad_lean = ~(np.abs(info_vals[:, 7:9]) <= VALUE_LIMIT)
+    n_lean = int(bad_lean.sum())
+    if n_lean:
+        line = int(bl[int(np.argwhere(bad_lean)[0, 0])]) + 1
+        first_line = min(first_line, line) if zeroed else line
+        info_vals[:, 7:9][bad_lean] = 0.0
+    if zeroed or n_lean:
+        parts = ([f"{zeroed} joint(s)"] if zeroed else []) + ([f"{n_lean} leanX/leanY value(s)"] if n_lean else [])
+        warn_values(path, f"{' and '.join(parts)} held non-finite or absurd values (NaN, inf or beyond "
+                          f"{VALUE_LIMIT:g}) and were zeroed (first at line {first_line})")
+    info = info_vals.tolist()
     frames: list[list[NtuBody]] = []
     k = 0
     for nb in per_frame:
@@ -314,14 +344,15 @@ def to_array(skel: NtuSkeleton, max_bodies: int = 2, channels: str = "xyz", max_
     """
     if channels not in _CHANNELS:
         raise ValueError(f"unknown channels {channels!r}; use one of {', '.join(_CHANNELS)}")
-    cols = _CHANNELS[channels]
+    need = sorted({0, 1, 2, *_CHANNELS[channels]})  # x, y, z for the energies, and the output's columns
+    cols = [need.index(c) for c in _CHANNELS[channels]]
     t = skel.num_frames
     slots = max(max_read, max_bodies)
-    full = np.zeros((slots, t, NUM_JOINTS, len(JOINT_FIELDS)), np.float64)
+    full = np.zeros((slots, t, NUM_JOINTS, len(need)), np.float32)  # the joints are float32: no precision lost
     for n, bodies in enumerate(skel.frames):
         for m, body in enumerate(bodies[:max_read]):
-            full[m, n] = body.joints
-    energy = np.array([_body_energy(full[m, :, :, :3]) for m in range(slots)])
+            full[m, n] = body.joints[:, need]
+    energy = np.array([_body_energy(full[m, :, :, :3].astype(np.float64)) for m in range(slots)])
     order = np.argsort(energy, kind="stable")[::-1][:max_bodies]
     out = full[order][..., cols]  # (M, T, V, C)
     return np.ascontiguousarray(out.transpose(3, 1, 2, 0), dtype=np.float32)

@@ -58,7 +58,7 @@ class Recorder:
         if self.skeleton_path is not None and self._writer is None:
             extra = {"canvas_size": list(self.canvas_size)} if self.canvas_size else None
             self._writer = RecordingWriter(self.skeleton_path, self.layout, self.domain, self.num_persons,
-                                           source=self.source, fps=fps, extra_attrs=extra)
+                                           source=self.source, fps=fps, extra_attrs=extra, inputs=self.inputs)
         if self.video_path is not None and self._video is None:
             self._video = VideoRenderer(self.video_path, fps, inputs=self.inputs)
 
