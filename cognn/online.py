@@ -1,7 +1,7 @@
 """The model step: one skeleton and its timestamp in, a :class:`Prediction` out.
 
 :class:`OnlineRecognizer` wraps a continual model with what one step needs and nothing else: the checkpoint's
-preprocessing convention (:mod:`cognn.conventions`), ``forward_step`` under ``torch.inference_mode``, softmax and
+preprocessing convention (:mod:`cognn.data.conventions`), ``forward_step`` under ``torch.inference_mode``, softmax and
 top-k, the warm-up bookkeeping. Several streams (one per person, :mod:`cognn.live.persons`) share one model: each
 :class:`Stream` holds its own model state (``get_state``/``set_state``), preprocessing state and latest answer, and
 is swapped in when it steps. Everything about sources, frame rates, labels, events and files is the session's
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .conventions import MODES, Convention, FramePrep, convention, convention_for, preprocess_mode
+from .data.conventions import MODES, Convention, FramePrep, convention, convention_for, preprocess_mode
 from .domains import LAYOUT_DOMAIN
 from .errors import CognnError
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Prediction", "Stream", "OnlineRecognizer", "UntrainedWeightsWarning", "PREPROCESS_MODES",
            "preprocess_mode", "DEFAULT_UNTRAINED_MODEL"]
 
-#: preprocessing modes (see :mod:`cognn.conventions`)
+#: preprocessing modes (see :mod:`cognn.data.conventions`)
 PREPROCESS_MODES = MODES
 #: the model used (with untrained weights, flagged as such) when no trained weights are available
 DEFAULT_UNTRAINED_MODEL = "costgcn_mod"

@@ -12,7 +12,7 @@ RANKS = {
     "errors": 0, "domains": 0, "layouts": 0,
     "atomic": 1, "nn": 1,
     "data": 2, "models": 2, "pose": 2,
-    "conventions": 3, "checkpoints": 3, "weights": 3, "flops": 3, "synth": 3, "render": 3, "sources": 3,
+    "checkpoints": 3, "weights": 3, "flops": 3, "synth": 3, "render": 3, "sources": 3,
     "online": 4, "bench": 4, "train": 4, "export": 4,
     "live": 5,
     "cli": 6,

@@ -193,38 +193,24 @@ def read_kinetics_json(path: str | Path) -> KineticsClip:
 
 
 def to_array(clip: KineticsClip, num_person_out: int = 2, max_frames: int = 300, num_person_in: int = 5,
-             flip_y: bool = True) -> np.ndarray:
-    """float32 ``(3, max_frames, 18, num_person_out)`` with channels x, y, score, as the reference feeders build it.
-
-    Steps, in the reference order (2s-AGCN ``kinetics_gendata`` / continual-skeletons ``kinetics400_prep``):
-
-    1. zeros ``(3, max_frames, 18, num_person_in)``; each frame's first ``num_person_in`` persons go to slot ``m``
-       (their position in the frame's list) at time index ``frame_index`` itself — the release's ``frame_index`` is
-       1-based, so time index 0 stays empty, exactly as in the reference;
-    2. ``x, y -= 0.5``; then ``y = -y`` if ``flip_y`` (2s-AGCN / continual-skeletons do this, the original st-gcn
-       feeder does not: pass ``flip_y=False`` for st-gcn checkpoints);
-    3. ``x = y = 0`` wherever ``score == 0`` (this also zeroes empty slots);
-    4. per frame, persons are sorted by their summed score, highest first (stable for ties), and the first
-       ``num_person_out`` are kept.
+             flip_y: bool = True, *, convention: str | None = None) -> np.ndarray:
+    """float32 ``(3, max_frames, 18, num_person_out)`` with channels x, y, score, as the reference feeders build it:
+    the frames of :func:`to_frames` (the plain st-gcn form every cognn source gives) at their ``frame_index`` — the
+    release's index is 1-based, so time index 0 stays empty, exactly as in the reference — zero-padded, then the
+    preprocessing ``convention`` applied frame by frame with the very function live input goes through
+    (:func:`cognn.data.conventions.prepare_clip`). Without ``convention``, ``flip_y`` chooses it: True for the
+    2s-AGCN / continual-skeletons preparation (y negated), False for the original st-gcn feeder.
 
     Frames with ``frame_index >= max_frames`` are dropped (the reference would fail on them).
     """
-    full = np.zeros((3, max_frames, NUM_JOINTS, num_person_in), np.float64)
-    for fr in clip.frames:
-        if fr.frame_index >= max_frames:
-            continue
-        for m, p in enumerate(fr.persons[:num_person_in]):
-            full[0:2, fr.frame_index, :, m] = p.pose.T
-            full[2, fr.frame_index, :, m] = p.score
-    full[0:2] -= 0.5
-    if flip_y:
-        full[1] = -full[1]
-    empty = full[2] == 0
-    full[0][empty] = 0
-    full[1][empty] = 0
-    order = np.argsort(-full[2].sum(axis=1), axis=1, kind="stable")  # (T, M_in)
-    full = np.take_along_axis(full, order[None, :, None, :], axis=3)
-    return np.ascontiguousarray(full[..., :num_person_out], dtype=np.float32)
+    from .conventions import AGCN_KINETICS, STGCN_KINETICS, prepare_clip
+
+    frames, _ = to_frames(clip, num_person_out, num_person_in)
+    base = min(1, min(fr.frame_index for fr in clip.frames)) if clip.frames else 0
+    out = np.zeros((3, max_frames, NUM_JOINTS, num_person_out), np.float32)
+    for t, frame in enumerate(frames[: max(0, max_frames - base)]):
+        out[:, t + base] = frame
+    return prepare_clip(out, convention or (AGCN_KINETICS if flip_y else STGCN_KINETICS), "kinetics18")
 
 
 def to_frames(clip: KineticsClip, num_person_out: int = 2, num_person_in: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -236,7 +222,7 @@ def to_frames(clip: KineticsClip, num_person_out: int = 2, num_person_in: int = 
     frame, as :func:`to_array` without its padding and y flip: the first ``num_person_in`` persons, ``x, y -
     0.5`` (y pointing down, the image's), ``x = y = 0`` where the score is 0, persons ranked by summed score (stable),
     the first ``num_person_out`` kept. This is the ``image2d`` domain every cognn source produces; the checkpoint's
-    preprocessing convention (:mod:`cognn.conventions`) is applied after it.
+    preprocessing convention (:mod:`cognn.data.conventions`) is applied after it.
     """
     if not clip.frames:
         return np.zeros((0, 3, NUM_JOINTS, num_person_out), np.float32), np.zeros(0, np.int64)

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .domains import CAMERA3D, IMAGE2D, LAYOUT_DOMAIN
-from .layouts import Layout, get_layout
+from ..domains import CAMERA3D, IMAGE2D, LAYOUT_DOMAIN
+from ..layouts import Layout, get_layout
 
 __all__ = ["Convention", "CONVENTIONS", "MODES", "convention", "convention_for", "preprocess_mode", "FramePrep",
            "prepare_clip", "STGCN_KINETICS", "AGCN_KINETICS", "AGCN_NTU"]
@@ -108,7 +108,7 @@ class FramePrep:
         self.modality = modality
         self._normalizer = None
         if self.convention.normalise:
-            from .data.transforms import OnlineNormalizer
+            from .transforms import OnlineNormalizer
 
             self._normalizer = OnlineNormalizer(self.layout)
 
@@ -124,7 +124,7 @@ class FramePrep:
         if self.convention.negate_y:
             y[1] = -y[1]
         if self.modality == "bone":
-            from .data.transforms import bone
+            from .transforms import bone
 
             y = bone(y, self.layout)
         return y
@@ -135,7 +135,7 @@ def prepare_clip(clip: np.ndarray, conv: Convention | str, layout: str | Layout)
     the NTU convention's offline form is :func:`cognn.data.transforms.pre_normalization`)."""
     prep = FramePrep(conv, layout)
     if prep.convention.normalise:
-        from .data.transforms import pre_normalization
+        from .transforms import pre_normalization
 
         return pre_normalization(np.asarray(clip, np.float32)[None], layout)[0]
     return np.stack([prep(clip[:, t]) for t in range(clip.shape[1])], axis=1) if clip.shape[1] else \
