@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import check_output
+from ..data.conventions import AGCN_KINETICS
 from ..errors import CognnError, InputFileError
 from .common import err, run_main
 
@@ -35,7 +36,8 @@ __all__ = ["main", "prep_ntu_file", "prep_kinetics_file"]
 
 PROG = "cognn-prep"
 NUM_FRAMES = 300
-KINETICS_PREPROCESSING = "kinetics-feeder"  # x, y - 0.5, y negated, zeroed where score == 0, top-2 persons per frame
+#: x, y - 0.5, y negated, zeroed where score == 0, top-2 persons per frame (cognn.data.conventions)
+KINETICS_PREPROCESSING = AGCN_KINETICS
 KINETICS_PREPROCESSING_VERSION = 1
 
 
