@@ -1,4 +1,5 @@
-"""Side-by-side benchmark of regular and continual models: the paper's Table II measured on this machine.
+"""Side-by-side benchmark of regular and continual models: the paper's Table II (NTU) or V (Kinetics) measured on
+this machine.
 
 Every model is fed the way it is used online, one *prediction* per call, at batch 1 unless said otherwise:
 
@@ -35,12 +36,12 @@ import torch
 
 from . import __version__
 from .errors import CognnError
-from .flops import analytic_macs, counted_macs, paper_macs
+from .flops import PAPER_GMACS_BY_LAYOUT, analytic_macs, counted_macs, paper_macs
 from .models import build, display_name, names, spec, twin
 from .models.base import CoSkeletonNet, SkeletonNet
 
-__all__ = ["BenchOptions", "PredictionRunner", "run_benchmark", "environment", "header_line", "format_rows",
-           "latency_vs_window", "plot_latency", "default_batch", "round_robin", "warm_up", "Progress"]
+__all__ = ["BenchOptions", "dataset_classes", "PredictionRunner", "run_benchmark", "environment", "header_line",
+           "format_rows", "latency_vs_window", "plot_latency", "default_batch", "round_robin", "warm_up", "Progress"]
 
 #: called with (label of the step being done, steps done, steps in all)
 Progress = Callable[[str, int, int], None]
@@ -50,7 +51,7 @@ ROW_FIELDS = ("model", "display_name", "continual", "twin", "frames_per_predicti
               "macs_per_prediction", "gflops", "macs_analytic", "macs_paper", "analytic_vs_paper",
               "ms_per_prediction", "ms_p95", "cpu_ms_per_prediction", "timed_predictions", "predictions_per_s",
               "throughput", "throughput_batch", "peak_mem_mb", "speedup", "mac_reduction", "mac_reduction_analytic",
-              "mem_ratio", "throughput_ratio", "device", "device_name", "threads", "torch")
+              "mem_ratio", "throughput_ratio", "layout", "device", "device_name", "threads", "torch")
 
 
 @dataclass
@@ -71,6 +72,11 @@ class BenchOptions:
     memory: bool = True
     num_classes: int = 60
     layout: str = "ntu25"
+
+
+def dataset_classes(layout: str) -> int:
+    """Classes of the paper's dataset for a layout: 60 (NTU RGB+D 60) for ntu25, 400 (Kinetics-400) for kinetics18."""
+    return PAPER_GMACS_BY_LAYOUT[layout][0] if layout in PAPER_GMACS_BY_LAYOUT else 60
 
 
 def default_batch(device: str) -> int:
@@ -275,7 +281,7 @@ def _peak_memory(name: str, opts: BenchOptions, threads: int) -> float | None:
 
 # -- the benchmark -----------------------------------------------------------------------------------------------------
 def _check(opts: BenchOptions) -> torch.device:
-    known = names()
+    known = names("registered")
     for n in opts.models:
         if n not in known:
             raise CognnError(f"unknown model {n!r}; known models: {', '.join(known)}")
@@ -366,7 +372,8 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> tuple
 def _static_row(r: PredictionRunner, macs: int, opts: BenchOptions, env: dict) -> dict:
     model = r.model
     analytic = analytic_macs(model, opts.window)
-    paper = paper_macs(r.name) if (opts.window == 300 and opts.layout == "ntu25" and opts.num_classes == 60) else None
+    in_table = opts.window == 300 and opts.num_classes == dataset_classes(opts.layout)
+    paper = paper_macs(r.name, opts.layout) if in_table else None
     row = dict.fromkeys(ROW_FIELDS)
     row.update({
         "model": r.name, "display_name": display_name(r.name), "continual": r.continual, "twin": twin(r.name),
@@ -374,7 +381,7 @@ def _static_row(r: PredictionRunner, macs: int, opts: BenchOptions, env: dict) -
         "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "macs_per_prediction": macs, "gflops": macs / 1e9, "macs_analytic": analytic, "macs_paper": paper,
         "analytic_vs_paper": None if paper is None else analytic / paper - 1.0,
-        "device": env["device"], "device_name": env["device_name"], "threads": env["threads"],
+        "layout": opts.layout, "device": env["device"], "device_name": env["device_name"], "threads": env["threads"],
         "torch": env["torch"],
     })
     return row
@@ -425,9 +432,10 @@ def _with_ratio(row: dict, key: str, spec_: str, ratio_key: str, ratio: Callable
 def format_markdown(rows: Sequence[dict], env: dict) -> str:
     """The paper's Table II layout (ratios to the regular twin in parentheses) plus a ratio summary."""
     tp_batch = rows[0]["throughput_batch"] if rows else None
+    table = "Table V" if rows and all(r.get("layout") == "kinetics18" for r in rows) else "Table II"
     out = [f"**{header_line(env)}**", "",
            f"| Model | Frames/pred | Params (M) | Peak mem (MB) | MACs/pred (G), counted | MACs/pred (G), paper "
-           f"convention | Table II (G) | ms/pred median | ms/pred p95 | CPU ms/pred | preds/s (batch 1) | "
+           f"convention | {table} (G) | ms/pred median | ms/pred p95 | CPU ms/pred | preds/s (batch 1) | "
            f"preds/s (batch {tp_batch}) |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -563,5 +571,8 @@ def plot_latency(data: dict, path: str | Path) -> Path:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
-    fig.savefig(path, format="png")
-    return path
+    from .atomic import AtomicOutput
+
+    with AtomicOutput(path, what="plot", keep_suffix=True) as out:
+        fig.savefig(out.temp, format="png")
+    return out.path

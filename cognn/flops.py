@@ -14,13 +14,16 @@ Two numbers per model, both *per new prediction* with a batch of one, ``(N=1, C,
 * **analytic** (:func:`analytic_macs`) — the paper's convention (Table II, measured there with ``ptflops``) applied to
   the reference architecture: convolution and linear MACs, +1 per bias element, +2 per BatchNorm element (scale and
   shift), +1 per ReLU element; the graph products ``x·A``, attention products, softmax, pooling and residual additions
-  are not counted. With this rule the regular and ``*`` models reproduce Table II to three decimals (see
-  ``docs/benchmarks.md``). For the strided continual models the official continual convolution multiplies every
-  incoming frame with all ``K`` taps (partial sums for later outputs), also on steps whose output a stride discards;
-  ``conv_taps="every_frame"`` counts that (the official library's work), ``"released"`` counts only the taps of
-  released outputs (what cognn's ring buffer computes).
+  are not counted (:mod:`cognn.nn.cost`; every spatial unit counts itself with ``analytic_macs``, so any family is
+  counted, the original ST-GCN included). With this rule the regular and ``*`` models reproduce Table II to three
+  decimals and Table V (Kinetics, ``V = 18``) to 0.04 % (see ``docs/benchmarks.md``, ``docs/kinetics.md``). For
+  the strided continual models the official continual convolution multiplies every incoming frame with all ``K``
+  taps (partial sums for later outputs), also on steps whose output a stride discards; ``conv_taps="every_frame"``
+  counts that (the official library's work, Table II's CoST-GCN and CoAGCN), ``"released"`` counts only the taps of
+  released outputs (what cognn's ring buffer computes; Table II's CoS-TR and all three strided models of Table V).
 
-The paper says "FLOPs"; its numbers are MACs. :data:`PAPER_GMACS` holds its Table II values.
+The paper says "FLOPs"; its numbers are MACs. :data:`PAPER_GMACS` holds its Table II values (NTU RGB+D 60),
+:data:`PAPER_GMACS_KINETICS` its Table V values (Kinetics-400, 1 stream); :func:`paper_macs` picks by layout.
 """
 from __future__ import annotations
 
@@ -29,16 +32,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .models.base import CoSkeletonNet, SkeletonNet
-from .nn.attention import SpatialAttention
 from .nn.block import STBlock
-from .nn.graph_conv import AdaptiveGraphConv, GraphUnitBase
+from .nn.cost import bn_macs, conv_macs, linear_macs, relu_macs
 
-__all__ = ["MacCount", "PAPER_GMACS", "count_macs", "counted_macs", "analytic_macs", "paper_macs",
-           "frames_per_prediction"]
+__all__ = ["MacCount", "PAPER_GMACS", "PAPER_GMACS_KINETICS", "PAPER_GMACS_BY_LAYOUT", "count_macs", "counted_macs",
+           "analytic_macs", "paper_macs", "frames_per_prediction"]
 
 #: Table II of the paper (NTU RGB+D 60, T=300, V=25, M=2): "FLOPs" per prediction in G, which are MACs
 PAPER_GMACS: dict[str, float] = {
@@ -46,6 +47,16 @@ PAPER_GMACS: dict[str, float] = {
     "agcn": 18.69, "agcn_mod": 40.87, "coagcn": 0.30, "coagcn_mod": 0.17,
     "str": 16.14, "str_mod": 35.65, "costr": 0.22, "costr_mod": 0.15,
 }
+#: Table V of the paper (Kinetics-400, T=300, V=18, M=2, 400 classes), 1 stream: "FLOPs" per prediction in G (MACs);
+#: the regular ``*`` models are not in that table
+PAPER_GMACS_KINETICS: dict[str, float] = {
+    "stgcn": 12.04, "costgcn": 0.16, "costgcn_mod": 0.11,
+    "agcn": 13.45, "coagcn": 0.18, "coagcn_mod": 0.12,
+    "str": 11.62, "costr": 0.16, "costr_mod": 0.11,
+}
+#: the paper's tables by layout, with the class count of their dataset
+PAPER_GMACS_BY_LAYOUT: dict[str, tuple[int, dict[str, float]]] = {"ntu25": (60, PAPER_GMACS),
+                                                                   "kinetics18": (400, PAPER_GMACS_KINETICS)}
 
 
 @dataclass(frozen=True)
@@ -114,47 +125,17 @@ def counted_macs(model: SkeletonNet, window: int = 300, on_meta: bool = True) ->
 
 
 # -- analytic count (the paper's ptflops convention) -------------------------------------------------------------------
-def _conv(conv: nn.Conv2d | nn.Conv1d, positions: float, bias_positions: float | None = None) -> float:
-    """MACs of a convolution evaluated at ``positions`` output positions, plus one per bias element."""
-    per_position = conv.in_channels // conv.groups * conv.out_channels
-    for k in conv.kernel_size:
-        per_position *= k
-    bias = 0.0 if conv.bias is None else conv.out_channels * (positions if bias_positions is None else bias_positions)
-    return per_position * positions + bias
-
-
-def _bn(channels: int, positions: float) -> float:
-    return 2.0 * channels * positions
-
-
-def _spatial_unit(unit: nn.Module, positions: float) -> float:
-    """Analytic MACs of one spatial unit over ``positions`` = frames · V · M joint positions."""
-    if isinstance(unit, SpatialAttention):
-        ac = unit.attention_conv
-        return (_bn(unit.in_channels, positions) + _conv(ac.qkv_conv, positions) + _conv(ac.attn_out, positions)
-                + _bn(unit.out_channels, positions) + unit.out_channels * positions)
-    if isinstance(unit, GraphUnitBase):
-        total = sum(_conv(c, positions) for c in unit.g_conv)
-        total += _bn(unit.out_channels, positions) + unit.out_channels * positions  # BN, ReLU
-        if unit.gcn_residual is not None:
-            total += _conv(unit.gcn_residual[0], positions) + _bn(unit.out_channels, positions)
-        if isinstance(unit, AdaptiveGraphConv):  # the reference evaluates θ and φ in both variants
-            total += sum(_conv(c, positions) for c in (*unit.a_conv, *unit.b_conv))
-        return total
-    raise TypeError(f"no analytic count for spatial unit {type(unit).__name__}")
-
-
 def _block(block: STBlock, pos_per_frame: int, t_in: float, t_out: float, every_frame: bool) -> float:
     p_in, p_out = t_in * pos_per_frame, t_out * pos_per_frame
     tcn = block.tcn
-    total = _spatial_unit(block.gcn, p_in)
+    total = block.gcn.analytic_macs(p_in)
     taps = p_in if every_frame and tcn.stride > 1 else p_out
-    total += _conv(tcn.t_conv, taps, bias_positions=p_out) + _bn(tcn.bn.num_features, p_out)
-    total += tcn.t_conv.out_channels * p_out  # block ReLU
+    total += conv_macs(tcn.t_conv, taps, bias_positions=p_out) + bn_macs(tcn.bn.num_features, p_out)
+    total += relu_macs(tcn.t_conv.out_channels, p_out)  # block ReLU
     if block.residual is not None:
         res = block.residual
         taps = p_in if every_frame and res.stride > 1 else p_out
-        total += _conv(res.t_conv, taps) + _bn(res.bn.num_features, taps)
+        total += conv_macs(res.t_conv, taps) + bn_macs(res.bn.num_features, taps)
     return total
 
 
@@ -171,7 +152,7 @@ def analytic_macs(model: SkeletonNet, window: int = 300, conv_taps: str = "every
     every_frame = continual and conv_taps == "every_frame"
     pos = model.layout.num_joints * model.num_persons
     t: float = model.stride if continual else window
-    total = _bn(model.data_bn.num_features // model.layout.num_joints // model.num_persons, t * pos)
+    total = bn_macs(model.in_channels, t * pos)  # data_bn: one scale and shift per value
     for block in model.layers.values():
         if continual:
             t_out = t / block.stride
@@ -181,15 +162,12 @@ def analytic_macs(model: SkeletonNet, window: int = 300, conv_taps: str = "every
                 raise ValueError(f"{model.name}: a {window}-frame window is too short for this model")
         total += _block(block, pos, t, t_out, every_frame)
         t = t_out
-    total += _conv_linear(model.fc)
+    total += linear_macs(model.fc)
     return round(total)
 
 
-def _conv_linear(fc: nn.Linear) -> float:
-    return fc.in_features * fc.out_features + (fc.out_features if fc.bias is not None else 0)
-
-
-def paper_macs(name: str) -> int | None:
-    """Table II's MACs per prediction for a registered model name (NTU-60 joints), or None if not listed."""
-    g = PAPER_GMACS.get(name)
+def paper_macs(name: str, layout: str = "ntu25") -> int | None:
+    """The paper's MACs per prediction for a registered model name: Table II for ``ntu25`` (NTU-60 joints), Table V
+    for ``kinetics18`` (Kinetics-400, 1 stream); None if the table does not list it."""
+    g = PAPER_GMACS_BY_LAYOUT.get(layout, (0, {}))[1].get(name)
     return None if g is None else round(g * 1e9)

@@ -5,12 +5,14 @@
     {"format": "cognn-weights-manifest", "version": 1,
      "entries": [{"name": ..., "kind": "model" | "pose", "file": ..., "sha256": ..., "default": true, ...}]}
 
-The CLIs and the app read it to find default files: :func:`default_entry` for a kind, :func:`find_weights` for a model.
+The CLIs and the app read it to find default files: :func:`default_entry` for a kind, :func:`find_weights` for a model,
+:func:`resolve_weights` for what a user typed (a bundled name such as ``kinetics400`` or ``gestures``, or a path).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,25 +21,27 @@ from typing import Any
 from .errors import InputFileError
 
 __all__ = ["MANIFEST_FORMAT", "KINDS", "WeightsEntry", "weights_dir", "manifest_path", "load_manifest",
-           "default_entry", "find_weights", "verify_sha256"]
+           "default_entry", "find_weights", "resolve_weights", "verify_sha256"]
 
 MANIFEST_FORMAT = "cognn-weights-manifest"
 MANIFEST_VERSION = 1
 KINDS = ("model", "pose")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-_STR_FIELDS = ("name", "kind", "file", "model", "layout", "domain", "classes_file", "data", "sha256", "licence",
-               "description", "url")
+_STR_FIELDS = ("name", "alias", "kind", "file", "model", "layout", "domain", "classes_file", "data", "sha256",
+               "licence", "description", "url")
 
 
 @dataclass(frozen=True)
 class WeightsEntry:
-    """One file listed in the manifest. ``path`` is absolute; ``classes`` is a list of names or a dataset name."""
+    """One file listed in the manifest. ``path`` is absolute; ``classes`` is a list of names or a dataset name;
+    ``alias`` is a short name users may type instead of ``name``."""
 
     name: str
     kind: str
     file: str
     path: Path
     sha256: str
+    alias: str = ""
     model: str = ""
     layout: str = ""
     domain: str = ""
@@ -124,10 +128,10 @@ def load_manifest(path: str | Path | None = None) -> list[WeightsEntry]:
     if not isinstance(doc.get("entries"), list):
         raise InputFileError(path, "has no 'entries' list", field="entries")
     entries = [_entry(raw, i, path) for i, raw in enumerate(doc["entries"])]
-    names = [e.name for e in entries]
+    names = [e.name for e in entries] + [e.alias for e in entries if e.alias]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise InputFileError(path, f"lists the name(s) {', '.join(dup)} more than once")
+        raise InputFileError(path, f"lists the name(s) {', '.join(dup)} more than once (names and aliases)")
     for kind in KINDS:
         defaults = [e.name for e in entries if e.kind == kind and e.default]
         if len(defaults) > 1:
@@ -159,6 +163,20 @@ def find_weights(model: str | None = None, *, kind: str = "model",
         exact = [e for e in entries if e.model == model]
         entries = exact + [e for e in entries if e.model == other and e not in exact]
     return next((e for e in entries if e.default), entries[0] if entries else None)
+
+
+def resolve_weights(text: str | os.PathLike, *, kind: str = "model", path: str | Path | None = None) -> Path:
+    """The checkpoint a user means: an existing file as it is, else the bundled entry of that name or alias
+    (``kinetics400``, ``gestures``); InputFileError (one sentence listing the bundled names) for anything else."""
+    given = Path(text).expanduser()
+    if given.is_file():
+        return given
+    entries = [e for e in load_manifest(path) if e.kind == kind]
+    for e in entries:
+        if str(text) in (e.name, e.alias):
+            return e.path
+    bundled = ", ".join(f"{e.alias} ({e.name})" if e.alias else e.name for e in entries) or "none"
+    raise InputFileError(given, f"is neither a checkpoint file nor a bundled {kind} name (bundled: {bundled})")
 
 
 def verify_sha256(entry: WeightsEntry) -> bool:

@@ -29,7 +29,7 @@ def randomise(model: torch.nn.Module, seed: int = 0, calibrate_frames: int = 100
         for name, p in model.named_parameters():
             if name.endswith(".A") and not p.requires_grad:
                 continue
-            if "graph_attn" in name:
+            if "graph_attn" in name or "edge_importance" in name:
                 p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=g))
             elif p.dim() > 1:
                 p.copy_(torch.randn(p.shape, generator=g) * (1.0 / p[0].numel()) ** 0.5)
@@ -48,3 +48,27 @@ def randomise(model: torch.nn.Module, seed: int = 0, calibrate_frames: int = 100
             mod.momentum = 0.1
             mod.running_mean.add_(torch.randn(mod.running_mean.shape, generator=g) * 0.05)
     return model.eval()
+
+
+def to_original_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A cognn ``stgcn_original`` state dict under the original yysijie/st-gcn key names and shapes (written from the
+    original code's module layout, independently of cognn's own key map)."""
+    parts = {"gcn.conv.": "gcn.conv.", "gcn.bn.": "tcn.0.", "tcn.t_conv.": "tcn.2.", "tcn.bn.": "tcn.3.",
+             "residual.t_conv.": "residual.0.", "residual.bn.": "residual.1."}
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state_dict.items():
+        if key.startswith("layers.layer"):
+            layer, rest = key[len("layers.layer"):].split(".", 1)
+            i = int(layer) - 1
+            if rest == "gcn.A":
+                out["A"] = value
+            elif rest == "gcn.edge_importance":
+                out[f"edge_importance.{i}"] = value
+            else:
+                old = next(p for p in parts if rest.startswith(p))
+                out[f"st_gcn_networks.{i}.{parts[old]}{rest[len(old):]}"] = value
+        elif key.startswith("fc."):
+            out["fcn." + key[3:]] = value[:, :, None, None] if key == "fc.weight" else value
+        else:
+            out[key] = value
+    return out

@@ -10,7 +10,7 @@ import torch
 
 from cognn.bench import ROW_FIELDS
 from cognn.cli.bench import main
-from cognn.flops import PAPER_GMACS, analytic_macs, counted_macs, paper_macs
+from cognn.flops import PAPER_GMACS, PAPER_GMACS_KINETICS, analytic_macs, counted_macs, paper_macs
 from cognn.models import build
 
 REQUIRED = ("model", "params", "macs_per_prediction", "ms_per_prediction", "ms_p95", "throughput", "peak_mem_mb")
@@ -23,6 +23,25 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def test_analytic_macs_within_5_percent_of_table_ii(name):
     got = analytic_macs(build(name))
     assert got == pytest.approx(paper_macs(name), rel=0.05)
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_GMACS_KINETICS))
+def test_analytic_macs_within_5_percent_of_table_v(name):
+    """Kinetics-400 (18 joints, 400 classes). Table V charges the strided continual models' convolutions for released
+    outputs only (all three: 0.16 / 0.18 / 0.16 G), unlike Table II's CoST-GCN and CoAGCN."""
+    model = build(name, num_classes=400, layout="kinetics18")
+    taps = "released" if model.spec.continual and not model.spec.mod else "every_frame"
+    assert analytic_macs(model, conv_taps=taps) == pytest.approx(paper_macs(name, "kinetics18"), rel=0.05)
+    assert paper_macs(name, "kinetics18") == round(PAPER_GMACS_KINETICS[name] * 1e9)
+
+
+def test_original_stgcn_family_is_counted():
+    regular = analytic_macs(build("stgcn_original", num_classes=400, layout="kinetics18"))
+    step = analytic_macs(build("costgcn_original_mod", num_classes=400, layout="kinetics18"))
+    # the same backbone as the paper's ST-GCN minus the unit residuals: a little below Table V's 12.04 G
+    assert 11.0e9 < regular < paper_macs("stgcn", "kinetics18") and 0.09e9 < step < 0.12e9
+    counted = counted_macs(build("costgcn_original_mod", num_classes=400, layout="kinetics18"))
+    assert counted.macs == pytest.approx(step, rel=0.05)
 
 
 def test_costr_table_ii_value_matches_only_released_taps():
@@ -116,6 +135,17 @@ def test_cli_csv_and_plot(tmp_path, capsys):
 
     assert matplotlib.image.imread(str(png)).shape[2] in (3, 4)
     assert "costgcn_mod@50" in err  # a 50-frame window is shorter than CoST-GCN*'s 81-frame backbone
+
+
+def test_cli_kinetics_layout(capsys):
+    assert main(["--models", "costgcn,costgcn_original_mod", "--layout", "kinetics18", "--format", "json",
+                 "--no-memory", "--quick", "--repeats", "1"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["model"] for r in rows] == ["costgcn", "costgcn_original_mod"]
+    assert rows[0]["macs_paper"] == round(0.16e9) and rows[1]["macs_paper"] is None
+    kinetics = build("costgcn", num_classes=400, layout="kinetics18")
+    assert rows[0]["params"] == sum(p.numel() for p in kinetics.parameters() if p.requires_grad)
+    assert rows[1]["display_name"] == "CoST-GCN* (original)" and rows[1]["frames_per_prediction"] == 1
 
 
 @pytest.mark.parametrize("argv, message", [

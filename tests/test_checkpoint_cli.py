@@ -111,10 +111,10 @@ def test_convert_refuses_bad_options(sources, tmp_path, capsys, extra, match):
 
 
 def test_original_stgcn_convert_and_info(tmp_path, capsys):
-    from cognn.models.stgcn_original import OriginalSTGCN
+    from helpers import to_original_keys
 
     src = tmp_path / "st_gcn.ntu-xview.pt"
-    sd = OriginalSTGCN(num_classes=60).state_dict()
+    sd = to_original_keys(build("stgcn_original", num_classes=60).state_dict())
     torch.save({k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")}, src,
                _use_new_zipfile_serialization=False)
     code, out, _ = run(info.main, [src], capsys)

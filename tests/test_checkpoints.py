@@ -13,6 +13,7 @@ import pickle
 import re
 import sys
 import types
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -304,6 +305,134 @@ def test_original_stgcn_legacy_file(tmp_path):
         assert_close(load_model(out)(x), net(x), rtol=0, atol=0)
     with pytest.raises(InputFileError, match="another network family"):
         load_model(path, model="stgcn")
+
+
+def test_original_stgcn_zip_file_and_its_continual_twins(tmp_path):
+    """A zip-format original file (keys ``st_gcn_networks.*``) loads into every model of the family."""
+    sd = original_state_dict(num_classes=400, seed=1)
+    path = tmp_path / "st_gcn.kinetics.pt"
+    torch.save(sd, path)
+    ck = read_checkpoint(path)
+    assert ck.family == "stgcn-original" and ck.meta["preprocessing"] == "stgcn-kinetics-feeder"
+    assert ck.meta["domain"] == "image2d" and ck.meta["model"] == "stgcn_original"
+    assert len(ck.state_dict["layers.layer1.gcn.A"]) == 3 and ck.state_dict["fc.weight"].shape == (400, 256)
+    x = clip(12, joints=18, seed=2)
+    co = load_model(path, model="costgcn_original")
+    with torch.no_grad():
+        assert_close(load_model(path)(x), original_forward(sd, x), rtol=1e-5, atol=1e-5)
+        assert_close(load_model(path, model="stgcn_original_mod")(x[:, :, :1].expand(-1, -1, 90, -1, -1).clone()),
+                     original_forward_mod(sd, x[:, :, :1].expand(-1, -1, 90, -1, -1).clone()), rtol=1e-5,
+                     atol=1e-5)
+    assert isinstance(co, CoSkeletonNet) and co.name == "costgcn_original" and co.stride == 4
+
+
+def original_forward_mod(sd: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """The ``*`` variant written out: stride 1, no temporal padding, the residual cropped to the centre."""
+    def bn(y, p):
+        return F.batch_norm(y, sd[p + ".running_mean"], sd[p + ".running_var"], sd[p + ".weight"], sd[p + ".bias"],
+                            False, 0.0, 1e-5)
+
+    n, c, t, v, m = x.shape
+    y = bn(x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t), "data_bn")
+    y = y.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+    for i, (cin, cout, stride) in enumerate(ORIGINAL_BLOCKS):
+        p = f"st_gcn_networks.{i}."
+        z = F.conv2d(y, sd[p + "gcn.conv.weight"], sd[p + "gcn.conv.bias"])
+        z = torch.einsum("nkctv,kvw->nctw", z.view(z.shape[0], 3, cout, z.shape[2], v),
+                         sd["A"] * sd[f"edge_importance.{i}"])
+        z = bn(F.conv2d(F.relu(bn(z, p + "tcn.0")), sd[p + "tcn.2.weight"], sd[p + "tcn.2.bias"]), p + "tcn.3")
+        centre = y[:, :, 4:-4]
+        if i == 0:
+            res = 0
+        elif cin == cout and stride == 1:
+            res = centre
+        else:
+            res = bn(F.conv2d(centre, sd[p + "residual.0.weight"], sd[p + "residual.0.bias"]), p + "residual.1")
+        y = F.relu(z + res)
+    y = y.mean(dim=(2, 3)).view(n, m, -1).mean(1)
+    return F.linear(y, sd["fcn.weight"][:, :, 0, 0], sd["fcn.bias"])
+
+
+def quantized_original(num_classes: int = 7) -> tuple[dict, dict]:
+    """An original-layout state dict saved after eager-mode quantization: (what torch.save writes, float reference).
+
+    Two weights are quantized as PyTorch does it (per-channel qint8 and per-tensor quint8) and the quantized modules'
+    activation settings (``*.scale``, ``*.zero_point``) are there, as in the released int8 Kinetics file.
+    """
+    sd = original_state_dict(num_classes=num_classes, seed=3)
+    w = sd["st_gcn_networks.0.gcn.conv.weight"]
+    scales = w.abs().amax(dim=(1, 2, 3)).double() / 100
+    saved = dict(sd)
+    with warnings.catch_warnings():  # torch deprecates creating quantized tensors; files of them remain
+        warnings.simplefilter("ignore")
+        saved["st_gcn_networks.0.gcn.conv.weight"] = torch.quantize_per_channel(
+            w, scales, torch.randint(-5, 5, (w.shape[0],)), 0, torch.qint8)
+        saved["fcn.weight"] = torch.quantize_per_tensor(sd["fcn.weight"], 0.003, 120, torch.quint8)
+    saved["st_gcn_networks.0.gcn.conv.scale"] = torch.tensor(0.65)
+    saved["st_gcn_networks.0.gcn.conv.zero_point"] = torch.tensor(64)
+    saved["st_gcn_networks.0.tcn.0.scale"] = torch.tensor([0.47])
+    saved["st_gcn_networks.0.tcn.0.zero_point"] = torch.tensor([128], dtype=torch.int32)
+    reference = {k: v.dequantize() if v.is_quantized else v for k, v in saved.items() if not k.endswith(
+        (".scale", ".zero_point"))}
+    return saved, reference
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_quantized_weights_are_dequantized_as_torch_does(tmp_path, legacy):
+    saved, reference = quantized_original()
+    path = tmp_path / "st_gcn_kinetics_int8.pt"
+    torch.save(saved, path, _use_new_zipfile_serialization=not legacy)
+    ck = read_checkpoint(path)
+    assert torch.equal(ck.state_dict["layers.layer1.gcn.conv.weight"], reference["st_gcn_networks.0.gcn.conv.weight"])
+    assert torch.equal(ck.state_dict["fc.weight"], reference["fcn.weight"][:, :, 0, 0])
+    assert ck.meta["quantization"]["tensors"] == {
+        "layers.layer1.gcn.conv.weight": {"dtype": "qint8", "scheme": "per_channel_affine", "axis": 0},
+        "fc.weight": {"dtype": "quint8", "scheme": "per_tensor_affine", "axis": None}}
+    assert any("dropped 4 activation settings" in n for n in ck.notes)
+    assert not any(k.endswith((".scale", ".zero_point")) for k in ck.state_dict)
+    x = clip(10, joints=18, seed=4)
+    with torch.no_grad():
+        assert_close(load_model(path)(x), original_forward(reference, x), rtol=1e-5, atol=1e-5)
+    out = save_checkpoint(tmp_path / "int8.safetensors", load_model(path), ck.meta, quantized=ck.quantized)
+    with safe_open(str(out), framework="pt") as f:  # stored as integers, losslessly
+        assert f.get_tensor("layers.layer1.gcn.conv.weight").dtype == torch.int8
+        assert f.get_tensor("fc.weight").dtype == torch.uint8
+        assert f.get_tensor("__quantized__.fc.weight.zero_points").tolist() == [120]
+    again = read_checkpoint(out)
+    assert all(torch.equal(again.state_dict[k], v) for k, v in ck.state_dict.items())  # + the BN counters
+    assert again.meta["quantization"] == ck.meta["quantization"]
+
+
+def test_quantized_storage_is_checked(tmp_path):
+    saved, _ = quantized_original()
+    ck_path = tmp_path / "q.pt"
+    torch.save(saved, ck_path)
+    ck = read_checkpoint(ck_path)
+    out = save_checkpoint(tmp_path / "q.safetensors", load_model(ck_path), ck.meta, quantized=ck.quantized)
+    with safe_open(str(out), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        header = f.metadata()
+    del tensors["__quantized__.fc.weight.scales"]
+    save_file(tensors, str(tmp_path / "cut.safetensors"), metadata=header)
+    refused(tmp_path / "cut.safetensors", "quantized tensor 'fc.weight' has no")
+    changed = load_model(ck_path)
+    with torch.no_grad():
+        changed.fc.weight.add_(1.0)
+    with pytest.raises(ValueError, match="no longer equals its quantized values"):
+        save_checkpoint(tmp_path / "x.safetensors", changed, ck.meta, quantized=ck.quantized)
+
+
+def test_cognn_file_with_original_key_names_still_loads(tmp_path):
+    """cognn files written for ``stgcn_original`` before the family existed kept the original key names."""
+    sd = original_state_dict(num_classes=400, seed=5)
+    meta = {"format": FORMAT, "format_version": "1", "model": "stgcn_original", "layout": "kinetics18",
+            "num_classes": "400", "model_kwargs": '{"edge_importance": true}'}
+    path = tmp_path / "old_original.safetensors"
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(path), metadata=meta)
+    net = load_model(path)
+    x = clip(8, joints=18, seed=6)
+    with torch.no_grad():
+        assert_close(net(x), original_forward(sd, x), rtol=1e-5, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -3,6 +3,9 @@
 * ``*`` (mod) models: every step output at t >= 299 equals the regular model on frames t-299..t (1e-4).
 * strided models: outputs only at t = 296 + 4k, each equal to the official step semantics (MODELS.md §2.5a rule 5):
   ``fc((1/75) Σ_{j=max(0,k-19)}^{55+k} f_j)`` with ``f_j`` the padded layer stack's output (mean over V, then M).
+* the original ST-GCN family (Kinetics: 18 joints, x/y/score, 400 classes) follows the same rules.
+* early predictions (warm start): ``replicate``, ``prefix`` (for ``*`` models exactly the regular model on the clip
+  seen so far), ``replicate-prefix``.
 * one continual temporal convolution against the continual-inference library as an independent oracle.
 """
 import pytest
@@ -15,11 +18,21 @@ from helpers import randomise
 TOL = 1e-4
 
 
+#: the layout and class count each family is tested with (the original ST-GCN: its Kinetics-400 setting)
+SETTING = {"stgcn_original": ("kinetics18", 400), "stgcn_original_mod": ("kinetics18", 400)}
+
+
 def _pair(regular: str, num_classes: int = 10, seed: int = 1, **kw):
-    reg = randomise(models.build(regular, num_classes=num_classes), seed=seed)
-    co = models.build(models.twin(regular), num_classes=num_classes, **kw)
+    layout, num_classes = SETTING.get(regular, ("ntu25", num_classes))
+    reg = randomise(models.build(regular, num_classes=num_classes, layout=layout), seed=seed)
+    co = models.build(models.twin(regular), num_classes=num_classes, layout=layout, **kw)
     co.load_state_dict(reg.state_dict())
     return reg, co.eval()
+
+
+def _clip(frames: int, model, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(1, model.in_channels, frames, model.layout.num_joints, model.num_persons, generator=g)
 
 
 def _run_steps(co, x):
@@ -32,11 +45,10 @@ def _run_steps(co, x):
     return outs
 
 
-@pytest.mark.parametrize("regular", ["stgcn_mod", "agcn_mod", "str_mod"])
+@pytest.mark.parametrize("regular", ["stgcn_mod", "agcn_mod", "str_mod", "stgcn_original_mod"])
 def test_mod_step_equals_regular_window(regular):
     reg, co = _pair(regular)
-    g = torch.Generator().manual_seed(3)
-    x = torch.randn(1, 3, 304, 25, 2, generator=g)
+    x = _clip(304, reg, seed=3)
     x[:, :, 150:, :, 1] = 0  # the second person leaves (an absent person is zeros)
     outs = _run_steps(co, x)
     assert sorted(outs) == list(range(299, 304))  # first prediction at frame 300, then one per frame
@@ -63,24 +75,29 @@ def _frame_local(unit):
     unit.forward = forward
 
 
-@pytest.mark.parametrize("regular", ["stgcn", "str", "agcn"])
+@pytest.mark.parametrize("regular", ["stgcn", "str", "agcn", "stgcn_original"])
 def test_strided_step_follows_official_semantics(regular):
     reg, co = _pair(regular)
     if regular == "agcn":  # step mode computes the attention from each single frame
         for layer in reg.layers.values():
             _frame_local(layer.gcn)
-    g = torch.Generator().manual_seed(4)
-    x = torch.randn(1, 3, 312, 25, 2, generator=g)
+    x = _clip(312, reg, seed=4)
     outs = _run_steps(co, x)
     assert sorted(outs) == [296, 300, 304, 308]
     assert co.delay == 296 and co.stride == 4
     with torch.inference_mode():
-        f = reg.features(x)  # (M, 256, T', V): padded stack over the whole clip
-        f = f.view(1, 2, 256, f.shape[2], 25).mean(4).mean(1)  # (1, 256, T')
+        f = _pooled_features(reg, x)  # (1, 256, T'): padded stack over the whole clip
         for k, t in enumerate(sorted(outs)):
             pooled = f[..., max(0, k - 19):56 + k].sum(-1) / 75
             ref = reg.fc(pooled)
             assert (outs[t] - ref).abs().max().item() <= TOL, t
+
+
+def _pooled_features(reg, x: torch.Tensor) -> torch.Tensor:
+    """The layer stack over a clip, averaged over joints and then persons: ``(N, C', T')``."""
+    f = reg.features(x)
+    n, m = x.shape[0], x.shape[-1]
+    return f.view(n, m, f.shape[1], f.shape[2], f.shape[3]).mean(4).mean(1)
 
 
 def test_strided_clip_mode_is_first_pool_position():
@@ -204,3 +221,75 @@ def test_width_must_be_a_multiple_of_eight():
     with pytest.raises(TypeError, match="continual models only"):
         models.build("stgcn", clip_frames=90)
     assert sum(p.numel() for p in models.build("stgcn", base_channels=32).parameters()) < 1_000_000
+
+
+# -- early predictions -------------------------------------------------------------------------------------------------
+def test_prefix_mode_is_the_regular_mod_model_on_the_clip_so_far():
+    """``early_mode="prefix"``: zero-started layers and a pool over the positions produced so far, i.e. exactly the
+    regular ``*`` model on frames 0..t, from the backbone's 81st frame on."""
+    reg, co = _pair("stgcn_original_mod", seed=8, clip_frames=90, warm_start=True, early_mode="prefix")
+    x = _clip(92, reg, seed=8)
+    outs, ready = {}, {}
+    with torch.inference_mode():
+        for t in range(92):
+            y = co.forward_step(x[:, :, t])
+            if y is not None:
+                outs[t], ready[t] = y, co.ready
+        assert sorted(outs) == list(range(80, 92))
+        for t in (80, 85, 89, 91):
+            ref = reg(x[:, :, max(0, t - 89):t + 1])
+            assert (outs[t] - ref).abs().max().item() <= TOL, t
+    assert [t for t in ready if ready[t]] == [89, 90, 91]  # exact from the full window on, as a cold stream
+
+
+def test_replicate_prefix_mode_pads_with_the_first_frame():
+    """``replicate-prefix``: the layers replicate the first frame, the pool covers what was produced: the regular ``*``
+    model on 80 copies of frame 0 followed by frames 0..t."""
+    reg, co = _pair("stgcn_mod", seed=9, clip_frames=90, warm_start=True, early_mode="replicate-prefix")
+    x = _clip(12, reg, seed=9)
+    with torch.inference_mode():
+        for t in range(12):
+            y = co.forward_step(x[:, :, t])
+            assert y is not None and not co.ready
+            ref = reg(torch.cat([x[:, :, :1].expand(-1, -1, 80, -1, -1), x[:, :, :t + 1]], dim=2))
+            assert (y - ref).abs().max().item() <= TOL, t
+
+
+def test_prefix_mode_on_the_strided_model():
+    """Strided ``prefix``: cold layers (the official zero start), answers from the first pooled position on, each the
+    mean of the positions produced so far; identical to the official output once the pool is full."""
+    reg, co = _pair("stgcn_original", seed=10, warm_start=True, early_mode="prefix")
+    x = _clip(160, reg, seed=10)
+    outs = _run_steps(co, x)
+    assert sorted(outs) == list(range(76, 160, 4))  # the backbone's delay, then every stride
+    with torch.inference_mode():
+        f = _pooled_features(reg, x)
+        for t in (76, 100, 156):
+            k = (t - 76) // 4
+            assert (outs[t] - reg.fc(f[..., :k + 1].mean(-1))).abs().max().item() <= TOL, t
+    assert not co.ready and co.delay + co.pool_padding * co.stride == 372
+
+
+def test_bridged_mode_is_prefix_bridged_by_replicate_prefix():
+    """``bridged``: the replicate-prefix answers until the prefix stream answers (frame 80 for ``*``), then prefix;
+    a peek (``update_state=False``) in the middle of the bridge changes nothing."""
+    reg, co = _pair("stgcn_mod", seed=11, clip_frames=90, warm_start=True, early_mode="bridged")
+    x = _clip(84, reg, seed=11)
+    streams = {}
+    for mode in ("replicate-prefix", "prefix"):
+        other = models.build("costgcn_mod", num_classes=10, clip_frames=90, warm_start=True, early_mode=mode)
+        other.load_state_dict(reg.state_dict())
+        streams[mode] = _run_steps(other.eval(), x)
+    with torch.inference_mode():
+        for t in range(84):
+            if t == 40:
+                co.forward_step(x[:, :, 0], update_state=False)
+            y = co.forward_step(x[:, :, t])
+            want = streams["replicate-prefix" if t < 80 else "prefix"][t]
+            assert (y - want).abs().max().item() <= TOL, t
+            assert (co._bridge is None) == (t >= 80) and not co.ready
+
+
+def test_early_mode_is_checked():
+    with pytest.raises(ValueError, match="early_mode must be one of replicate, prefix, replicate-prefix, bridged"):
+        models.build("costgcn_mod", early_mode="guess")

@@ -6,6 +6,7 @@ from cognn import models
 
 REGULAR = ["stgcn", "stgcn_mod", "agcn", "agcn_mod", "str", "str_mod"]
 CONTINUAL = ["costgcn", "costgcn_mod", "coagcn", "coagcn_mod", "costr", "costr_mod"]
+ORIGINAL = ["stgcn_original", "stgcn_original_mod", "costgcn_original", "costgcn_original_mod"]
 
 
 def test_names():
@@ -15,6 +16,46 @@ def test_names():
     assert models.twin("coagcn") == "agcn" and models.twin("str_mod") == "costr_mod"
     with pytest.raises(ValueError, match="unknown model 'resnet'"):
         models.build("resnet")
+
+
+def test_original_stgcn_is_a_family_like_the_others():
+    assert models.names("extra") == ORIGINAL and "stgcn_original" not in models.names()
+    assert models.names("registered") == REGULAR + CONTINUAL + ORIGINAL
+    assert [models.display_name(n) for n in ORIGINAL] == ["ST-GCN (original)", "ST-GCN* (original)",
+                                                          "CoST-GCN (original)", "CoST-GCN* (original)"]
+    assert models.twin("costgcn_original_mod") == "stgcn_original_mod" and models.twin("stgcn_original") == \
+        "costgcn_original"
+    fam = models.family_of("costgcn_original")
+    assert fam.name == "stgcn_original" and not fam.paper and fam.data_bn == "shared"
+    assert fam.foreign is not None and fam.foreign.source == "stgcn-original"
+    co = models.build("costgcn_original_mod", num_classes=400, layout="kinetics18", clip_frames=90)
+    assert isinstance(co, models.CoSkeletonNet) and (co.receptive_field, co.delay, co.stride) == (90, 89, 1)
+    assert co.data_bn.num_features == 3 * 18  # one BatchNorm for every person: V·C
+    plain = models.build("stgcn_original", num_classes=5, edge_importance=False)
+    assert not any("edge_importance" in k for k in plain.state_dict())
+    with pytest.raises(TypeError, match="no option 'edge_importance'"):
+        models.build("stgcn", edge_importance=False)
+
+
+def test_model_name_typos_get_a_suggestion():
+    with pytest.raises(ValueError, match="did you mean costgcn_mod"):
+        models.build("costgcn_mdo")
+    with pytest.raises(ValueError, match="did you mean costgcn_original"):
+        models.spec("costgcn_orignal")
+
+
+def test_no_module_special_cases_a_family_by_name():
+    """Families are declared once (cognn/models/<family>.py); nothing else compares against a family's name."""
+    import re
+    from pathlib import Path
+
+    root = Path(models.__file__).resolve().parents[1]
+    own = {root / "models" / f"{n}.py" for n in ("stgcn", "agcn", "str", "stgcn_original")}
+    names = "|".join(re.escape(f.name) for f in models.FAMILIES) + "|stgcn-original"
+    pattern = re.compile(rf"""(==|!=|\bin\s*[(\[{{])\s*["']({names})["']|["']({names})["']\s*(==|!=)""")
+    offenders = [f"{path.relative_to(root)}:{i}" for path in root.rglob("*.py") if path not in own
+                 for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert offenders == []
 
 
 @pytest.mark.parametrize("family, params, entries", [("stgcn", 3_141_478, 242), ("agcn", 3_469_510, 362),
@@ -62,7 +103,7 @@ def test_bad_input_shapes_are_clear():
         co.forward_step(torch.randn(1, 3, 25))
 
 
-@pytest.mark.parametrize("regular", REGULAR)
+@pytest.mark.parametrize("regular", REGULAR + ORIGINAL[:2])
 def test_weight_transfer_without_conversion(regular):
     src = models.build(regular, num_classes=11)
     dst = models.build(models.twin(regular), num_classes=11)

@@ -256,6 +256,27 @@ def test_custom_actions_from_a_clip_folder(run_a, tmp_path, capsys):
             assert torch.equal(v, init[k]), k
 
 
+def test_init_gives_the_architecture_of_its_checkpoint(tmp_path, capsys):
+    """``--init`` a slim 90-frame continual checkpoint: width and clip length come from it (issue 23), unless told."""
+    init = Path(__file__).resolve().parents[1] / "weights" / "gestures_costgcn_mod.safetensors"
+    clips = _clip_folder(tmp_path / "clips")
+    out = tmp_path / "from_init"
+    code = train_cli.main(["--model", "costgcn_mod", "--clips", str(clips), "--init", str(init), "--freeze", "backbone",
+                           "--epochs", "1", "--batch", "2", "--lr", "0.01", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "architecture from" in err and "base_channels 32" in err and "clip_frames 90" in err
+    model = load_model(out / "last.safetensors")
+    assert model.base_channels == 32 and model.clip_frames == 90 and model.receptive_field == 90
+    assert model.checkpoint_meta["model_kwargs"] == {"clip_frames": 90, "base_channels": 32}
+    start = read_checkpoint(init).state_dict
+    assert all(torch.equal(v, start[k]) for k, v in model.state_dict().items() if not k.startswith("fc."))
+    code = train_cli.main(["--model", "costgcn_mod", "--clips", str(clips), "--init", str(init), "--base-channels",
+                           "64", "--epochs", "1", "--batch", "2", "--out", str(tmp_path / "told")])
+    err = capsys.readouterr().err
+    assert code == 2 and "has shape (32,)" in err and "Traceback" not in err
+
+
 def test_stratified_split_and_clip_length():
     labels = np.array([0] * 5 + [1] * 2 + [2])
     train, val = stratified_split(labels, 0.2, seed=0)

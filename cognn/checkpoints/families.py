@@ -13,17 +13,20 @@ Families (what :func:`detect_family` returns):
     a PyTorch-Lightning checkpoint (``*.ckpt``): only its ``state_dict`` is kept (short or long keys).
 ``opendr``
     a continual model's state dict with the long keys of the official continual models (``model_costgcn.pth``).
-``stgcn-original``
-    a state dict of the original ST-GCN (``st_gcn.ntu-xsub.pt``; keys ``st_gcn_networks.*``, ``edge_importance.*``,
-    ``fcn.*``), built as :class:`cognn.models.stgcn_original.OriginalSTGCN`.
+``stgcn-original`` (and any other key layout a model family declares, :class:`cognn.models.family.ForeignLayout`)
+    a state dict of the original ST-GCN (``st_gcn.ntu-xsub.pt``, ``st_gcn.kinetics.pt``; keys ``st_gcn_networks.*``,
+    ``edge_importance.*``, ``fcn.*``), renamed by the family's own key map.
 ``safetensors``
     a plain safetensors state dict without cognn metadata.
 
-The architecture (ST-GCN / AGCN / S-TR), class count, layout, input channels and persons come from tensor shapes:
-``a_conv`` keys mean AGCN, ``attention_conv`` keys S-TR, otherwise ST-GCN; ``fc.weight`` gives the classes,
-``layers.layer1.gcn.A`` the joints (25: ntu25, 18: kinetics18), ``layers.layer1.gcn.g_conv.0.weight`` the input
-channels and ``data_bn`` (M·V·C) the persons. Whether the file holds a regular or a ``*`` model cannot be told from
-the tensors (they are the same); the official file names say it (``stgcnmod_*``), else the regular model is assumed.
+Quantized tensors (int8/uint8, per-tensor or per-channel affine, as PyTorch's eager-mode quantization saves them)
+are dequantized to float32 exactly as torch's ``dequantize()`` does; the records stay on the :class:`Checkpoint`
+(``quantized``) so that a converted file keeps the integer values, and the metadata field ``quantization`` lists
+them. The quantized modules' activation settings (``*.scale``, ``*.zero_point``) are dropped with a note.
+
+The architecture comes from tensor names and shapes (:mod:`.architecture`, through the family declarations). Whether
+the file holds a regular or a ``*`` model cannot be told from the tensors (they are the same); the official file
+names say it (``stgcnmod_*``), else the regular model is assumed.
 """
 from __future__ import annotations
 
@@ -38,27 +41,31 @@ from typing import Any
 import torch
 
 from ..errors import InputFileError
-from ..layouts import get_layout, layout_names
-from ..models import spec
+from ..models import FAMILIES as MODEL_FAMILIES
+from ..models import Family, family, family_of
+from .architecture import infer_architecture
+from .quantized import QuantizedTensor
 from .safe_pickle import LEGACY_MAGIC, UnsafePickleError, is_placeholder, load_torch_file
 from .schema import Checkpoint, complete_meta
 
 __all__ = ["sniff", "detect_family", "read_foreign", "infer_architecture", "long_to_short", "guess_from_filename",
-           "is_original_stgcn", "FAMILIES"]
+           "foreign_layout_family", "FAMILIES"]
 
-FAMILIES = ("cognn", "continual-skeletons", "lightning", "opendr", "stgcn-original", "safetensors")
+FAMILIES = ("cognn", "continual-skeletons", "lightning", "opendr",
+            *(f.foreign.source for f in MODEL_FAMILIES if f.foreign is not None), "safetensors")
 
 _LONG_KEY = re.compile(r"^(layers\.layer\d+\.)0\.([01])\.")
 _SAFETENSORS_MAX_HEADER = 100 * 2 ** 20
 
-#: first token of an official file name -> cognn model (OpenDR's co* names are the ``*`` models)
-_NAME_TOKENS = {"stgcn": "stgcn", "stgcnmod": "stgcn_mod", "agcn": "agcn", "agcnmod": "agcn_mod", "str": "str",
-                "strmod": "str_mod", "costgcn": "costgcn_mod", "costgcnmod": "costgcn_mod", "coagcn": "coagcn_mod",
-                "coagcnmod": "coagcn_mod", "costr": "costr_mod", "costrmod": "costr_mod"}
+#: official file-name token -> cognn model, from every family's declaration
+_NAME_TOKENS = {token: model for f in MODEL_FAMILIES for token, model in f.name_tokens.items()}
 _DATA_TOKENS = {"ntu": "ntu60", "ntu60": "ntu60", "ntu120": "ntu120", "kinetics": "kinetics400",
                 "kinetics400": "kinetics400"}
 _BENCHMARKS = ("xsub", "xview", "xset")
 _MODALITY_TOKENS = ("joint", "bone", "motion")
+#: activation settings of a quantized module (``<module>.scale``, ``<module>.zero_point``)
+_QPARAM_SUFFIXES = (".scale", ".zero_point")
+_SHOW = 3
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -111,7 +118,7 @@ def _load_torch(path: Path, container: str) -> tuple[Any, list[str]]:
         raise InputFileError(path, f"refused: {e}") from None
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, TypeError, KeyError,
             IndexError, AttributeError, struct.error, OverflowError, MemoryError, RecursionError) as e:
-        what = str(e).strip().rstrip(".") or type(e).__name__
+        what = " ".join(str(e).split())[:160].rstrip(".") or type(e).__name__
         raise InputFileError(path, f"is damaged or not a PyTorch checkpoint ({what})") from None
 
 
@@ -148,82 +155,67 @@ def _is_long(keys) -> bool:
     return any(_LONG_KEY.match(k) for k in keys)
 
 
-def _tensor_dict(obj: Any, path: Path, what: str) -> dict[str, torch.Tensor]:
+def _safe_text(text: str, limit: int = 60) -> str:
+    """A string from a file, shortened and with control characters escaped (for one-line messages)."""
+    return repr(text[:limit])[1:-1] + ("..." if len(text) > limit else "")
+
+
+def _describe(value: Any) -> str:
+    """What an untrusted value is, from its type alone (never ``repr``/``str`` of the value)."""
+    if is_placeholder(value):
+        qualname = value.qualname if isinstance(value, type) else type(value).qualname
+        return f"an object of {_safe_text(qualname)}"
+    return type(value).__name__
+
+
+def _key_text(key: Any) -> str:
+    return repr(_safe_text(key)) if type(key) is str else f"<{_describe(key)}>"
+
+
+def _is_entry(value: Any) -> bool:
+    return type(value) in (torch.Tensor, torch.nn.Parameter, QuantizedTensor)
+
+
+def _nbytes(value: Any) -> int:
+    if isinstance(value, QuantizedTensor):
+        return sum(t.numel() * t.element_size() for t in (value.values, value.scales, value.zero_points))
+    return value.numel() * value.element_size()
+
+
+def _copy(value: Any) -> Any:
+    def own(t: torch.Tensor) -> torch.Tensor:
+        return torch.Tensor.clone(torch.Tensor.detach(t), memory_format=torch.contiguous_format)
+
+    if isinstance(value, QuantizedTensor):
+        return QuantizedTensor(own(value.values), own(value.scales), own(value.zero_points), value.axis,
+                               value.scheme, value.dtype)
+    return own(value)
+
+
+def _tensor_dict(obj: Any, path: Path, what: str) -> dict[str, Any]:
+    """Name -> tensor (or quantized record), each an own contiguous copy; InputFileError for anything else."""
     if not isinstance(obj, dict) or not obj:
         raise InputFileError(path, f"{what} is not a non-empty mapping of names to tensors")
-    bad = [k for k, v in obj.items() if not isinstance(k, str) or type(v) not in (torch.Tensor, torch.nn.Parameter)]
+    bad = [k for k, v in obj.items() if type(k) is not str or not _is_entry(v)]
     if bad:
-        shown = ", ".join(f"{k!r} ({_describe(obj[k])})" for k in bad[:3])
+        shown = ", ".join(f"{_key_text(k)} ({_describe(obj[k])})" for k in bad[:_SHOW])
         raise InputFileError(path, f"{what} holds {len(bad)} entries that are not tensors: {shown}")
     # views may overlap (a crafted file can make huge ones from a tiny storage): bound what the copies below allocate
     limit = 4 * path.stat().st_size + (1 << 20)
-    sizes = {k: v.numel() * v.element_size() for k, v in obj.items()}
+    sizes = {k: _nbytes(v) for k, v in obj.items()}
     if max(sizes.values()) > limit or sum(sizes.values()) > 4 * limit:
         big = max(sizes, key=sizes.get)
-        raise InputFileError(path, f"tensor {big!r} claims {sizes[big]:,} bytes, far more than the file holds")
-    out = {k: torch.Tensor.clone(torch.Tensor.detach(v), memory_format=torch.contiguous_format)
-           for k, v in obj.items()}
+        raise InputFileError(path, f"tensor {_key_text(big)} claims {sizes[big]:,} bytes, far more than the file holds")
+    out = {k: _copy(v) for k, v in obj.items()}
     if all(k.startswith("module.") for k in out):  # saved from DataParallel
         out = {k[len("module."):]: v for k, v in out.items()}
     return out
 
 
-def _describe(value: Any) -> str:
-    if is_placeholder(value):
-        return f"an object of {type(value).qualname if not isinstance(value, type) else value.qualname}"
-    return type(value).__name__
-
-
-def _need(state_dict: dict[str, torch.Tensor], key: str, dims: int, path: str | Path | None) -> torch.Tensor:
-    if key not in state_dict:
-        raise InputFileError(path, f"has no {key!r}: not an ST-GCN / AGCN / S-TR checkpoint")
-    t = state_dict[key]
-    if t.dim() != dims:
-        raise InputFileError(path, f"{key!r} has shape {tuple(t.shape)}, expected {dims} dimensions")
-    return t
-
-
-def _layout_for(v: int, path: str | Path | None) -> str:
-    layouts = [n for n in layout_names() if get_layout(n).num_joints == v]
-    if not layouts:
-        known = ", ".join(f"{get_layout(n).num_joints} ({n})" for n in layout_names())
-        raise InputFileError(path, f"its graph has {v} joints; cognn knows layouts with {known}")
-    return layouts[0]
-
-
-def is_original_stgcn(state_dict: dict[str, torch.Tensor]) -> bool:
-    """True for the key layout of the original ST-GCN (``st_gcn_networks.*``, ``fcn.*``)."""
-    return any(k.startswith("st_gcn_networks.") for k in state_dict)
-
-
-def infer_architecture(state_dict: dict[str, torch.Tensor], path: str | Path | None = None) -> dict[str, Any]:
-    """Family (stgcn / agcn / str / stgcn_original), num_classes, layout, in_channels, num_persons (and, for the
-    original ST-GCN, ``model_kwargs``) from tensor shapes."""
-    if is_original_stgcn(state_dict):
-        num_classes = _need(state_dict, "fcn.weight", 4, path).shape[0]
-        v = _need(state_dict, "A", 3, path).shape[-1]
-        c = _need(state_dict, "st_gcn_networks.0.gcn.conv.weight", 4, path).shape[1]
-        if _need(state_dict, "data_bn.weight", 1, path).shape[0] != v * c:
-            raise InputFileError(path, f"data_bn has {state_dict['data_bn.weight'].shape[0]} channels, not joints x "
-                                       f"channels ({v} x {c})")
-        return {"family": "stgcn_original", "num_classes": int(num_classes), "layout": _layout_for(v, path),
-                "in_channels": int(c), "num_persons": 2,  # persons are folded into the batch: any M works
-                "model_kwargs": {"edge_importance": "edge_importance.0" in state_dict}}
-    keys = list(state_dict)
-    if any(".a_conv." in k for k in keys):
-        family = "agcn"
-    elif any(".attention_conv." in k for k in keys):
-        family = "str"
-    else:
-        family = "stgcn"
-    num_classes = _need(state_dict, "fc.weight", 2, path).shape[0]
-    v = _need(state_dict, "layers.layer1.gcn.A", 3, path).shape[-1]
-    c = _need(state_dict, "layers.layer1.gcn.g_conv.0.weight", 4, path).shape[1]
-    mvc = _need(state_dict, "data_bn.weight", 1, path).shape[0]
-    if mvc % (v * c):
-        raise InputFileError(path, f"data_bn has {mvc} channels, not a multiple of joints x channels ({v} x {c})")
-    return {"family": family, "num_classes": int(num_classes), "layout": _layout_for(v, path), "in_channels": int(c),
-            "num_persons": int(mvc // (v * c))}
+def foreign_layout_family(keys) -> Family | None:
+    """The model family whose own published key layout these are (e.g. the original ST-GCN's), if any."""
+    keys = list(keys)
+    return next((f for f in MODEL_FAMILIES if f.foreign is not None and f.foreign.recognise(keys)), None)
 
 
 def guess_from_filename(name: str) -> dict[str, str]:
@@ -255,16 +247,25 @@ def _class_list(dataset: str, num_classes: int) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------------
 # families
 
+_MAX_ITEMS = 50
+
+
 def _jsonable(value: Any, depth: int = 0) -> Any:
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    """A JSON-ready, bounded copy of untrusted plain data (at most 4 levels and 50 items per level)."""
+    if value is None or isinstance(value, (bool, float)):
         return value
+    if isinstance(value, int):
+        return value if abs(value) < 2 ** 63 else "<a very large integer>"
+    if isinstance(value, str):
+        return value[:200]
     if depth < 4 and isinstance(value, (list, tuple)):
-        return [_jsonable(v, depth + 1) for v in value]
+        return [_jsonable(v, depth + 1) for v in list(value)[:_MAX_ITEMS]]
     if depth < 4 and isinstance(value, dict):
-        return {str(k): _jsonable(v, depth + 1) for k, v in value.items() if isinstance(k, (str, int))}
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        items = [(k, v) for k, v in list(value.items())[:_MAX_ITEMS] if type(k) in (str, int)]
+        return {(k[:100] if isinstance(k, str) else str(k)): _jsonable(v, depth + 1) for k, v in items}
+    if type(value) is torch.Tensor and value.numel() == 1:
         return value.item()
-    return repr(value)[:80]
+    return f"<{_describe(value)}>"
 
 
 def _unwrap(obj: Any, path: Path) -> tuple[str, Any, dict[str, Any]]:
@@ -273,7 +274,7 @@ def _unwrap(obj: Any, path: Path) -> tuple[str, Any, dict[str, Any]]:
         info: dict[str, Any] = {}
         for key in ("epoch", "global_step", "pytorch-lightning_version"):
             if isinstance(obj.get(key), (str, int)):
-                info[key] = obj[key]
+                info[key] = _jsonable(obj[key])
         if isinstance(obj.get("hyper_parameters"), dict):
             info["hyper_parameters"] = _jsonable(obj["hyper_parameters"])
         return "lightning", obj["state_dict"], info
@@ -282,19 +283,46 @@ def _unwrap(obj: Any, path: Path) -> tuple[str, Any, dict[str, Any]]:
     raise InputFileError(path, f"holds {_describe(obj)} rather than a state dict or a Lightning checkpoint")
 
 
-def _read_raw(path: Path, container: str) -> tuple[str, dict[str, torch.Tensor], dict[str, Any], list[str]]:
-    """(family, cognn-keyed tensors, source info, notes) of a foreign file."""
+def _drop_activation_qparams(sd: dict[str, Any]) -> list[str]:
+    """Remove ``<module>.scale`` / ``<module>.zero_point`` entries of quantized modules; returns their names."""
+    dropped = []
+    for key in list(sd):
+        if not key.endswith(_QPARAM_SUFFIXES) or isinstance(sd[key], QuantizedTensor) or sd[key].numel() > 1:
+            continue
+        module = key.rsplit(".", 1)[0]
+        if module + ".weight" in sd or module + ".bias" in sd:
+            dropped.append(key)
+            del sd[key]
+    return dropped
+
+
+class RawState:
+    """What a foreign file holds once read: its family, tensors under cognn's names (dequantized), the quantized
+    records (cognn names), source information and notes."""
+
+    def __init__(self, family: str, state: dict[str, torch.Tensor], quantized: dict[str, QuantizedTensor],
+                 info: dict[str, Any], notes: list[str]) -> None:
+        self.family, self.state, self.quantized, self.info, self.notes = family, state, quantized, info, notes
+
+
+def _read_raw(path: Path, container: str) -> RawState:
     notes: list[str] = []
     if container == "safetensors":
         tensors, _header = _read_safetensors_plain(path)
-        family, info = "safetensors", {}
+        family_name, info = "safetensors", {}
         sd = _tensor_dict(tensors, path, "the file")
     else:
         obj, placeholders = _load_torch(path, container)
-        family, raw, info = _unwrap(obj, path)
+        family_name, raw, info = _unwrap(obj, path)
         if placeholders:
-            notes.append(f"ignored {len(placeholders)} non-tensor object type(s): {', '.join(placeholders[:4])}")
+            shown = ", ".join(_safe_text(p) for p in placeholders[:4])
+            notes.append(f"ignored {len(placeholders)} non-tensor object type(s): {shown}")
         sd = _tensor_dict(raw, path, "the state dict")
+    if any(isinstance(v, QuantizedTensor) for v in sd.values()):
+        dropped = _drop_activation_qparams(sd)
+        if dropped:
+            notes.append(f"dropped {len(dropped)} activation settings of quantized modules (*.scale, *.zero_point, "
+                         f"e.g. {_safe_text(dropped[0])}): they are not weights")
     long = _is_long(sd)
     if long:
         mapped = {long_to_short(k): v for k, v in sd.items()}
@@ -302,39 +330,62 @@ def _read_raw(path: Path, container: str) -> tuple[str, dict[str, torch.Tensor],
             raise InputFileError(path, "two long keys map to the same cognn key")
         sd = mapped
         notes.append("mapped the long keys of the official continual models to cognn's")
-    if family == "state-dict":
-        family = "stgcn-original" if is_original_stgcn(sd) else "opendr" if long else "continual-skeletons"
+    own = foreign_layout_family(sd)
+    if own is not None:
+        try:
+            sd = own.foreign.to_cognn(sd)
+        except ValueError as e:
+            raise InputFileError(path, f"its {own.foreign.source} tensors cannot be mapped ({e})") from None
+        notes.append(f"mapped the key names of the {own.foreign.description} to cognn's")
+    if family_name == "state-dict":
+        family_name = own.foreign.source if own is not None else "opendr" if long else "continual-skeletons"
     info["key_style"] = "long" if long else "short"
-    return family, sd, info, notes
+    quantized = {k: v for k, v in sd.items() if isinstance(v, QuantizedTensor)}
+    state = {k: v.dequantize() if isinstance(v, QuantizedTensor) else v for k, v in sd.items()}
+    if quantized:
+        kinds = sorted({f"{q.dtype} {q.scheme}" for q in quantized.values()})
+        notes.append(f"dequantized {len(quantized)} quantized tensors ({', '.join(kinds)}) to float32; the integer "
+                     "values are kept when the file is converted")
+    return RawState(family_name, state, quantized, info, notes)
+
+
+def _model_from_name(fam: Family, guess: dict[str, str], long: bool, notes: list[str]) -> str:
+    """The model a foreign file is read as: the file name's model if it is of the tensors' family."""
+    model = fam.model_name(mod=long, continual=long)  # long keys: the official continual * models
+    guessed = guess.get("model")
+    if guessed:
+        if family_of(guessed) is fam:
+            return guessed
+        notes.append(f"the file name suggests {guessed} but the tensors are {fam.model_display(False, False)}; "
+                     f"using {model}")
+    return model
 
 
 def read_foreign(path: str | Path, container: str | None = None) -> Checkpoint:
     """Read a foreign checkpoint into a :class:`Checkpoint` whose metadata is inferred from shapes and file name."""
     path = Path(path)
     container = container or sniff(path)
-    family, sd, info, notes = _read_raw(path, container)
-    arch = infer_architecture(sd, path)
+    raw = _read_raw(path, container)
+    arch = infer_architecture(raw.state, path)
+    fam = family(arch["family"])
     guess = guess_from_filename(path.name)
-    if info["key_style"] == "long":
-        model = f"co{arch['family']}_mod"
-    else:
-        model = arch["family"]
-    guessed = guess.get("model")
-    if guessed and arch["family"] != "stgcn_original":
-        if spec(guessed).family == arch["family"]:
-            model = guessed
-        else:
-            notes.append(f"the file name suggests {guessed} but the tensors are {arch['family']}; using {model}")
+    notes = list(raw.notes)
+    model = _model_from_name(fam, guess, raw.info["key_style"] == "long", notes)
     data = "-".join(guess[k] for k in ("dataset", "benchmark") if k in guess)
     meta = {"model": model, "layout": arch["layout"], "num_classes": arch["num_classes"],
             "in_channels": arch["in_channels"], "num_persons": arch["num_persons"],
             "modality": guess.get("modality", "joint"), "data": data,
             "classes": _class_list(guess["dataset"], arch["num_classes"]) if "dataset" in guess else [],
-            "model_kwargs": arch.get("model_kwargs", {}),
-            "source": {"family": family, "file": path.name, "sha256": _sha256(path), **info}}
-    if arch["family"] == "stgcn_original" and arch["layout"] == "ntu25":
-        meta["preprocessing"] = "none"  # the original ST-GCN's NTU data is not centred or rotated
-    return Checkpoint(sd, complete_meta(meta), family, path, notes)
+            "model_kwargs": arch["model_kwargs"],
+            "quantization": {"tensors": {k: q.describe() for k, q in raw.quantized.items()}} if raw.quantized else {},
+            "source": {"family": raw.family, "file": path.name, "sha256": _sha256(path), **raw.info}}
+    if arch["layout"] in fam.preprocessing:
+        meta["preprocessing"] = fam.preprocessing[arch["layout"]]
+    try:
+        meta = complete_meta(meta)
+    except ValueError as e:
+        raise InputFileError(path, f"bad metadata: {e}") from None
+    return Checkpoint(raw.state, meta, raw.family, path, notes, quantized=raw.quantized)
 
 
 def detect_family(path: str | Path) -> str:
@@ -345,5 +396,4 @@ def detect_family(path: str | Path) -> str:
         from .format import read_checkpoint
 
         return read_checkpoint(path).family
-    return _read_raw(path, container)[0]
-
+    return _read_raw(path, container).family

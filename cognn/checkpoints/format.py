@@ -8,7 +8,7 @@ as they are.
 """
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,75 +16,131 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..atomic import AtomicOutput
 from ..errors import InputFileError
 from ..layouts import get_layout
-from ..models.base import BASE_CHANNELS
-from ..models.stgcn_original import NAME
-from ..models import build, display_name, spec
+from ..models import build, display_name, family_of, spec
+from ..models.base import BASE_CHANNELS, DEFAULT_EARLY_MODE
+from .architecture import check_against_tensors, check_finite
 from .families import read_foreign, sniff
+from .quantized import QuantizedTensor, is_reserved
 from .schema import FORMAT, FORMAT_VERSION, Checkpoint, complete_meta, decode_meta, encode_meta
+from .st_bytes import serialize
 
 __all__ = ["save_checkpoint", "read_checkpoint", "load_model", "model_from_checkpoint"]
 
-#: keyword arguments a checkpoint may carry, by weight family of the model built (``base_channels`` only when it is
-#: not the reference width, so that files of reference-width models stay as they were)
-_WIDTH_KWARGS = ("base_channels",)
-_CONTINUAL_KWARGS = ("clip_frames",)
-_ORIGINAL_KWARGS = ("edge_importance",)
+#: keyword arguments only a continual model carries into a checkpoint
+_CONTINUAL_KWARGS = ("clip_frames", "early_mode")
 _SHOW = 6
 
 
 def _model_meta(model: nn.Module) -> dict[str, Any]:
-    spec = getattr(model, "spec", None)
-    if spec is None:
+    """The architecture fields of a cognn model: model, layout, sizes and the keyword arguments that rebuild it
+    (``base_channels``, family options and ``early_mode`` only where they differ from the defaults, so that files of
+    reference models stay as they were)."""
+    s = getattr(model, "spec", None)
+    if s is None:
         raise TypeError(f"save_checkpoint needs a cognn model (from cognn.models.build), not {type(model).__name__}")
-    meta = {"model": spec.name, "layout": model.layout.name, "num_classes": int(model.num_classes),
+    meta = {"model": s.name, "layout": model.layout.name, "num_classes": int(model.num_classes),
             "in_channels": int(model.in_channels), "num_persons": int(model.num_persons)}
-    if spec.family == "stgcn_original":
-        meta["model_kwargs"] = {"edge_importance": model.edge_importance_weighting}
-        return meta
-    kwargs = {k: getattr(model, k) for k in _CONTINUAL_KWARGS} if spec.continual else {}
+    kwargs: dict[str, Any] = {}
+    if s.continual:
+        kwargs["clip_frames"] = int(model.clip_frames)
+        if model.early_mode != DEFAULT_EARLY_MODE:
+            kwargs["early_mode"] = model.early_mode
     if model.base_channels != BASE_CHANNELS:
         kwargs["base_channels"] = int(model.base_channels)
+    for option, default in family_of(s.name).options.items():
+        if model.options[option] != default:
+            kwargs[option] = model.options[option]
     meta["model_kwargs"] = kwargs
     return meta
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any] | None = None) -> Path:
-    """Write ``model``'s weights and ``meta`` as a cognn checkpoint; returns the path.
+def _quantized_tensors(state: dict[str, torch.Tensor], quantized: Mapping[str, QuantizedTensor]) -> dict[str, Any]:
+    """Replace each quantized tensor of ``state`` by its integer values plus scale and zero-point tensors; returns the
+    ``quantization`` metadata. ValueError if a weight no longer equals its quantized values."""
+    entries = {}
+    for name, q in quantized.items():
+        if name not in state:
+            raise ValueError(f"quantized tensor {name!r} is not a tensor of the model")
+        if not torch.equal(q.dequantize(), state[name].to(torch.float32)):
+            raise ValueError(f"tensor {name!r} no longer equals its quantized values (the weights were changed); "
+                             "save it without them")
+        state.update(q.tensors(name))
+        entries[name] = q.describe()
+    return {"tensors": entries} if entries else {}
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any] | None = None,
+                    quantized: Mapping[str, QuantizedTensor] | None = None) -> Path:
+    """Write ``model``'s weights and ``meta`` as a cognn checkpoint (atomically, with the umask's permissions, the same
+    bytes for the same weights and metadata); returns the path.
 
     The architecture fields (model, layout, num_classes, in_channels, num_persons, model_kwargs) come from the model;
     ``meta`` gives the rest (classes, modality, domain, preprocessing, fps, data, metrics, description, licence,
-    source) and may repeat an architecture field only with the same value. Raises ValueError for bad metadata.
+    source) and may repeat an architecture field only with the same value. ``quantized`` (e.g. ``Checkpoint.quantized``
+    of a quantized file) stores those tensors as their integer values, scales and zero points, losslessly; each must
+    still equal the model's weight. Raises ValueError for bad metadata, OutputError for a path that cannot be written.
     """
-    path = Path(path)
     arch = _model_meta(model)
     given = dict(meta or {})
     for key, value in arch.items():
         if key in given and given[key] != value and key != "model_kwargs":
             raise ValueError(f"meta[{key!r}] is {given[key]!r} but the model has {value!r}")
-    full = complete_meta({**given, **arch, "format": FORMAT, "format_version": FORMAT_VERSION,
-                          "cognn_version": __version__})
-    from safetensors.torch import save_file
-
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        save_file(tensors, str(tmp), metadata=encode_meta(full))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    quantization = _quantized_tensors(tensors, quantized or {})
+    full = complete_meta({**given, **arch, "quantization": quantization, "format": FORMAT,
+                          "format_version": FORMAT_VERSION, "cognn_version": __version__})
+    data = serialize(tensors, encode_meta(full))
+    with AtomicOutput(path, what="checkpoint") as out:
+        out.temp.write_bytes(data)
+    return out.path
+
+
+def _dequantize(tensors: dict[str, torch.Tensor], meta: dict[str, Any],
+                path: Path) -> tuple[dict[str, torch.Tensor], dict[str, QuantizedTensor]]:
+    """The tensors with every quantized one dequantized (reserved scale/zero-point tensors removed) and the records."""
+    spec_ = meta.get("quantization") or {}
+    entries = spec_.get("tensors", {}) if isinstance(spec_, dict) else None
+    if not isinstance(entries, dict):
+        raise InputFileError(path, "metadata field 'quantization' is not {\"tensors\": {...}}", field="quantization")
+    records = {}
+    for name, info in entries.items():
+        try:
+            records[name] = QuantizedTensor.from_tensors(name, info, tensors)
+        except ValueError as e:
+            raise InputFileError(path, str(e), field="quantization") from None
+    state = {k: v for k, v in tensors.items() if not is_reserved(k)}
+    extra = len(tensors) - len(state) - 2 * len(records)
+    if extra:
+        raise InputFileError(path, f"holds {extra} quantization tensors that no quantized tensor uses")
+    state.update({k: q.dequantize() for k, q in records.items()})
+    return state, records
+
+
+def _read_cognn(path: Path, header: dict[str, str], f) -> Checkpoint:
+    meta = decode_meta(header, path)
+    state, records = _dequantize({k: f.get_tensor(k) for k in f.keys()}, meta, path)
+    fam = family_of(meta["model"])
+    notes = []
+    if fam.foreign is not None and fam.foreign.recognise(list(state)):  # written with the family's own key names
+        state = fam.foreign.to_cognn(state)
+        records = fam.foreign.to_cognn(records) if records else records
+        notes.append(f"mapped the key names of the {fam.foreign.description} to cognn's")
+    check_against_tensors(meta, state, path)
+    return Checkpoint(state, meta, "cognn", path, notes, quantized=records)
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
     """Read any supported checkpoint (ours or a foreign family) without building a model.
 
-    Raises :class:`~cognn.errors.InputFileError` naming the file for anything unreadable, unsafe or inconsistent.
+    Metadata are checked against sane bounds and against the tensors' shapes, and weights must be finite. Raises
+    :class:`~cognn.errors.InputFileError` naming the file for anything unreadable, unsafe or inconsistent.
     """
     path = Path(path)
     container = sniff(path)
+    ck = None
     if container == "safetensors":
         from safetensors import SafetensorError, safe_open
 
@@ -92,16 +148,17 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
             with safe_open(str(path), framework="pt") as f:
                 header = dict(f.metadata() or {})
                 if header.get("format") == FORMAT:
-                    meta = decode_meta(header, path)
-                    state = {k: f.get_tensor(k) for k in f.keys()}
-                    return Checkpoint(state, meta, "cognn", path)
+                    ck = _read_cognn(path, header, f)
         except (SafetensorError, OSError, ValueError, RuntimeError) as e:
             if isinstance(e, InputFileError):
                 raise
             raise InputFileError(path, f"is a damaged safetensors file ({str(e).strip().rstrip('.')})") from None
-        if "format" in header:
-            raise InputFileError(path, f"is a {header['format']!r} file, not a checkpoint", field="format")
-    return read_foreign(path, container)
+        if ck is None and "format" in header:
+            raise InputFileError(path, f"is a {header['format'][:40]!r} file, not a checkpoint", field="format")
+    if ck is None:
+        ck = read_foreign(path, container)
+    check_finite(ck.state_dict, path)
+    return ck
 
 
 def _list(keys: list[str]) -> str:
@@ -153,16 +210,14 @@ def model_from_checkpoint(ck: Checkpoint, *, model: str | None = None, num_class
         want, have = get_layout(layout), get_layout(meta["layout"])
         raise InputFileError(ck.path, f"is for layout {have.name} ({have.num_joints} joints) but {want.name} "
                                       f"({want.num_joints} joints) was asked for")
-    family = spec(name).family
-    allowed = (_ORIGINAL_KWARGS if family == NAME else
-               _WIDTH_KWARGS + (_CONTINUAL_KWARGS if spec(name).continual else ()))
+    allowed = {"base_channels", *family_of(name).options, *(_CONTINUAL_KWARGS if spec(name).continual else ())}
     kwargs = {k: v for k, v in meta.get("model_kwargs", {}).items() if k in allowed}
     kwargs.update(model_kwargs)
     try:
         net = build(name, num_classes=meta["num_classes"], layout=meta["layout"], in_channels=meta["in_channels"],
                     num_persons=meta["num_persons"], **kwargs)
-    except TypeError as e:
-        raise ValueError(str(e)) from None
+    except (TypeError, ValueError) as e:
+        raise InputFileError(ck.path, f"cannot be built as {name} ({' '.join(str(e).split()).rstrip('.')})") from None
     net.load_state_dict(_matched_state(net, ck.state_dict, ck.path, name))
     net.eval().to(device)
     net.checkpoint_meta = dict(meta)

@@ -11,7 +11,14 @@ between:
   is reported as broken by the caller;
 * a pickle that *calls* a function outside that set (the ``REDUCE`` opcode, how every code-running pickle works, e.g.
   ``os.system``, ``eval``, ``subprocess.Popen``) is refused with :class:`UnsafePickleError` before anything runs.
-  Calls into the training frameworks that write checkpoints (torch, numpy, Lightning) only yield placeholders.
+  Calls into the training frameworks that write checkpoints (torch, numpy, Lightning) only yield placeholders;
+* quantized tensors (``torch._utils._rebuild_qtensor``: int8/uint8 storage, per-tensor or per-channel affine) become
+  inert :class:`~cognn.checkpoints.quantized.QuantizedTensor` records, never torch quantized tensors;
+* what the pickle built is bounded before anyone looks at it: containers shared through the memo and nested into
+  each other can describe an object tree far larger than the file (a few hundred bytes can stand for 2^30 lists), so
+  the tree is walked once, counting every container and item as often as it is reachable, and refused
+  (:class:`PickleBombError`) beyond :data:`MAX_OBJECTS` or :data:`MAX_DEPTH`. Nothing here calls ``repr`` or ``str``
+  on what the file holds.
 """
 from __future__ import annotations
 
@@ -25,11 +32,18 @@ from typing import Any
 
 import torch
 
-__all__ = ["load_torch_file", "UnsafePickleError", "Placeholder", "LEGACY_MAGIC", "is_placeholder"]
+from .quantized import QDTYPES, QuantizedTensor
+
+__all__ = ["load_torch_file", "UnsafePickleError", "PickleBombError", "Placeholder", "LEGACY_MAGIC",
+           "is_placeholder", "MAX_OBJECTS", "MAX_DEPTH"]
 
 #: first bytes of a legacy (non-zip) torch file: PROTO 2, LONG1 of torch's magic number 0x1950a86a20f9469cfc6c
 LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 _LEGACY_PROTOCOL = 1001
+#: most containers and items a pickle may expand to (each counted as often as it is reachable)
+MAX_OBJECTS = 200_000
+#: deepest nesting of containers a pickle may build
+MAX_DEPTH = 40
 
 #: module roots whose functions may be *called* by a pickle; the call only makes an inert placeholder
 _TOLERATED_CALLS = frozenset({"torch", "numpy", "pytorch_lightning", "lightning", "lightning_fabric", "torchmetrics",
@@ -40,8 +54,11 @@ _STORAGE_DTYPES = {
     "BFloat16Storage": torch.bfloat16, "LongStorage": torch.int64, "IntStorage": torch.int32,
     "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8, "BoolStorage": torch.bool,
     "ComplexFloatStorage": torch.complex64, "ComplexDoubleStorage": torch.complex128,
-    "UntypedStorage": torch.uint8,
+    "UntypedStorage": torch.uint8, "QInt8Storage": torch.int8, "QUInt8Storage": torch.uint8,
 }
+#: torch quantization schemes a pickle may name (as quantizer parameters of a quantized tensor)
+_QSCHEMES = ("per_tensor_affine", "per_channel_affine", "per_channel_affine_float_qparams", "per_tensor_symmetric",
+             "per_channel_symmetric")
 
 
 class UnsafePickleError(Exception):
@@ -51,6 +68,14 @@ class UnsafePickleError(Exception):
         self.qualname = qualname
         super().__init__(f"the file would run code while loading (its pickle calls {qualname}); "
                          "cognn never executes code from checkpoint files")
+
+
+class PickleBombError(UnsafePickleError):
+    """The pickle builds an object tree too large or too deep to inspect (shared containers nested into each other)."""
+
+    def __init__(self, what: str) -> None:
+        self.qualname = ""
+        Exception.__init__(self, f"its pickle {what}; a checkpoint never needs that (a 'billion laughs' file?)")
 
 
 class Placeholder:
@@ -91,6 +116,13 @@ def _placeholder_class(module: str, name: str) -> type:
     return type(name.rsplit(".", 1)[-1], (Placeholder,), {"qualname": f"{module}.{name}", "__module__": __name__})
 
 
+class _QScheme:
+    """A torch quantization scheme named by the pickle (only its name is kept)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
 class _StorageType:
     def __init__(self, dtype: torch.dtype) -> None:
         self.dtype = dtype
@@ -105,7 +137,7 @@ class _Storage:
 
 def _as_storage(obj: Any) -> _Storage:
     if not isinstance(obj, _Storage):
-        raise pickle.UnpicklingError(f"a tensor refers to {obj!r} instead of a storage")
+        raise pickle.UnpicklingError(f"a tensor refers to a {type(obj).__name__} instead of a storage")
     return obj
 
 
@@ -123,7 +155,7 @@ def _rebuild_tensor(storage: Any, storage_offset: int, size: Any, stride: Any, *
 def _rebuild_tensor_v3(storage: Any, storage_offset: int, size: Any, stride: Any, requires_grad: Any,
                        backward_hooks: Any, dtype: Any, metadata: Any = None) -> torch.Tensor:
     if not isinstance(dtype, torch.dtype):
-        raise pickle.UnpicklingError(f"{dtype!r} is not a dtype")
+        raise pickle.UnpicklingError(f"a tensor's dtype is a {type(dtype).__name__}")
     flat = _as_storage(storage).data
     if flat.dtype != dtype:
         flat = flat.view(torch.uint8).view(dtype)
@@ -134,6 +166,33 @@ def _rebuild_parameter(data: Any, *_ignored: Any) -> torch.Tensor:
     if type(data) is not torch.Tensor:
         raise pickle.UnpicklingError("a parameter wraps something that is not a tensor")
     return data
+
+
+def _rebuild_qtensor(storage: Any, storage_offset: int, size: Any, stride: Any, quantizer_params: Any,
+                     *_ignored: Any) -> QuantizedTensor:
+    """A quantized tensor as an inert record: integer values, scales, zero points, axis and scheme."""
+    flat = _as_storage(storage).data
+    qtype = {dt: name for name, dt in QDTYPES.items()}.get(flat.dtype)
+    if qtype is None:
+        raise pickle.UnpicklingError(f"quantized tensor of storage type {flat.dtype} (cognn reads qint8 and quint8)")
+    if not isinstance(quantizer_params, tuple) or not quantizer_params or \
+            not isinstance(quantizer_params[0], _QScheme):
+        raise pickle.UnpicklingError("a quantized tensor without quantizer parameters")
+    scheme, params = quantizer_params[0].name, quantizer_params[1:]
+    values = _view(flat, storage_offset, size, stride)
+    try:
+        if scheme == "per_tensor_affine" and len(params) == 2 and isinstance(params[0], float) \
+                and isinstance(params[1], int):
+            return QuantizedTensor(values, torch.tensor([params[0]], dtype=torch.float64),
+                                   torch.tensor([params[1]], dtype=torch.int64), None, scheme, qtype)
+        if scheme == "per_channel_affine" and len(params) == 3 and type(params[0]) is torch.Tensor \
+                and type(params[1]) is torch.Tensor and isinstance(params[2], int):
+            return QuantizedTensor(values, params[0].to(torch.float64), params[1].to(torch.int64), params[2], scheme,
+                                   qtype)
+    except (ValueError, RuntimeError) as e:
+        raise pickle.UnpicklingError(f"a quantized tensor is inconsistent ({e})") from None
+    raise pickle.UnpicklingError(f"quantization scheme {scheme} with these parameters is not supported "
+                                 "(cognn reads per-tensor and per-channel affine)")
 
 
 def _encode(obj: Any, encoding: str = "utf-8") -> bytes:
@@ -151,7 +210,7 @@ def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     # protocol 0/1 form of object construction: only placeholders may be made this way
     if isinstance(cls, type) and issubclass(cls, Placeholder):
         return object.__new__(cls)
-    raise pickle.UnpicklingError(f"refusing to reconstruct {cls!r}")
+    raise pickle.UnpicklingError("refusing to reconstruct an object that is not a placeholder")
 
 
 _ALLOWED: dict[tuple[str, str], Any] = {
@@ -160,6 +219,7 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_qtensor"): _rebuild_qtensor,
     ("torch", "Size"): torch.Size,
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("collections", "Counter"): collections.Counter,
@@ -189,6 +249,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _ALLOWED[(module, name)]
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(_STORAGE_DTYPES[name])
+        if module == "torch" and name in _QSCHEMES:
+            return _QScheme(name)
         if module == "torch" and isinstance(vars(torch).get(name), torch.dtype):  # no lazy imports
             return vars(torch)[name]
         key = f"{module}.{name}"
@@ -198,14 +260,14 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid: Any) -> Any:
         if not isinstance(pid, tuple) or not pid:
-            raise pickle.UnpicklingError(f"unexpected persistent id {pid!r}")
+            raise pickle.UnpicklingError(f"unexpected persistent id (a {type(pid).__name__})")
         kind = pid[0].decode("ascii") if isinstance(pid[0], bytes) else pid[0]
         if kind == "module":  # legacy whole-module pickles name their source: keep an inert marker
             return _placeholder_class("torch.nn", "Module")
         if kind != "storage":
-            raise pickle.UnpicklingError(f"unexpected persistent id kind {kind!r}")
+            raise pickle.UnpicklingError("unexpected persistent id kind")
         if not isinstance(pid[1], _StorageType):
-            raise pickle.UnpicklingError(f"storage of unknown type {pid[1]!r}")
+            raise pickle.UnpicklingError("storage of unknown type")
         return self._storages(pid)
 
 
@@ -239,7 +301,7 @@ def _load_zip(path: Path) -> tuple[Any, RestrictedUnpickler]:
 
         def storages(pid: tuple) -> _Storage:
             if len(pid) != 5:
-                raise pickle.UnpicklingError(f"unexpected storage id {pid!r}")
+                raise pickle.UnpicklingError(f"unexpected storage id of {len(pid)} fields")
             _, stype, key, _location, numel = pid
             key = str(key)
             if key not in cache:
@@ -273,7 +335,7 @@ def _load_legacy(path: Path) -> tuple[Any, RestrictedUnpickler]:
 
         def storages(pid: tuple) -> _Storage:
             if len(pid) != 6:
-                raise pickle.UnpicklingError(f"unexpected storage id {pid!r}")
+                raise pickle.UnpicklingError(f"unexpected storage id of {len(pid)} fields")
             _, stype, key, _location, numel, view = pid
             key = str(key)
             if key not in roots:
@@ -306,11 +368,40 @@ def _load_legacy(path: Path) -> tuple[Any, RestrictedUnpickler]:
         return result, unpickler
 
 
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def check_expansion(obj: Any, max_objects: int = MAX_OBJECTS, max_depth: int = MAX_DEPTH) -> None:
+    """Raise :class:`PickleBombError` if ``obj`` expands (shared containers counted every time they are reached) to
+    more than ``max_objects`` containers and items, or nests containers deeper than ``max_depth``.
+
+    Work is bounded by ``max_objects``; nothing is converted to text.
+    """
+    count = 0
+    stack: list[tuple[Any, int]] = [(obj, 0)]
+    while stack:
+        item, depth = stack.pop()
+        count += 1
+        if count > max_objects:
+            raise PickleBombError(f"expands to more than {max_objects:,} objects")
+        if not isinstance(item, _CONTAINERS):
+            continue
+        if depth >= max_depth:
+            raise PickleBombError(f"nests containers more than {max_depth} levels deep")
+        if isinstance(item, dict):
+            for k, v in item.items():
+                stack.append((k, depth + 1))
+                stack.append((v, depth + 1))
+        else:
+            stack.extend((v, depth + 1) for v in item)
+
+
 def load_torch_file(path: str | Path, kind: str) -> tuple[Any, list[str]]:
     """Unpickle a torch file (``kind`` ``"zip"`` or ``"legacy"``) without running its code.
 
     Returns the object and the names of the classes/functions that were replaced by placeholders. Raises
-    :class:`UnsafePickleError` for a pickle that calls a function, and ``pickle.UnpicklingError`` / ``OSError`` /
+    :class:`UnsafePickleError` for a pickle that calls a function (:class:`PickleBombError` for one that expands
+    beyond the bounds of :func:`check_expansion`), and ``pickle.UnpicklingError`` / ``OSError`` /
     ``zipfile.BadZipFile`` / ``RuntimeError`` / ``EOFError`` for a broken file (the caller words the message).
     """
     path = Path(path)
@@ -320,4 +411,5 @@ def load_torch_file(path: str | Path, kind: str) -> tuple[Any, list[str]]:
         obj, unpickler = _load_legacy(path)
     else:
         raise ValueError(f"kind must be 'zip' or 'legacy', not {kind!r}")
+    check_expansion(obj)
     return obj, sorted(unpickler.placeholders)

@@ -17,8 +17,10 @@ from ..domains import DOMAINS, LAYOUT_DOMAIN
 from ..errors import InputFileError
 from ..layouts import get_layout
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "FIELDS", "MODALITIES", "DEFAULT_PREPROCESSING", "Checkpoint",
-           "complete_meta", "encode_meta", "decode_meta", "check_meta"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "FIELDS", "MODALITIES", "DEFAULT_PREPROCESSING", "PREPROCESSING",
+           "PREPROCESSING_ALIASES", "NTU_PRE_NORMALIZATION", "STGCN_KINETICS_FEEDER", "AGCN_KINETICS_FEEDER",
+           "canonical_preprocessing", "LIMITS", "Checkpoint", "complete_meta", "encode_meta", "decode_meta",
+           "check_meta"]
 
 FORMAT = "cognn-checkpoint"
 FORMAT_VERSION = 1
@@ -35,8 +37,8 @@ FIELDS: dict[str, tuple[type, str]] = {
     "num_persons": (int, "persons per frame (M, 2)"),
     "modality": (str, "input modality: joint | bone | motion | bone_motion"),
     "domain": (str, "input domain (cognn.domains): camera3d | image2d"),
-    "preprocessing": (str, "preprocessing of the training data, e.g. 2s-agcn-pre-normalization | kinetics-feeder "
-                           "| none"),
+    "preprocessing": (str, "preprocessing of the training data: a name of PREPROCESSING (2s-agcn-pre-normalization, "
+                           "stgcn-kinetics-feeder, 2s-agcn-kinetics-feeder), none, or another name"),
     "preprocessing_version": (int, "version of that preprocessing"),
     "fps": (float, "frame rate of the training data"),
     "data": (str, "training data, e.g. ntu60-xsub"),
@@ -44,14 +46,44 @@ FIELDS: dict[str, tuple[type, str]] = {
     "description": (str, "free text"),
     "licence": (str, "licence of the weights"),
     "cognn_version": (str, "cognn version that wrote the file"),
-    "model_kwargs": (dict, "extra keyword arguments of the model (continual: clip_frames; a slim "
-                           "network: base_channels; stgcn_original: edge_importance)"),
+    "model_kwargs": (dict, "extra keyword arguments of the model (continual: clip_frames, early_mode; a slim "
+                           "network: base_channels; the original ST-GCN: edge_importance)"),
+    "quantization": (dict, "quantized tensors kept as integers: {\"tensors\": {name: {\"dtype\": \"qint8\", "
+                           "\"scheme\": \"per_channel_affine\", \"axis\": 0}}}; {} for none"),
     "source": (dict, "where the weights came from (family, file name, sha256 of a converted file)"),
 }
 _REQUIRED = ("format", "format_version", "model", "layout", "num_classes")
 MODALITIES = ("joint", "bone", "motion", "bone_motion")
-#: preprocessing of the reference datasets (names as written by cognn-prep into dataset files)
-DEFAULT_PREPROCESSING = {"ntu25": ("2s-agcn-pre-normalization", 1), "kinetics18": ("kinetics-feeder", 1)}
+
+#: NTU: pad null frames, centre on the spine of person 0 frame 0, rotate to the spine and shoulder axes (2s-AGCN)
+NTU_PRE_NORMALIZATION = "2s-agcn-pre-normalization"
+#: Kinetics, the original st-gcn feeder: x/w - 0.5, y/h - 0.5 (y pointing DOWN, not negated), x = y = 0 where
+#: score == 0, persons sorted per frame by summed score, 2 of the first 5 kept
+STGCN_KINETICS_FEEDER = "stgcn-kinetics-feeder"
+#: Kinetics, the 2s-AGCN / continual-skeletons preparation: as the st-gcn feeder, but y NEGATED (pointing up)
+AGCN_KINETICS_FEEDER = "2s-agcn-kinetics-feeder"
+#: the preprocessing conventions cognn knows, by name (the one place they are named)
+PREPROCESSING = {
+    NTU_PRE_NORMALIZATION: "NTU: null frames padded, centred on the spine of person 0 frame 0, rotated to the spine "
+                           "and shoulder axes (2s-AGCN pre_normalization)",
+    STGCN_KINETICS_FEEDER: "Kinetics-skeleton, original st-gcn feeder: x/w - 0.5, y/h - 0.5 with y pointing down, "
+                           "x = y = 0 where score == 0, per frame the 2 best of the first 5 persons by summed score",
+    AGCN_KINETICS_FEEDER: "Kinetics-skeleton, 2s-AGCN / continual-skeletons preparation: as the st-gcn feeder but "
+                          "with y negated (pointing up)",
+    "none": "no preprocessing",
+}
+#: older names, read as the canonical ones
+PREPROCESSING_ALIASES = {"kinetics-feeder": AGCN_KINETICS_FEEDER}
+#: preprocessing of the reference datasets of each layout
+DEFAULT_PREPROCESSING = {"ntu25": (NTU_PRE_NORMALIZATION, 1), "kinetics18": (AGCN_KINETICS_FEEDER, 1)}
+#: sane bounds on numbers a file may claim (checked before anything is allocated)
+LIMITS = {"num_classes": 100_000, "in_channels": 64, "num_persons": 64, "base_channels": 1024,
+          "clip_frames": 100_000, "fps": 10_000.0}
+
+
+def canonical_preprocessing(name: str) -> str:
+    """The canonical name of a preprocessing convention (``kinetics-feeder`` -> ``2s-agcn-kinetics-feeder``)."""
+    return PREPROCESSING_ALIASES.get(name, name)
 
 
 @dataclass
@@ -67,6 +99,8 @@ class Checkpoint:
     family: str
     path: Path | None = None
     notes: list[str] = field(default_factory=list)
+    #: quantized records by cognn name (their dequantized values are in ``state_dict``); kept for lossless writing
+    quantized: dict[str, Any] = field(default_factory=dict)
 
 
 def _defaults(layout: str) -> dict[str, Any]:
@@ -74,7 +108,7 @@ def _defaults(layout: str) -> dict[str, Any]:
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "classes": [], "in_channels": 3, "num_persons": 2,
             "modality": "joint", "domain": LAYOUT_DOMAIN.get(layout, ""), "preprocessing": prep,
             "preprocessing_version": version, "fps": 30.0, "data": "", "metrics": {}, "description": "",
-            "licence": "", "cognn_version": __version__, "model_kwargs": {}, "source": {}}
+            "licence": "", "cognn_version": __version__, "model_kwargs": {}, "quantization": {}, "source": {}}
 
 
 def check_meta(meta: dict[str, Any]) -> None:
@@ -94,8 +128,12 @@ def check_meta(meta: dict[str, Any]) -> None:
                          "update cognn")
     spec(meta["model"])
     get_layout(meta["layout"])
-    if meta["num_classes"] < 1:
-        raise ValueError("num_classes must be positive")
+    for key in ("num_classes", "in_channels", "num_persons"):
+        if key in meta and not 1 <= meta[key] <= LIMITS[key]:
+            raise ValueError(f"{key} must be between 1 and {LIMITS[key]:,}, not {meta[key]:,}")
+    if "fps" in meta and not 0 < meta["fps"] <= LIMITS["fps"]:
+        raise ValueError(f"fps must be positive and at most {LIMITS['fps']:g}, not {meta['fps']}")
+    _check_model_kwargs(meta["model"], meta.get("model_kwargs") or {})
     classes = meta.get("classes", [])
     if classes and (len(classes) != meta["num_classes"] or not all(isinstance(c, str) for c in classes)):
         raise ValueError(f"classes lists {len(classes)} names for {meta['num_classes']} classes")
@@ -105,12 +143,35 @@ def check_meta(meta: dict[str, Any]) -> None:
         raise ValueError(f"unknown input domain {meta['domain']!r}; known: {', '.join(DOMAINS)}")
 
 
+def _check_model_kwargs(model: str, kwargs: dict[str, Any]) -> None:
+    """Every keyword argument known to ``model`` and of a sane value."""
+    from ..models import EARLY_MODES, family_of, spec
+
+    fam = family_of(model)
+    allowed = {"base_channels", *fam.options, *(("clip_frames", "early_mode") if spec(model).continual else ())}
+    for key, value in kwargs.items():
+        if key not in allowed:
+            raise ValueError(f"model_kwargs has {key!r}, which {model} does not take (it takes "
+                             f"{', '.join(sorted(allowed))})")
+        if key in ("base_channels", "clip_frames"):
+            if type(value) is not int or not 1 <= value <= LIMITS[key]:
+                raise ValueError(f"model_kwargs {key} must be a whole number from 1 to {LIMITS[key]:,}, not {value!r}")
+            if key == "base_channels" and value % 8:
+                raise ValueError(f"model_kwargs base_channels must be a multiple of 8, not {value}")
+        elif key == "early_mode" and value not in EARLY_MODES:
+            raise ValueError(f"model_kwargs early_mode must be one of {', '.join(EARLY_MODES)}, not {value!r}")
+        elif key in fam.options and type(value) is not type(fam.options[key]):
+            raise ValueError(f"model_kwargs {key} must be a {type(fam.options[key]).__name__}, not {value!r}")
+
+
 def complete_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """``meta`` with every schema field present (defaults for the missing ones), checked; raises ValueError."""
     if "layout" not in meta:
         raise ValueError("metadata field 'layout' is missing")
     out = _defaults(str(meta["layout"]))
     out.update({k: v for k, v in meta.items() if v is not None})
+    if isinstance(out.get("preprocessing"), str):
+        out["preprocessing"] = canonical_preprocessing(out["preprocessing"])
     check_meta(out)
     return _ordered(out)
 
@@ -159,4 +220,6 @@ def decode_meta(header: dict[str, str], path: str | Path) -> dict[str, Any]:
         check_meta(meta)
     except ValueError as e:
         raise InputFileError(path, f"bad metadata: {e}") from None
+    if isinstance(meta.get("preprocessing"), str):
+        meta["preprocessing"] = canonical_preprocessing(meta["preprocessing"])
     return _ordered({**_defaults(meta["layout"]), **meta})

@@ -1,7 +1,11 @@
-"""``cognn-bench``: regular vs continual models side by side — the paper's Table II measured on this machine.
+"""``cognn-bench``: regular vs continual models side by side — the paper's Table II (NTU) or V (Kinetics) measured
+on this machine.
 
-    cognn-bench [--models LIST] [--device cpu|cuda] [--batch B] [--repeats R] [--threads N] [--format md|csv|json]
-                [--plot FILE.png] [--windows 50,100,...,300] [--window 300] [--no-memory] [--quick]
+    cognn-bench [--models LIST] [--layout ntu25|kinetics18] [--device cpu|cuda] [--batch B] [--repeats R]
+                [--threads N] [--format md|csv|json] [--plot FILE.png] [--windows 50,100,...,300] [--window 300]
+                [--no-memory] [--quick]
+
+``--layout kinetics18`` measures the Kinetics-400 setting of the paper's Table V (18 joints, 400 classes).
 
 The table goes to stdout; the header (versions, device, threads, load) is part of the ``md`` table and goes to stderr
 for ``csv`` and ``json``. Exit status: 0 done, 2 usage error, 130 interrupted.
@@ -34,7 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Measure regular and continual skeleton models side by side: "
                                 "parameters, MACs, latency, throughput and peak memory per prediction.")
     p.add_argument("--models", default="all", metavar="LIST",
-                   help="comma-separated model names, or all | regular | continual (default all)")
+                   help="comma-separated model names, or all | regular | continual | extra (default all: the paper's "
+                        "twelve; extra: the original ST-GCN's four)")
+    p.add_argument("--layout", default="ntu25", choices=["ntu25", "kinetics18"],
+                   help="skeleton layout and dataset setting: ntu25 (NTU RGB+D 60, 60 classes, Table II; default) or "
+                        "kinetics18 (Kinetics-400, 400 classes, Table V)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run (default cpu)")
     p.add_argument("--batch", type=positive_int, metavar="B",
                    help="batch for the throughput column (default 4 on cpu, 64 on cuda; 2 with --quick)")
@@ -62,7 +70,7 @@ def _model_list(text: str) -> list[str]:
     for item in (t.strip() for t in text.split(",")):
         if not item:
             continue
-        out.extend(names(item) if item in ("all", "regular", "continual") else [item])
+        out.extend(names(item) if item in ("all", "regular", "continual", "extra") else [item])
     return list(dict.fromkeys(out))
 
 
@@ -95,7 +103,8 @@ def _progress(enabled: bool):
 def _run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..bench import BenchOptions, format_rows, header_line, latency_vs_window, plot_latency, run_benchmark
+    from ..bench import (BenchOptions, dataset_classes, format_rows, header_line, latency_vs_window, plot_latency,
+                         run_benchmark)
 
     bar = None
     threads_before = torch.get_num_threads()  # restored at the end: main() may run inside another program
@@ -106,7 +115,8 @@ def _run(args: argparse.Namespace) -> int:
         threads = args.threads or (1 if args.device == "cpu" else None)
         opts = BenchOptions(models=models, device=args.device, batch=batch, rounds=args.repeats or
                             (2 if args.quick else 5), threads=threads, window=args.window,
-                            round_seconds=0.05 if args.quick else 0.25, memory=not args.no_memory)
+                            round_seconds=0.05 if args.quick else 0.25, memory=not args.no_memory,
+                            layout=args.layout, num_classes=dataset_classes(args.layout))
         bar, update = _progress(sys.stderr.isatty())
         rows, env = run_benchmark(opts, update)
         if bar is not None:
@@ -118,7 +128,8 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         if plot is not None:
             plot_opts = BenchOptions(models=models, device=args.device, rounds=1 if args.quick else 3,
-                                     threads=threads, round_seconds=opts.round_seconds)
+                                     threads=threads, round_seconds=opts.round_seconds, layout=opts.layout,
+                                     num_classes=opts.num_classes)
             bar, update = _progress(sys.stderr.isatty())
             data = latency_vs_window(plot_opts, args.windows, update)
             try:

@@ -6,8 +6,9 @@
 
 What the options do not say is taken from the file: its metadata (ours) or, for official files, the tensor shapes and
 the official file name (``stgcnmod_ntu60_xsub_joint.ckpt`` -> ST-GCN*, NTU-60 classes, xsub, joint). The weights are
-loaded into the model before writing, so a file that converts also loads. Exit status: 0 written, 2 usage or input
-error.
+loaded into the model before writing, so a file that converts also loads. Quantized weights stay quantized (integer
+values, scales and zero points: a lossless copy). The output is written atomically with the umask's permissions.
+Exit status: 0 written, 2 usage or input error.
 """
 from __future__ import annotations
 
@@ -113,10 +114,11 @@ def _run(args: argparse.Namespace, err) -> int:
             raise
         raise CognnError(str(e)) from None
     keep = {k: v for k, v in ck.meta.items()
-            if k not in ("model", "layout", "num_classes", "in_channels", "num_persons", "model_kwargs")}
+            if k not in ("model", "layout", "num_classes", "in_channels", "num_persons", "model_kwargs",
+                         "quantization")}
     meta = {**keep, **_options_meta(args, net.num_classes)}
     try:
-        save_checkpoint(out, net, meta)
+        save_checkpoint(out, net, meta, quantized=ck.quantized)
     except ValueError as e:
         raise CognnError(str(e)) from None
     except OSError as e:

@@ -2,14 +2,16 @@
 
     cognn-info FILE [--json]
 
-Works on every supported family (cognn, continual-skeletons .pt, Lightning .ckpt, OpenDR .pth); the weights are
-loaded into the model, so a file that ``cognn-info`` describes also loads. The report goes to stdout; errors to stderr
-with exit status 2.
+Works on every supported family (cognn, continual-skeletons .pt, Lightning .ckpt, OpenDR .pth, the original ST-GCN's
+.pt, quantized files included); the weights are loaded into the model, so a file that ``cognn-info`` describes also
+loads. The report goes to stdout (a reader that stops early, ``| head``, ends it quietly); errors to stderr with exit
+status 2.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Sequence
 
@@ -22,9 +24,15 @@ _FAMILY_TEXT = {
     "continual-skeletons": "continual-skeletons state dict (.pt)",
     "lightning": "PyTorch-Lightning checkpoint (.ckpt)",
     "opendr": "OpenDR continual-model state dict (long keys)",
-    "stgcn-original": "original ST-GCN state dict (yysijie/st-gcn)",
     "safetensors": "plain safetensors state dict",
 }
+
+
+def _family_text(family: str) -> str:
+    from ..models import FAMILIES
+
+    own = {f.foreign.source: f.foreign.description for f in FAMILIES if f.foreign is not None}
+    return {**_FAMILY_TEXT, **own}.get(family, family)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,7 +64,7 @@ def _text(info: dict[str, Any]) -> str:
     shown = ", ".join(classes[:_FIRST_CLASSES]) + (", ..." if len(classes) > _FIRST_CLASSES else "")
     lines = [
         f"file:          {info['file']}",
-        f"family:        {info['family']} — {_FAMILY_TEXT.get(info['family'], info['family'])}",
+        f"family:        {info['family']} — {_family_text(info['family'])}",
         f"model:         {info['model']} ({info['display_name']})",
         f"layout:        {meta['layout']}, {meta['in_channels']} channels, {meta['num_persons']} persons",
         f"classes:       {meta['num_classes']}" + (f": {shown}" if classes else " (unnamed)"),
@@ -66,6 +74,11 @@ def _text(info: dict[str, Any]) -> str:
         f"preprocessing {meta.get('preprocessing', '')} v{meta.get('preprocessing_version', '')}, "
         f"{meta.get('fps', 30):g} fps",
     ]
+    from ..checkpoints.quantized import summarise
+
+    quantized = summarise((meta.get("quantization") or {}).get("tensors") or {})
+    if quantized:
+        lines.append(f"quantized:     {quantized} (dequantized to float32 to run)")
     for key in ("data", "metrics", "description", "licence", "model_kwargs", "cognn_version"):
         value = meta.get(key)
         if value not in (None, "", {}, []):
@@ -97,7 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CognnError, ValueError) as e:  # InputFileError is both; ValueError: a bad model name in a file
         print(f"{PROG}: error: {e}", file=sys.stderr, flush=True)
         return 2
-    print(json.dumps(info, indent=2) if args.json else _text(info))
+    try:
+        print(json.dumps(info, indent=2) if args.json else _text(info), flush=True)
+    except BrokenPipeError:  # the reader stopped early (cognn-info FILE | head): end quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout at exit
+        os.close(devnull)
     return 0
 
 

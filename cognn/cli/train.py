@@ -32,15 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(SGD + Nesterov, multi-step LR). Under torchrun it runs distributed data parallel.",
                                 epilog="Files written to --out: best.safetensors, last.safetensors, log.csv, log.json, "
                                        "curves.png and last_state.pt (for --resume).")
-    p.add_argument("--model", required=True, choices=names(), metavar="NAME",
-                   help=f"model to train: {', '.join(names())} (continual models train as their regular twin)")
+    p.add_argument("--model", required=True, metavar="NAME",
+                   help=f"model to train: {', '.join(names())}, or one of {', '.join(names('extra'))} (continual "
+                        "models train as their regular twin)")
     src = p.add_argument_group("data (one of)")
     src.add_argument("--data", type=Path, metavar="FILE.h5", help="training set (a cognn-dataset file, cognn-prep)")
     src.add_argument("--clips", type=Path, metavar="DIR",
                      help="custom actions: one sub-folder per action with videos, .skeleton files or recordings")
     p.add_argument("--val", type=Path, metavar="FILE.h5", help="validation set, evaluated after every epoch")
     p.add_argument("--init", type=Path, metavar="PATH",
-                   help="start from these weights (any checkpoint cognn reads; a new head if the classes differ)")
+                   help="start from these weights (any checkpoint cognn reads; a new head if the classes differ); "
+                        "the width, family options and, for a continual model, the clip length come from it unless "
+                        "--base-channels / --clip-frames say otherwise")
     p.add_argument("--freeze", choices=("none", "backbone"), default="none",
                    help="backbone: train only the class head (needs --init)")
     p.add_argument("--epochs", type=int, default=50, help="epochs (default 50)")
@@ -53,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--augment", metavar="LIST",
                    help="reference augmentations: comma list of shift, choose, move, or none (default: none for "
                         "NTU, choose,move for Kinetics, shift,move for --clips)")
-    p.add_argument("--base-channels", type=int, default=64, metavar="C",
-                   help="width: channels of the first layer (default 64, the reference network; a multiple of 8)")
+    p.add_argument("--base-channels", type=int, metavar="C",
+                   help="width: channels of the first layer, a multiple of 8 (default: the --init checkpoint's, else "
+                        "64, the reference network)")
     p.add_argument("--clip-frames", type=int, metavar="T",
                    help="train on T-frame clips (first T frames, or random windows with 'choose'); default: all")
     p.add_argument("--val-fraction", type=float, default=0.2,

@@ -1,5 +1,7 @@
-"""Models: the regular ST-GCN / AGCN / S-TR and their continual forms, behind one registry."""
-from .base import CoSkeletonNet, ModelSpec, SkeletonNet
-from .registry import build, display_name, names, spec, twin
+"""Models: the regular ST-GCN / AGCN / S-TR / original ST-GCN and their continual forms, behind one registry."""
+from .base import EARLY_MODES, CoSkeletonNet, ModelSpec, SkeletonNet
+from .family import Family
+from .registry import FAMILIES, build, display_name, family, family_of, names, spec, twin
 
-__all__ = ["build", "names", "spec", "twin", "display_name", "SkeletonNet", "CoSkeletonNet", "ModelSpec"]
+__all__ = ["build", "names", "spec", "twin", "display_name", "family", "family_of", "FAMILIES", "Family",
+           "SkeletonNet", "CoSkeletonNet", "ModelSpec", "EARLY_MODES"]

@@ -1,7 +1,8 @@
-"""The shared skeleton network (ST-GCN / AGCN / S-TR backbone) and its continual form.
+"""The shared skeleton network (ST-GCN / AGCN / S-TR / original ST-GCN backbone) and its continual form.
 
-Regular: ``forward(x)`` with ``x`` ``(N, C, T, V, M)`` -> logits ``(N, num_classes)``: data BatchNorm over ``M·V·C``,
-persons folded into the batch, 10 blocks, global average over ``T·V`` and then ``M``, a linear head.
+Regular: ``forward(x)`` with ``x`` ``(N, C, T, V, M)`` -> logits ``(N, num_classes)``: data BatchNorm (over ``M·V·C``,
+or over ``V·C`` shared by every person, as the family declares), persons folded into the batch, 10 blocks, global
+average over ``T·V`` and then ``M``, a linear head.
 
 Continual (:class:`CoSkeletonNet`): the same modules and parameter names (so it loads the regular twin's
 ``state_dict()`` as it is) plus frame-by-frame inference with the meaning of the continual-inference library:
@@ -11,17 +12,18 @@ Continual (:class:`CoSkeletonNet`): the same modules and parameter names (so it 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..layouts import Layout, adjacency_3subset, get_layout
+from ..layouts import Layout, get_layout
 from ..nn.block import STBlock
 from ..nn.fold import bn_affine
 from ..nn.init import init_weights
+from .family import Family
 
 #: (in_channels or None for the data channels, out_channels, temporal stride of the regular model) at the reference
 #: width; ``base_channels`` scales every layer by ``base_channels / 64``
@@ -29,6 +31,9 @@ BACKBONE = ((None, 64, 1), (64, 64, 1), (64, 64, 1), (64, 64, 1), (64, 128, 2), 
             (128, 256, 2), (256, 256, 1), (256, 256, 1))
 KERNEL = 9
 BASE_CHANNELS = 64
+#: how a continual model answers before its receptive field is full, when ``warm_start`` is on (docs/continual.md)
+EARLY_MODES = ("replicate", "prefix", "replicate-prefix", "bridged")
+DEFAULT_EARLY_MODE = "replicate"
 
 
 def backbone(base_channels: int = BASE_CHANNELS) -> tuple[tuple[int | None, int, int], ...]:
@@ -38,30 +43,36 @@ def backbone(base_channels: int = BASE_CHANNELS) -> tuple[tuple[int | None, int,
     k = base_channels / BASE_CHANNELS
     return tuple((None if cin is None else int(cin * k), int(cout * k), stride) for cin, cout, stride in BACKBONE)
 
-#: builds the spatial unit of layer ``index`` (0-based): (index, in_channels, out_channels, A) -> module
-GcnFactory = Callable[[int, int, int, Tensor], nn.Module]
-
 
 @dataclass(frozen=True)
 class ModelSpec:
     """What distinguishes one registered model from another."""
 
     name: str
-    family: str  # "stgcn" | "agcn" | "str"
+    family: str  # Family.name: "stgcn" | "agcn" | "str" | "stgcn_original"
     mod: bool  # the paper's `*` variant: stride 1, no temporal padding
     continual: bool
 
 
 class SkeletonNet(nn.Module):
-    """The regular network (ST-GCN, AGCN or S-TR by ``gcn_factory``); ``mod=True`` is the stride-1, unpadded variant."""
+    """The regular network of a :class:`~cognn.models.family.Family`; ``mod=True`` is the stride-1, unpadded variant.
 
-    def __init__(self, spec: ModelSpec, gcn_factory: GcnFactory, num_classes: int = 60,
-                 layout: str | Layout = "ntu25", in_channels: int = 3, num_persons: int = 2,
-                 base_channels: int = BASE_CHANNELS) -> None:
+    ``options`` are the family's own model options (e.g. ``edge_importance`` of the original ST-GCN).
+    """
+
+    def __init__(self, spec: ModelSpec, family: Family, num_classes: int = 60, layout: str | Layout = "ntu25",
+                 in_channels: int = 3, num_persons: int = 2, base_channels: int = BASE_CHANNELS,
+                 **options: Any) -> None:
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"num_classes must be positive, got {num_classes}")
+        unknown = sorted(set(options) - set(family.options))
+        if unknown:
+            known = ", ".join(["base_channels", *family.options])
+            raise TypeError(f"{spec.name} has no option {unknown[0]!r} (its options: {known})")
         self.spec = spec
+        self.family = family
+        self.options = {**family.options, **options}
         self.layout = get_layout(layout)
         self.num_classes = num_classes
         self.in_channels = in_channels
@@ -69,13 +80,15 @@ class SkeletonNet(nn.Module):
         self.base_channels = base_channels
         table = backbone(base_channels)
         v = self.layout.num_joints
-        A = torch.from_numpy(adjacency_3subset(self.layout))
-        self.data_bn = nn.BatchNorm1d(num_persons * in_channels * v)
+        A = torch.from_numpy(family.graph(self.layout)).float()
+        bn_persons = num_persons if family.data_bn == "persons" else 1
+        self.data_bn = nn.BatchNorm1d(bn_persons * in_channels * v)
         pad = 0 if spec.mod else (KERNEL - 1) // 2
+        make_unit = family.units(spec.mod, spec.continual, self.options)
         layers = {}
         for i, (cin, cout, stride) in enumerate(table):
             cin = in_channels if cin is None else cin
-            layers[f"layer{i + 1}"] = STBlock(gcn_factory(i, cin, cout, A), cin, cout, stride=1 if spec.mod else stride,
+            layers[f"layer{i + 1}"] = STBlock(make_unit(i, cin, cout, A), cin, cout, stride=1 if spec.mod else stride,
                                               residual=i > 0, kernel_size=KERNEL, padding=pad)
         self.layers = nn.ModuleDict(layers)
         self.fc = nn.Linear(table[-1][1], num_classes)
@@ -98,7 +111,11 @@ class SkeletonNet(nn.Module):
         """Backbone over a clip: ``(N, C, T, V, M)`` -> ``(N·M, C', T', V)``, ``C' = 4·base_channels`` (256)."""
         self._check_clip(x)
         n, c, t, v, m = x.shape
-        x = self.data_bn(x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t))
+        x = x.permute(0, 4, 3, 1, 2)  # (N, M, V, C, T)
+        if self.family.data_bn == "persons":
+            x = self.data_bn(x.reshape(n, m * v * c, t))
+        else:
+            x = self.data_bn(x.reshape(n * m, v * c, t))
         x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
         for layer in self.layers.values():
             x = layer(x)
@@ -112,17 +129,27 @@ class SkeletonNet(nn.Module):
 
 
 class CoSkeletonNet(SkeletonNet):
-    """Continual form of :class:`SkeletonNet` (CoST-GCN, CoAGCN, CoS-TR and their ``*`` variants).
+    """Continual form of :class:`SkeletonNet` (CoST-GCN, CoAGCN, CoS-TR, the original ST-GCN's and their ``*``
+    variants).
 
-    ``warm_start=True`` fills every internal buffer with the first frame after a :meth:`clean_state` (as "replicate"
-    padding does), so predictions come from the first frame on; :attr:`ready` says when they are exact (the receptive
-    field holds only real frames).
+    ``warm_start=True`` gives predictions before the receptive field is full, the way ``early_mode`` says
+    (:data:`EARLY_MODES`, docs/continual.md): ``"replicate"`` fills every internal buffer with the first frame after a
+    :meth:`clean_state` (as "replicate" padding does), so predictions come from the first frame on; ``"prefix"``
+    starts the layers empty (the clip model's zero padding) and averages only the pooled positions produced so far,
+    answering from the first pooled position on (for the ``*`` models exactly the regular model on the frames seen so
+    far); ``"replicate-prefix"`` replicates the first frame through the layers but pools only the positions produced
+    so far; ``"bridged"`` is ``"prefix"`` with the answers of a ``"replicate-prefix"`` stream, run beside it, until
+    the prefix stream answers (twice the work for those first frames). :attr:`ready` says when a prediction is exact.
     """
 
-    def __init__(self, *args, clip_frames: int = 300, warm_start: bool = False, **kwargs) -> None:
+    def __init__(self, *args: Any, clip_frames: int = 300, warm_start: bool = False,
+                 early_mode: str = DEFAULT_EARLY_MODE, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if early_mode not in EARLY_MODES:
+            raise ValueError(f"early_mode must be one of {', '.join(EARLY_MODES)}, not {early_mode!r}")
         self.clip_frames = clip_frames
         self.warm_start = warm_start
+        self.early_mode = early_mode
         rf, pad, stride = self._backbone_geometry()
         shortest = rf - pad  # the first pooled position must hold at least one real frame
         if clip_frames < shortest:
@@ -164,9 +191,18 @@ class CoSkeletonNet(SkeletonNet):
 
     @property
     def ready(self) -> bool:
-        """True when the latest prediction is exact: its receptive field holds only frames that were fed."""
-        needed = self.receptive_field - 1 if self._warm_started else self.delay
+        """True when the latest prediction is exact: the one a cold stream gives (after a replicated start: once the
+        receptive field holds only frames that were fed; with a prefix pool: once the pool is full)."""
+        if self._warm_started:
+            needed = self.receptive_field - 1
+        elif self._prefix_pool():
+            needed = self.delay + self.pool_padding * self.stride
+        else:
+            needed = self.delay
         return self.steps_seen > needed
+
+    def _prefix_pool(self) -> bool:
+        return self.warm_start and self.early_mode != "replicate"
 
     # -- state -----------------------------------------------------------------------------------------------------------
     def clean_state(self) -> None:
@@ -178,6 +214,7 @@ class CoSkeletonNet(SkeletonNet):
         self._pool_count = 0
         self._shape: tuple | None = None
         self._warm_started = False
+        self._bridge: dict | None = None  # the replicate-prefix stream of a bridged warm-up
         self.steps_seen = 0
         self._fused = None
 
@@ -186,14 +223,16 @@ class CoSkeletonNet(SkeletonNet):
         return {"layers": [layer.state() for layer in self.layers.values()],
                 "pool": None if self._pool is None else self._pool.clone(), "pool_pos": self._pool_pos,
                 "pool_count": self._pool_count, "shape": self._shape, "warm": self._warm_started,
-                "steps": self.steps_seen}
+                "steps": self.steps_seen, "bridge": _clone(self._bridge)}
 
     def set_state(self, state: dict) -> None:
+        """Continue from a state of :meth:`get_state` (its buffers are used, not copied)."""
         for layer, s in zip(self.layers.values(), state["layers"]):
             layer.set_state(s)
         self._pool = state["pool"]
         self._pool_pos, self._pool_count = state["pool_pos"], state["pool_count"]
         self._shape, self._warm_started, self.steps_seen = state["shape"], state["warm"], state["steps"]
+        self._bridge = _clone(state.get("bridge"))
 
     def train(self, mode: bool = True):
         self._fused = None
@@ -214,6 +253,8 @@ class CoSkeletonNet(SkeletonNet):
         if self._fused is None:
             with torch.no_grad():
                 scale, shift = bn_affine(self.data_bn)
+                if self.family.data_bn == "shared":  # one BN for every person: index m·V·C + v·C + c
+                    scale, shift = scale.repeat(self.num_persons), shift.repeat(self.num_persons)
                 head = {"in_scale": scale, "in_shift": shift}
                 self._fused = [head] + [layer.fuse() for layer in self.layers.values()]
         return self._fused
@@ -255,9 +296,22 @@ class CoSkeletonNet(SkeletonNet):
                 self.clean_state()
             self._shape = tuple(frame.shape)
         fused = self._fuse()
-        replicate = self.warm_start and self.steps_seen == 0
+        first = self.steps_seen == 0
+        replicate = self.warm_start and first and self.early_mode in ("replicate", "replicate-prefix")
         self._warm_started = self._warm_started or replicate
         self.steps_seen += 1
+        prefix = self._prefix_pool()
+        y = self._stream_step(frame, fused, replicate, prefix)
+        if self.warm_start and self.early_mode == "bridged" and (first or self._bridge is not None):
+            if y is None:
+                y = self._bridge_step(frame, fused, first)
+            else:
+                self._bridge = None  # the prefix stream answers from now on
+        return y
+
+    def _stream_step(self, frame: Tensor, fused: list, replicate: bool, prefix: bool) -> Tensor | None:
+        """One frame through the layers and the pool of the current stream."""
+        n, c, v, m = frame.shape
         with torch.no_grad():
             head = fused[0]
             x = frame.permute(0, 3, 2, 1).reshape(n, m * v * c) * head["in_scale"] + head["in_shift"]
@@ -267,9 +321,30 @@ class CoSkeletonNet(SkeletonNet):
                 if x is None:
                     return None
             f = x.view(n, m, v, -1).mean(2).mean(1)
-            return self._pool_step(f, replicate)
+            return self._pool_step(f, replicate and not prefix, prefix)
 
-    def _pool_step(self, f: Tensor, replicate: bool) -> Tensor | None:
+    def _bridge_step(self, frame: Tensor, fused: list, first: bool) -> Tensor | None:
+        """A bridged warm-up: the same frame through the replicate-prefix stream kept beside the main one."""
+        main = self.get_state()
+        bridge = self._bridge
+        if first:
+            bridge = {**main, "layers": [(None, None)] * len(self.layers), "pool": None, "pool_pos": 0,
+                      "pool_count": 0, "warm": False, "bridge": None}
+        self.set_state(bridge)
+        try:
+            y = self._stream_step(frame, fused, replicate=first, prefix=True)
+            bridge = {**self.get_state(), "bridge": None}
+        finally:
+            self.set_state(main)
+        self._bridge = bridge
+        return y
+
+    def _pool_step(self, f: Tensor, replicate: bool, prefix: bool) -> Tensor | None:
+        """Add pooled position ``f`` ``(N, C')``; the prediction, or None while the pool is not due to answer.
+
+        Official pool: a zero-filled buffer of ``pool_size``, always divided by ``pool_size``. ``prefix``: divided by
+        the positions it holds, answering from the first one.
+        """
         p = self.pool_size
         if self._pool is None:
             self._pool = f.new_zeros(p, *f.shape)
@@ -280,6 +355,8 @@ class CoSkeletonNet(SkeletonNet):
             self._pool[self._pool_pos] = f
             self._pool_pos = (self._pool_pos + 1) % p
             self._pool_count += 1
+        if prefix:
+            return F.linear(self._pool.sum(0) / min(self._pool_count, p), self.fc.weight, self.fc.bias)
         if self._pool_count < p - self.pool_padding:
             return None
         return F.linear(self._pool.sum(0) / p, self.fc.weight, self.fc.bias)
@@ -299,3 +376,14 @@ class CoSkeletonNet(SkeletonNet):
         if saved is not None:
             self.set_state(saved)
         return torch.stack(outs, dim=2) if outs else None
+
+
+def _clone(state):
+    """A deep copy of a step state's tensors (containers rebuilt, other values shared)."""
+    if isinstance(state, Tensor):
+        return state.clone()
+    if isinstance(state, dict):
+        return {k: _clone(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_clone(v) for v in state)
+    return state

@@ -1,87 +1,108 @@
-"""The one registry of models: ``build(name, num_classes, layout)`` and ``names()``.
+"""The one registry of models: ``build(name, num_classes, layout)`` and ``names()``, read from the family declarations
+(:class:`~cognn.models.family.Family`, one per model file).
 
-Regular: ``stgcn, stgcn_mod, agcn, agcn_mod, str, str_mod``; continual: ``costgcn, costgcn_mod, coagcn, coagcn_mod,
-costr, costr_mod``. ``_mod`` is the paper's ``*`` variant (temporal stride 1, no temporal padding).
-One extra, ``stgcn_original`` (the original ST-GCN network, for its published checkpoints), is built by name but not
-listed among the paper's twelve (``names("extra")``).
+The paper's twelve: regular ``stgcn, stgcn_mod, agcn, agcn_mod, str, str_mod``; continual ``costgcn, costgcn_mod,
+coagcn, coagcn_mod, costr, costr_mod``. ``_mod`` is the paper's ``*`` variant (temporal stride 1, no temporal padding).
+Extra families (not among the twelve, ``names("extra")``): the original ST-GCN, ``stgcn_original``,
+``stgcn_original_mod``, ``costgcn_original``, ``costgcn_original_mod``, for its published checkpoints.
 """
 from __future__ import annotations
 
-from ..layouts import Layout
-from . import agcn, stgcn
-from . import str as s_tr
-from . import stgcn_original
-from .base import CoSkeletonNet, ModelSpec, SkeletonNet
+import difflib
 
-_FAMILIES = {"stgcn": stgcn.gcn_factory, "agcn": agcn.gcn_factory, "str": s_tr.gcn_factory}
-_DISPLAY = {"stgcn": "ST-GCN", "agcn": "AGCN", "str": "S-TR"}
+from ..layouts import Layout
+from . import agcn, stgcn, stgcn_original
+from . import str as s_tr
+from .base import CoSkeletonNet, ModelSpec, SkeletonNet
+from .family import Family
+
+__all__ = ["FAMILIES", "build", "names", "spec", "family", "family_of", "display_name", "twin", "KINDS"]
+
+#: every family, in the order of :func:`names`
+FAMILIES: tuple[Family, ...] = (stgcn.FAMILY, agcn.FAMILY, s_tr.FAMILY, stgcn_original.FAMILY)
+_BY_NAME = {f.name: f for f in FAMILIES}
+#: what :func:`names` lists
+KINDS = ("all", "regular", "continual", "extra", "registered")
+#: keyword arguments only continual models take
+CONTINUAL_KWARGS = ("clip_frames", "warm_start", "early_mode")
 
 
 def _specs() -> dict[str, ModelSpec]:
     specs = {}
-    for continual in (False, True):
-        for family in _FAMILIES:
-            for mod in (False, True):
-                name = ("co" if continual else "") + family + ("_mod" if mod else "")
-                specs[name] = ModelSpec(name, family, mod, continual)
+    for paper in (True, False):
+        for continual in (False, True):
+            for fam in FAMILIES:
+                if fam.paper != paper:
+                    continue
+                for mod in (False, True):
+                    name = fam.model_name(mod, continual)
+                    specs[name] = ModelSpec(name, fam.name, mod, continual)
     return specs
 
 
 _SPECS = _specs()
-_EXTRA = {stgcn_original.NAME: stgcn_original.SPEC}
 
 
 def names(kind: str = "all") -> list[str]:
-    """Registered model names; ``kind`` is ``"all"`` (the paper's twelve), ``"regular"``, ``"continual"`` or
-    ``"extra"`` (networks kept for foreign checkpoints only)."""
-    if kind == "extra":
-        return list(_EXTRA)
-    if kind not in ("all", "regular", "continual"):
-        raise ValueError(f"kind must be 'all', 'regular', 'continual' or 'extra', not {kind!r}")
-    return [n for n, s in _SPECS.items() if kind == "all" or s.continual == (kind == "continual")]
+    """Registered model names: ``"all"`` (the paper's twelve), ``"regular"`` or ``"continual"`` (six of them each),
+    ``"extra"`` (the models of the other families, e.g. the original ST-GCN's four) or ``"registered"`` (everything)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if kind == "registered":
+        return list(_SPECS)
+    paper = kind != "extra"
+    return [name for name, s in _SPECS.items() if _BY_NAME[s.family].paper == paper
+            and (kind in ("all", "extra") or s.continual == (kind == "continual"))]
 
 
 def spec(name: str) -> ModelSpec:
-    """The :class:`ModelSpec` of a registered name."""
+    """The :class:`ModelSpec` of a registered name; ValueError (with the closest names) for an unknown one."""
     try:
-        return _SPECS[name] if name in _SPECS else _EXTRA[name]
+        return _SPECS[name]
+    except (KeyError, TypeError):
+        close = difflib.get_close_matches(str(name), list(_SPECS), n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        raise ValueError(f"unknown model {name!r}; {hint}known models: {', '.join(_SPECS)}") from None
+
+
+def family(name: str) -> Family:
+    """The :class:`Family` declaration of a family name (``ModelSpec.family``)."""
+    try:
+        return _BY_NAME[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join([*_SPECS, *_EXTRA])}") from None
+        raise ValueError(f"unknown model family {name!r}; known families: {', '.join(_BY_NAME)}") from None
+
+
+def family_of(model: str) -> Family:
+    """The :class:`Family` a registered model belongs to."""
+    return _BY_NAME[spec(model).family]
 
 
 def display_name(name: str) -> str:
-    """The paper's name of a model, e.g. ``costgcn_mod`` -> ``CoST-GCN*``."""
+    """The paper's name of a model: ``costgcn_mod`` -> ``CoST-GCN*``, ``stgcn_original`` -> ``ST-GCN (original)``."""
     s = spec(name)
-    if name in _EXTRA:
-        return "ST-GCN (original)"
-    base = _DISPLAY[s.family]
-    return ("Co" if s.continual else "") + base + ("*" if s.mod else "")
+    return _BY_NAME[s.family].model_display(s.mod, s.continual)
 
 
 def twin(name: str) -> str:
     """The regular twin of a continual model and the reverse (``costgcn_mod`` <-> ``stgcn_mod``)."""
     s = spec(name)
-    if name in _EXTRA:
-        raise ValueError(f"{name} has no continual twin")
-    return name[2:] if s.continual else "co" + name
+    return _BY_NAME[s.family].model_name(s.mod, not s.continual)
 
 
 def build(name: str, num_classes: int = 60, layout: str | Layout = "ntu25", in_channels: int = 3,
           num_persons: int = 2, **kwargs) -> SkeletonNet:
     """Build a registered model with fresh weights.
 
-    ``base_channels`` (any model but the original ST-GCN) sets the width: 64 is the reference network, a smaller
-    multiple of 8 a slimmer one with the same depth and graph. Other ``kwargs`` go to the continual models
-    (``warm_start``, ``clip_frames``).
+    ``base_channels`` sets the width: 64 is the reference network, a smaller multiple of 8 a slimmer one with the same
+    depth and graph. The family's own options (e.g. ``edge_importance`` of the original ST-GCN) go to every model of
+    the family; ``warm_start``, ``early_mode`` and ``clip_frames`` to the continual models only.
     """
     s = spec(name)
-    if name in _EXTRA:
-        return stgcn_original.build_original(num_classes=num_classes, layout=layout, in_channels=in_channels,
-                                             num_persons=num_persons, **kwargs)
-    factory = _FAMILIES[s.family](s.mod, s.continual)
+    fam = _BY_NAME[s.family]
+    continual_only = [k for k in kwargs if k in CONTINUAL_KWARGS]
+    if continual_only and not s.continual:
+        raise TypeError(f"{name} is a regular model; {', '.join(continual_only)} apply to continual models only")
     cls = CoSkeletonNet if s.continual else SkeletonNet
-    extra = [k for k in kwargs if k != "base_channels"]
-    if extra and not s.continual:
-        raise TypeError(f"{name} is a regular model; {', '.join(extra)} apply to continual models only")
-    return cls(s, factory, num_classes=num_classes, layout=layout, in_channels=in_channels,
-               num_persons=num_persons, **kwargs)
+    return cls(s, fam, num_classes=num_classes, layout=layout, in_channels=in_channels, num_persons=num_persons,
+               **kwargs)

@@ -1,113 +1,98 @@
-"""The original ST-GCN (Yan et al. 2018, github.com/yysijie/st-gcn), only to run its released checkpoints exactly.
+"""The original ST-GCN (Yan et al. 2018, github.com/yysijie/st-gcn) as a family of its own: ``stgcn_original``,
+``stgcn_original_mod`` (``*``: stride 1, no temporal padding, centred residual) and their continual twins
+``costgcn_original`` and ``costgcn_original_mod``, built on the shared backbone so the continual machinery applies.
 
 It differs from cognn's ST-GCN (the continual-skeletons / 2s-AGCN-style network) in more than names:
 
-* the graph is the "spatial" partition (root / closer / further, :func:`cognn.layouts.spatial_partition`), a buffer
-  ``A`` ``(3, V, V)``, multiplied by a learnable ``edge_importance.{i}`` per block;
-* ``data_bn`` normalises ``V·C`` channels, persons folded into the batch before it;
-* the graph unit is one 1×1 conv to ``3·C_out`` channels applied *before* the graph multiplication
-  (``gcn.conv``); the temporal unit is BN -> ReLU -> Conv(9×1) -> BN (``tcn.0``, ``tcn.2``, ``tcn.3``);
-  ``residual.{0,1}`` (1×1 conv + BN) where channels or stride change, none in the first block;
-* the head averages over ``T·V``, then persons, and classifies with a 1×1 conv ``fcn``.
+* the graph is the "spatial" partition (root / closer / further, :func:`cognn.layouts.spatial_partition`),
+  multiplied by a learnable ``edge_importance`` per block (``edge_importance=False`` leaves it out);
+* ``data_bn`` normalises ``V·C`` channels, persons folded into the batch before it (one BN for every person);
+* the graph unit is one 1×1 conv to ``3·C_out`` channels whose bias is added *before* the graph product; the
+  original's temporal unit BN -> ReLU -> Conv(9×1) -> BN -> Dropout is split: the BN and ReLU (per frame) close the
+  graph unit (:class:`~cognn.nn.graph_conv.PartitionGraphConv`), the convolution and the second BN are the block's
+  temporal convolution; dropout (training only) is not used;
+* residual: none in the first block, identity where channels and stride match, else 1×1 conv (stride) + BN;
+* the head averages over ``T·V``, then persons, and classifies with a 1×1 conv ``fcn`` (a linear layer).
 
-Input ``(N, C, T, V, M)`` -> logits ``(N, num_classes)``. It is not one of the registered models and has no continual
-form; :mod:`cognn.checkpoints` builds it for files of the ``stgcn-original`` family.
+Published files keep the original names; :func:`to_cognn` maps them: ``st_gcn_networks.{i}.gcn.conv`` ->
+``layers.layer{i+1}.gcn.conv``, ``tcn.0`` -> ``gcn.bn``, ``tcn.2`` -> ``tcn.t_conv``, ``tcn.3`` -> ``tcn.bn``,
+``residual.0/1`` -> ``residual.t_conv/bn``, ``edge_importance.{i}`` -> ``layers.layer{i+1}.gcn.edge_importance``,
+the buffer ``A`` -> every ``layers.layer{i}.gcn.A``, ``fcn.weight (K, 256, 1, 1)`` -> ``fc.weight (K, 256)``.
 """
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
 from torch import Tensor, nn
 
-from ..layouts import Layout, get_layout, spatial_partition
-from .base import BACKBONE, KERNEL, ModelSpec
+from ..layouts import spatial_partition
+from ..nn.graph_conv import PartitionGraphConv
+from .family import PAPER_SHAPE_FACTS, Family, ForeignLayout, UnitFactory, any_key_has
 
-__all__ = ["NAME", "OriginalSTGCN", "build_original"]
+__all__ = ["FAMILY", "to_cognn"]
 
-NAME = "stgcn_original"
-SPEC = ModelSpec(NAME, "stgcn_original", mod=False, continual=False)
+_BLOCK = re.compile(r"^st_gcn_networks\.(\d+)\.(.+)$")
+_EDGE = re.compile(r"^edge_importance\.(\d+)$")
+#: original sub-module -> cognn sub-module, within one block
+_PARTS = (("gcn.conv.", "gcn.conv."), ("tcn.0.", "gcn.bn."), ("tcn.2.", "tcn.t_conv."), ("tcn.3.", "tcn.bn."),
+          ("residual.0.", "residual.t_conv."), ("residual.1.", "residual.bn."))
 
 
-class _Block(nn.Module):
-    """``ReLU(tcn(gcn(x, A)) + residual(x))`` with the original module layout."""
+def units(mod: bool, continual: bool, options: Mapping[str, Any]) -> UnitFactory:
+    """Spatial unit of each layer: the partition graph convolution (with edge importance unless switched off)."""
+    edge_importance = bool(options.get("edge_importance", True))
 
-    def __init__(self, cin: int, cout: int, num_subsets: int, stride: int, residual: bool) -> None:
-        super().__init__()
-        self.num_subsets = num_subsets
-        self.gcn = nn.Module()
-        self.gcn.conv = nn.Conv2d(cin, cout * num_subsets, 1)
-        pad = (KERNEL - 1) // 2
-        self.tcn = nn.Sequential(nn.BatchNorm2d(cout), nn.ReLU(), nn.Conv2d(cout, cout, (KERNEL, 1), (stride, 1),
-                                                                            (pad, 0)), nn.BatchNorm2d(cout))
-        if not residual:
-            self.residual = None
-            self.residual_kind = "none"
-        elif cin == cout and stride == 1:
-            self.residual = None
-            self.residual_kind = "identity"
+    def make(index: int, cin: int, cout: int, A: Tensor) -> nn.Module:
+        return PartitionGraphConv(cin, cout, A, edge_importance=edge_importance)
+
+    return make
+
+
+def claims(keys: Collection[str]) -> bool:
+    """The partition graph convolution (``gcn.conv``) is the original's alone."""
+    return any_key_has(keys, ".gcn.conv.")
+
+
+def recognise(keys: Collection[str]) -> bool:
+    """The original code's own key layout (``st_gcn_networks.*``)."""
+    return any(k.startswith("st_gcn_networks.") for k in keys)
+
+
+def to_cognn(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Original key names -> cognn's (see the module docstring); names it does not know are kept (and reported as
+    left over when loaded). Values are tensors or quantized records (anything with ``shape`` and ``reshape``)."""
+    blocks = sorted({int(m.group(1)) for k in state if (m := _BLOCK.match(k))})
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        if key == "A":
+            for i in blocks:
+                out[f"layers.layer{i + 1}.gcn.A"] = value
+        elif m := _BLOCK.match(key):
+            rest = m.group(2)
+            for old, new in _PARTS:
+                if rest.startswith(old):
+                    rest = new + rest[len(old):]
+                    break
+            out[f"layers.layer{int(m.group(1)) + 1}.{rest}"] = value
+        elif m := _EDGE.match(key):
+            out[f"layers.layer{int(m.group(1)) + 1}.gcn.edge_importance"] = value
+        elif key.startswith("fcn."):
+            if key == "fcn.weight" and len(value.shape) == 4 and tuple(value.shape[2:]) == (1, 1):
+                value = value.reshape(value.shape[0], value.shape[1])
+            out["fc." + key[len("fcn."):]] = value
         else:
-            self.residual = nn.Sequential(nn.Conv2d(cin, cout, 1, (stride, 1)), nn.BatchNorm2d(cout))
-            self.residual_kind = "conv"
-
-    def forward(self, x: Tensor, A: Tensor) -> Tensor:
-        y = self.gcn.conv(x)
-        b, kc, t, v = y.shape
-        y = torch.einsum("bkctv,kvw->bctw", y.view(b, self.num_subsets, kc // self.num_subsets, t, v), A)
-        y = self.tcn(y)
-        if self.residual_kind == "identity":
-            y = y + x
-        elif self.residual_kind == "conv":
-            y = y + self.residual(x)
-        return F.relu(y)
+            out[key] = value
+    return out
 
 
-class OriginalSTGCN(nn.Module):
-    """The original ST-GCN network with the "spatial" partition graph (state-dict keys as in the original code)."""
-
-    def __init__(self, num_classes: int = 60, layout: str | Layout = "ntu25", in_channels: int = 3,
-                 num_persons: int = 2, edge_importance: bool = True) -> None:
-        super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
-        self.spec = SPEC
-        self.layout = get_layout(layout)
-        self.num_classes = num_classes
-        self.in_channels = in_channels
-        self.num_persons = num_persons
-        self.edge_importance_weighting = edge_importance
-        A = torch.from_numpy(spatial_partition(self.layout)).float()
-        self.register_buffer("A", A)
-        v, k = self.layout.num_joints, A.shape[0]
-        self.data_bn = nn.BatchNorm1d(in_channels * v)
-        self.st_gcn_networks = nn.ModuleList(
-            _Block(in_channels if cin is None else cin, cout, k, stride, residual=cin is not None)
-            for cin, cout, stride in BACKBONE)
-        if edge_importance:
-            self.edge_importance = nn.ParameterList(nn.Parameter(torch.ones_like(A)) for _ in BACKBONE)
-        else:
-            self.edge_importance = None
-        self.fcn = nn.Conv2d(BACKBONE[-1][1], num_classes, 1)
-
-    @property
-    def name(self) -> str:
-        return NAME
-
-    def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 5 or x.shape[1] != self.in_channels or x.shape[3] != self.layout.num_joints:
-            raise ValueError(f"{NAME}: expected (N, {self.in_channels}, T, {self.layout.num_joints}, M), "
-                             f"got {tuple(x.shape)}")
-        n, c, t, v, m = x.shape
-        x = self.data_bn(x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t))
-        x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
-        for i, block in enumerate(self.st_gcn_networks):
-            A = self.A if self.edge_importance is None else self.A * self.edge_importance[i]
-            x = block(x, A)
-        x = x.mean(dim=(2, 3)).view(n, m, -1).mean(1)
-        return self.fcn(x[:, :, None, None]).view(n, -1)
-
-
-def build_original(num_classes: int = 60, layout: str | Layout = "ntu25", in_channels: int = 3,
-                   num_persons: int = 2, **kwargs) -> OriginalSTGCN:
-    """Build :class:`OriginalSTGCN` (same signature as :func:`cognn.models.build` without the name)."""
-    return OriginalSTGCN(num_classes=num_classes, layout=layout, in_channels=in_channels, num_persons=num_persons,
-                         **kwargs)
+FAMILY = Family(
+    name="stgcn_original", stem="stgcn_original", display="ST-GCN", display_suffix=" (original)", paper=False,
+    units=units, graph=spatial_partition, claims=claims, data_bn="shared", options={"edge_importance": True},
+    shape_facts={**PAPER_SHAPE_FACTS, "in_channels": ("layers.layer1.gcn.conv.weight", 4, 1)},
+    option_keys={"edge_importance": "layers.layer1.gcn.edge_importance"},
+    foreign=ForeignLayout("stgcn-original", "original ST-GCN state dict (yysijie/st-gcn)", recognise, to_cognn),
+    # the original's NTU data is neither centred nor rotated; its Kinetics feeder keeps y pointing down
+    preprocessing={"ntu25": "none", "kinetics18": "stgcn-kinetics-feeder"},
+)

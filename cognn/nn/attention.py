@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .cost import bn_macs, conv_macs, relu_macs
 from .fold import bn_affine
 from .init import init_weights
 
@@ -74,6 +75,13 @@ class SpatialAttention(nn.Module):
         if self.skip:
             out = out + x
         return F.relu(self.bn(out))
+
+    def analytic_macs(self, positions: float) -> float:
+        """MACs by the paper's convention at ``positions`` joint positions (attention products and softmax free)."""
+        ac = self.attention_conv
+        return (bn_macs(self.in_channels, positions) + conv_macs(ac.qkv_conv, positions)
+                + conv_macs(ac.attn_out, positions) + bn_macs(self.out_channels, positions)
+                + relu_macs(self.out_channels, positions))
 
     def fuse(self) -> dict[str, Tensor]:
         """Step weights: data_bn as a (V, C) affine table, projections transposed, the closing BN folded."""

@@ -1,4 +1,5 @@
-"""Spatial graph units: the ST-GCN graph convolution and the AGCN adaptive graph convolution.
+"""Spatial graph units: the ST-GCN graph convolution (2s-AGCN style), the AGCN adaptive graph convolution and the
+original ST-GCN's partition graph convolution.
 
 Each unit has two paths with one set of parameters (so a continual model loads its regular twin's weights as they are):
 
@@ -7,7 +8,8 @@ Each unit has two paths with one set of parameters (so a continual model loads i
   (``fuse()`` builds them once) — the continual fast path. ``B`` is ``N · M`` (persons folded into the batch).
 
 Parameter names follow the reference implementation (``A``, ``graph_attn``, ``g_conv.k``, ``a_conv.k``, ``b_conv.k``,
-``gcn_residual``, ``bn``) so official checkpoints map one to one.
+``gcn_residual``, ``bn``) so official checkpoints map one to one. Every unit also reports its cost by the paper's
+convention (``analytic_macs``, :mod:`cognn.nn.cost`).
 """
 from __future__ import annotations
 
@@ -15,10 +17,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .cost import bn_macs, conv_macs, relu_macs
 from .fold import bn_affine, fold_linear
 from .init import init_weights
 
 NUM_SUBSETS = 3
+
+
+def cat_adjacency(a_eff: Tensor) -> Tensor:
+    """``(K, V, V)`` -> ``(V, K·V)`` (or batched ``(B, K, V, V)`` -> ``(B, V, K·V)``) with ``[w, v·K + k] = A_k[v, w]``:
+    the graph product of features stored with row index ``v·K + k``."""
+    k, v = a_eff.shape[-3], a_eff.shape[-1]
+    if a_eff.dim() == 3:
+        return a_eff.permute(2, 1, 0).reshape(v, v * k).contiguous()
+    return a_eff.permute(0, 3, 2, 1).reshape(a_eff.shape[0], v, v * k)
 
 
 class GraphUnitBase(nn.Module):
@@ -69,11 +81,15 @@ class GraphUnitBase(nn.Module):
 
     @staticmethod
     def _cat_adjacency(a_eff: Tensor) -> Tensor:
-        """``(3, V, V)`` -> ``(V, 3V)`` (or batched) with ``[w, v·3 + k] = A_k[v, w]``, matching :meth:`_step_graph`."""
-        v = a_eff.shape[-1]
-        if a_eff.dim() == 3:
-            return a_eff.permute(2, 1, 0).reshape(v, v * NUM_SUBSETS).contiguous()
-        return a_eff.permute(0, 3, 2, 1).reshape(a_eff.shape[0], v, v * NUM_SUBSETS)
+        return cat_adjacency(a_eff)
+
+    def analytic_macs(self, positions: float) -> float:
+        """MACs by the paper's convention at ``positions`` = frames · V · M joint positions (graph products free)."""
+        total = sum(conv_macs(c, positions) for c in self.g_conv)
+        total += bn_macs(self.out_channels, positions) + relu_macs(self.out_channels, positions)
+        if self.gcn_residual is not None:
+            total += conv_macs(self.gcn_residual[0], positions) + bn_macs(self.out_channels, positions)
+        return total
 
     def _step_graph(self, x: Tensor, fused: dict[str, Tensor], a_cat: Tensor) -> Tensor:
         """Graph convolution of one frame ``x`` ``(B, V, C)``; ``a_cat`` from :meth:`_cat_adjacency`."""
@@ -133,6 +149,10 @@ class AdaptiveGraphConv(GraphUnitBase):
         for conv in (*self.a_conv, *self.b_conv):
             init_weights(conv)
 
+    def analytic_macs(self, positions: float) -> float:
+        # the reference evaluates θ and φ in both variants
+        return super().analytic_macs(positions) + sum(conv_macs(c, positions) for c in (*self.a_conv, *self.b_conv))
+
     def _joint_scale(self) -> Tensor:
         return 1.0 + (self.A + self.graph_attn).sum(-1)  # (3, V)
 
@@ -175,3 +195,54 @@ class AdaptiveGraphConv(GraphUnitBase):
         phi = torch.addmm(fused["phi_b"], x2, fused["phi_w"]).view(b, v, NUM_SUBSETS, ic).permute(0, 2, 3, 1)
         att = torch.softmax(torch.matmul(theta, phi) / ic, dim=-2)  # (B, 3, V, V), [v, w]
         return self._step_graph(x, fused, self._cat_adjacency(att + fused["a_plus"]))
+
+
+class PartitionGraphConv(nn.Module):
+    """The original ST-GCN graph convolution (Yan et al. 2018) with the per-frame head of its temporal unit:
+    ``ReLU(BN(Σ_k (W_k x + b_k) · (A_k ⊙ E_k)))``.
+
+    ``conv`` is one 1×1 convolution to ``K·C_out`` channels whose bias is added *before* the graph product; ``A`` is
+    the "spatial" partition ``(K, V, V)`` (a buffer); ``edge_importance`` (``E``, learnable, ones at the start) weights
+    its edges, or is absent (``edge_importance=False``). ``bn`` is the original's ``tcn.0``; the ReLU its ``tcn.1``.
+    Over a clip ``(B, C_in, T, V) -> (B, C_out, T, V)``; over one frame ``(B, V, C_in) -> (B, V, C_out)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, A: Tensor, edge_importance: bool = True) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.num_subsets = A.shape[0]
+        self.register_buffer("A", A.clone().float())
+        self.conv = nn.Conv2d(in_channels, out_channels * self.num_subsets, 1)
+        self.edge_importance = nn.Parameter(torch.ones_like(self.A)) if edge_importance else None
+        self.bn = nn.BatchNorm2d(out_channels)
+        init_weights(self.conv)
+        init_weights(self.bn)
+
+    def _graph(self) -> Tensor:
+        return self.A if self.edge_importance is None else self.A * self.edge_importance
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.conv(x)
+        b, _, t, v = y.shape
+        y = torch.einsum("bkctv,kvw->bctw", y.view(b, self.num_subsets, self.out_channels, t, v), self._graph())
+        return F.relu(self.bn(y))
+
+    def fuse(self) -> dict[str, Tensor]:
+        """Weights for :meth:`step`: BN folded into the convolution, the bias carried through the graph."""
+        scale, shift = bn_affine(self.bn)
+        k, c = self.num_subsets, self.out_channels
+        a = self._graph()
+        w = (self.conv.weight.reshape(k, c, -1) * scale[None, :, None]).reshape(k * c, -1)
+        bias = torch.einsum("kvw,kc->wc", a, self.conv.bias.view(k, c)) * scale + shift  # (V, C_out)
+        return {"w": w.t().contiguous(), "b": bias.contiguous(), "a_cat": cat_adjacency(a)}
+
+    def step(self, x: Tensor, fused: dict[str, Tensor]) -> Tensor:
+        b, v, c = x.shape
+        z = (x.reshape(b * v, c) @ fused["w"]).view(b, v * self.num_subsets, self.out_channels)  # row v·K + k
+        return torch.relu(torch.matmul(fused["a_cat"], z) + fused["b"])
+
+    def analytic_macs(self, positions: float) -> float:
+        """MACs by the paper's convention: the convolution (bias included), BN and ReLU; the graph product is free."""
+        c = self.out_channels
+        return conv_macs(self.conv, positions) + bn_macs(c, positions) + relu_macs(c, positions)

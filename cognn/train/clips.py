@@ -35,7 +35,7 @@ LAYOUT = "ntu25"
 FPS = 30.0
 #: video frames are downsized to this longest side before pose (part of the cache key)
 POSE_MAX_SIDE = 640
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: landmarks smoothed as live
 
 Log = Callable[[str], None]
 
@@ -152,7 +152,7 @@ class _PoseRunner:
                     return rec.skeleton, rec.timestamps
                 except InputFileError as e:
                     self.log(f"warning: ignoring a broken pose cache entry ({e}); extracting again")
-        from ..pose.video import extract_skeletons
+        from ..pose.tracker import extract_skeletons  # the live path: pose, smoothing, slots, mapping
 
         if self._estimator is None:
             from ..pose.landmarker import PoseEstimator

@@ -71,7 +71,7 @@ class TrainConfig:
     modality: str = "joint"
     augment: tuple[str, ...] | None = None
     clip_frames: int | None = None
-    base_channels: int = 64
+    base_channels: int | None = None  # None: the --init checkpoint's width, else 64
     val_fraction: float = 0.2
     pose_model: Path | None = None
     quiet: bool = False
@@ -79,8 +79,11 @@ class TrainConfig:
 
     def check(self) -> "TrainConfig":
         """Raise CognnError for settings that cannot work; returns self."""
-        if self.model not in names():
-            raise CognnError(f"unknown model {self.model!r}; choose one of {', '.join(names())}")
+        if self.model not in names("registered"):
+            try:
+                spec(self.model)
+            except ValueError as e:
+                raise CognnError(str(e)) from None
         if (self.data is None) == (self.clips is None):
             raise CognnError("give either --data FILE.h5 or --clips DIR")
         if self.clips is not None and self.val is not None:
@@ -104,7 +107,7 @@ class TrainConfig:
             if self.clip_frames < need:
                 raise CognnError(f"--clip-frames {self.clip_frames} is too short for {self.model} "
                                  f"(at least {need} frames)")
-        if self.base_channels < 8 or self.base_channels % 8:
+        if self.base_channels is not None and (self.base_channels < 8 or self.base_channels % 8):
             raise CognnError(f"--base-channels must be a positive multiple of 8, got {self.base_channels}")
         if not 0 <= self.val_fraction < 1:
             raise CognnError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")

@@ -19,8 +19,10 @@ HEAD_PREFIX = "fc."
 
 
 def load_initial_weights(model: SkeletonNet, path: str | Path, classes: list[str],
-                         warn: Callable[[str], None], modality: str = "joint") -> dict:
+                         warn: Callable[[str], None], modality: str = "joint", *, checkpoint=None) -> dict:
     """Copy the weights of checkpoint ``path`` into ``model`` (built for the training data); returns its metadata.
+
+    ``checkpoint`` is ``path`` already read (:func:`cognn.checkpoints.read_checkpoint`), to read it only once.
 
     The architecture may differ in the temporal geometry only (regular -> ``*`` transfer, continual <-> regular):
     every backbone tensor must exist with the same shape. The head ``fc`` is kept when the checkpoint has the same
@@ -29,7 +31,7 @@ def load_initial_weights(model: SkeletonNet, path: str | Path, classes: list[str
     """
     from ..checkpoints import read_checkpoint
 
-    ckpt = read_checkpoint(path)
+    ckpt = checkpoint if checkpoint is not None else read_checkpoint(path)
     meta = dict(ckpt.meta)
     src_layout = meta.get("layout")
     if src_layout and src_layout != model.layout.name:

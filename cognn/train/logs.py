@@ -4,9 +4,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any, Sequence
+
+from ..atomic import AtomicOutput
 
 __all__ = ["LOG_FIELDS", "write_logs", "write_text", "write_confusion_csv"]
 
@@ -16,10 +17,9 @@ LOG_FIELDS = ("epoch", "lr", "train_loss", "train_top1", "train_top5", "val_loss
 
 
 def write_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically."""
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Replace ``path`` with ``text`` atomically (:class:`cognn.atomic.AtomicOutput`)."""
+    with AtomicOutput(path, what="log") as out:
+        out.temp.write_text(text, encoding="utf-8")
 
 
 def write_logs(out: Path, rows: Sequence[dict], info: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """Pictures of a run: learning curves and confusion matrices.
 
 Figures are drawn with matplotlib's object API onto its Agg canvas (no pyplot, so no global backend is chosen and
-no GUI toolkit is imported).
+no GUI toolkit is imported), and written atomically (:class:`cognn.atomic.AtomicOutput`).
 """
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ from typing import Sequence
 
 import numpy as np
 
+from ..atomic import AtomicOutput
+
 __all__ = ["plot_curves", "plot_confusion"]
+
+
+def _save(fig, path: str | Path) -> Path:
+    with AtomicOutput(path, what="figure", keep_suffix=True) as out:
+        fig.savefig(out.temp, dpi=100, format="png")
+    return out.path
 
 
 def _figure(width: float, height: float):
@@ -51,9 +59,7 @@ def plot_curves(rows: Sequence[dict], path: str | Path, title: str = "") -> Path
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    return path
+    return _save(fig, path)
 
 
 def plot_confusion(confusion: np.ndarray, classes: Sequence[str], path: str | Path, title: str = "") -> Path:
@@ -80,6 +86,4 @@ def plot_confusion(confusion: np.ndarray, classes: Sequence[str], path: str | Pa
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    return path
+    return _save(fig, path)

@@ -5,7 +5,6 @@ loading it never runs code from the file.
 """
 from __future__ import annotations
 
-import os
 import random
 from collections import Counter
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..atomic import AtomicOutput
 from ..errors import InputFileError
 
 __all__ = ["STATE_FORMAT", "STATE_VERSION", "capture_rng", "restore_rng", "plain", "save_state", "load_state"]
@@ -73,12 +73,10 @@ def load_scheduler_state(sched: torch.optim.lr_scheduler.LRScheduler, state: dic
 
 
 def save_state(path: str | Path, state: dict) -> Path:
-    """Write ``state`` atomically (``path.partial`` then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    torch.save({"format": STATE_FORMAT, "version": STATE_VERSION, **plain(state)}, tmp)
-    os.replace(tmp, path)
-    return path
+    """Write ``state`` atomically (:class:`cognn.atomic.AtomicOutput`: a unique temporary file, renamed)."""
+    with AtomicOutput(path, what="training state") as out:
+        torch.save({"format": STATE_FORMAT, "version": STATE_VERSION, **plain(state)}, out.temp)
+    return out.path
 
 
 def load_state(path: str | Path) -> dict:

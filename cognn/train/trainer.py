@@ -20,7 +20,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..errors import CognnError
-from ..models import SkeletonNet, build, display_name, spec, twin
+from ..models import SkeletonNet, build, display_name, family_of, spec, twin
+from ..models.base import BASE_CHANNELS
 from .config import TrainConfig, min_frames
 from .data import ArraySource, ClipDataset, ClipPipeline, EpochSampler, FileSource, ShardSampler
 from .distributed import DistEnv, barrier, setup, teardown
@@ -37,7 +38,7 @@ STATE_FILE = "last_state.pt"
 BEST_FILE = "best.safetensors"
 LAST_FILE = "last.safetensors"
 #: settings that must not change when a run is resumed
-_FIXED_ON_RESUME = ("model", "classes", "modality", "frames", "layout")
+_FIXED_ON_RESUME = ("model", "classes", "modality", "frames", "layout", "arch")
 #: settings that may change on resume, at the price of exactness
 _EXACT_ON_RESUME = ("batch", "seed", "lr", "augment", "world", "data")
 
@@ -91,6 +92,8 @@ class _Run:
         self.cfg, self.env, self.rep = cfg, env, rep
         self.out = Path(cfg.out) if cfg.out is not None else Path("out") / cfg.model
         self._settings: dict = {}
+        self._init = None  # the --init checkpoint, read once
+        self._arch: dict = {}  # width and family options for build()
 
     # -- set-up -------------------------------------------------------------------------------------------------------
     def _check_out(self) -> None:
@@ -140,14 +143,39 @@ class _Run:
                                  f"{train.num_persons}")
         return train, val
 
+    def _read_init(self) -> None:
+        """Read the --init checkpoint once; the architecture (width, family options, clip length) comes from it
+        unless the options say otherwise."""
+        cfg = self.cfg
+        if cfg.init is None:
+            self._arch = {} if cfg.base_channels in (None, BASE_CHANNELS) else {"base_channels": cfg.base_channels}
+            return
+        from ..checkpoints import read_checkpoint
+
+        self._init = read_checkpoint(cfg.init)
+        stored = dict(self._init.meta.get("model_kwargs") or {})
+        base = cfg.base_channels if cfg.base_channels is not None else stored.get("base_channels", BASE_CHANNELS)
+        arch = {} if base == BASE_CHANNELS else {"base_channels": base}
+        if family_of(self._init.meta["model"]) is family_of(cfg.model):
+            arch.update({k: v for k, v in stored.items() if k in family_of(cfg.model).options})
+        self._arch = arch
+
+    def _init_frames(self) -> int | None:
+        """The clip length of a continual --init checkpoint, for a continual model trained without --clip-frames."""
+        if self._init is None or self.cfg.clip_frames is not None or not spec(self.cfg.model).continual:
+            return None
+        frames = (self._init.meta.get("model_kwargs") or {}).get("clip_frames")
+        return int(frames) if frames else None
+
     def _build(self, src) -> tuple[SkeletonNet, list[nn.Parameter]]:
         cfg = self.cfg
         s = spec(cfg.model)
         seed_everything(cfg.seed)
         model = build(twin(cfg.model) if s.continual else cfg.model, num_classes=len(src.classes),
-                      layout=src.layout, num_persons=src.num_persons, **self._width())
+                      layout=src.layout, num_persons=src.num_persons, **self._arch)
         if cfg.init is not None:
-            meta = load_initial_weights(model, cfg.init, list(src.classes), self.rep.warn, cfg.modality)
+            meta = load_initial_weights(model, cfg.init, list(src.classes), self.rep.warn, cfg.modality,
+                                        checkpoint=self._init)
             self.rep.say(f"initial weights: {cfg.init} ({meta.get('model', '?')}, {meta.get('data') or 'data n/a'})")
         if cfg.freeze == "backbone":
             params = freeze_backbone(model)
@@ -167,7 +195,7 @@ class _Run:
         model = convert_batchnorm(model, env.device)
         return nn.parallel.DistributedDataParallel(
             model, device_ids=[env.device] if env.device.type == "cuda" else None,
-            find_unused_parameters=(s.family == "agcn" and s.mod))  # agcn_mod never uses a_conv / b_conv
+            find_unused_parameters=s.mod and family_of(s.name).unused_in_mod)
 
     def _loaders(self, train_src, val_src, pipeline: ClipPipeline, val_pipeline: ClipPipeline):
         cfg, env = self.cfg, self.env
@@ -202,27 +230,21 @@ class _Run:
             "metrics": {k: v for k, v in metrics.items() if v is not None}, "epoch": epoch,
             "description": f"{display_name(cfg.model)} trained with cognn-train for {epoch} epoch(s) on "
                            f"{src.description}",
-            "model_kwargs": {**({"clip_frames": frames} if s.continual else {}), **self._width()},
+            "model_kwargs": {**({"clip_frames": frames} if s.continual else {}), **self._arch},
         }
-
-    def _width(self) -> dict:
-        """``base_channels`` for build() when the network is not the reference width."""
-        return {} if self.cfg.base_channels == 64 else {"base_channels": self.cfg.base_channels}
 
     def _export(self, core: nn.Module, src, frames: int) -> SkeletonNet:
         cfg = self.cfg
         kwargs = {"clip_frames": frames} if spec(cfg.model).continual else {}
         model = build(cfg.model, num_classes=len(src.classes), layout=src.layout, num_persons=src.num_persons,
-                      **kwargs, **self._width())
+                      **kwargs, **self._arch)
         model.load_state_dict({k: v.detach().cpu() for k, v in core.state_dict().items()})
         return model.eval()
 
     def _save_weights(self, path: Path, core: nn.Module, src, frames: int, epoch: int, metrics: dict) -> None:
         from ..checkpoints import save_checkpoint
 
-        tmp = path.with_name(path.stem + ".partial" + path.suffix)
-        save_checkpoint(tmp, self._export(core, src, frames), self._meta(src, frames, epoch, metrics))
-        tmp.replace(path)
+        save_checkpoint(path, self._export(core, src, frames), self._meta(src, frames, epoch, metrics))
 
     # -- the loop -----------------------------------------------------------------------------------------------------
     def fit(self) -> TrainResult:
@@ -233,7 +255,13 @@ class _Run:
         self._make_out()
         classes = list(train_src.classes)
         layout = train_src.layout
-        frames = cfg.clip_frames or train_src.num_frames
+        self._read_init()
+        init_frames = self._init_frames()
+        frames = cfg.clip_frames or init_frames or train_src.num_frames
+        if self._init is not None and (self._arch or init_frames):
+            taken = [f"{k} {v}" for k, v in self._arch.items()] + ([f"clip_frames {init_frames}"] if init_frames
+                                                                     else [])
+            rep.say(f"architecture from {cfg.init}: {', '.join(taken)}")
         if frames < min_frames(cfg.model):
             raise CognnError(f"{cfg.model} needs clips of at least {min_frames(cfg.model)} frames, the data has "
                              f"{frames}")
@@ -256,7 +284,7 @@ class _Run:
         settings = {"model": cfg.model, "classes": classes, "modality": cfg.modality, "frames": frames,
                     "layout": layout.name, "batch": cfg.batch, "seed": cfg.seed, "lr": lr, "augment": list(augment),
                     "world": env.world, "data": str(cfg.data or cfg.clips), "milestones": milestones,
-                    "epochs": cfg.epochs}
+                    "epochs": cfg.epochs, "arch": dict(self._arch)}
         self._settings = settings
         history: list[dict] = []
         best: dict = {"epoch": None, "score": None, "confusion": None}
