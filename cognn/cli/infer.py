@@ -55,6 +55,28 @@ def _index(text: str) -> int:
     return value
 
 
+def _workers(text: str) -> int | str:
+    return "auto" if text == "auto" else positive_int(text)
+
+
+def _auto_workers(specs: list[str | int]) -> int:
+    """One process per CPU core when at least two inputs need pose (videos); skeleton files run faster in one
+    process than a pool takes to start."""
+    from ..sources import is_pixel
+
+    return (os.cpu_count() or 1) if sum(is_pixel(s) for s in specs) >= 2 else 1
+
+
+def _pose_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels, got {text!r}") from None
+    if value != 0 and value < 64:
+        raise argparse.ArgumentTypeError(f"expected 0 (the whole frame) or at least 64 pixels, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..live.records import FIELDS
 
@@ -91,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("jsonl", "csv"),
                    help="JSON lines or CSV (default: CSV for an --output ending in .csv, else JSON lines)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
-    p.add_argument("--workers", type=positive_int, default=1, metavar="N", help="parallel processes, one input each")
+    p.add_argument("--workers", type=_workers, default="auto", metavar="N|auto", help="parallel processes, one input "
+                   "each (default auto: one per CPU core when two or more inputs are videos)")
     p.add_argument("--save-skeletons", metavar="FILE.h5", help="store the skeletons and events as a cognn recording")
     p.add_argument("--render", metavar="FILE.mp4", help="write a video (.mp4 or .avi) with the skeleton, each "
                    "person's label and the top predictions drawn")
@@ -103,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--per-person", action="store_true", help="one continual state and label per tracked person "
                       "(records get person)")
     live.add_argument("--no-smooth", action="store_true", help="do not smooth the pose landmarks")
+    live.add_argument("--pose-model", metavar="lite|full|heavy|FILE", help="MediaPipe pose landmarker: a variant "
+                      "(only full ships; weights/pose_landmarker_<variant>.task) or a .task file (default full)")
+    live.add_argument("--pose-size", type=_pose_size, metavar="PIXELS", help="longest side of the picture pose "
+                      "sees (default 640; 0: the whole frame). Smaller is faster (docs/benchmarks.md)")
     live.add_argument("--mirror", action="store_true", help="draw a mirror image in --render (the model still sees "
                       "the camera's own frame)")
     return p
@@ -279,6 +306,8 @@ def _layout(args: argparse.Namespace, specs: list[str | int]) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..sources import source_kind
+
     _check_device(args.device)
     set_threads()
     skipped: list[str] = []
@@ -286,6 +315,10 @@ def _run(args: argparse.Namespace) -> int:
     inputs = _outputs(args, specs)
     for line in skipped:
         _say(f"note: {line}")
+    if args.pose_model is not None and any(isinstance(s, int) or source_kind(s) == "video" for s in specs):
+        from ..pose.landmarker import resolve_model_path
+
+        resolve_model_path(args.pose_model)  # a missing pose model is the command line's fault: say so at once
     bad = _precheck(specs)
     if bad and len(bad) == len(specs):
         for line in bad:
@@ -301,7 +334,8 @@ def _run(args: argparse.Namespace) -> int:
     opts = Options(weights=args.weights, model=args.model, layout=_layout(args, specs), top_k=args.top_k,
                    device=args.device, max_frames=args.max_frames, save_skeletons=args.save_skeletons,
                    render=args.render, several=several, per_person=args.per_person, smooth=not args.no_smooth,
-                   mirror=args.mirror, inputs=inputs, classes=classes)
+                   mirror=args.mirror, inputs=inputs, classes=classes, pose_model=args.pose_model,
+                   pose_size=args.pose_size)
     session = make_session(opts, say=_say)
     rec = session.recognizer
     if args.top_k > len(rec.classes):
@@ -358,11 +392,12 @@ def _write_records(args: argparse.Namespace, specs: list[str | int], opts: Optio
     ok = False
     try:
         try:
-            if args.workers == 1 or len(specs) == 1:
+            workers = _auto_workers(specs) if args.workers == "auto" else args.workers
+            if workers == 1 or len(specs) == 1:
                 results, interrupted = run_here(specs, opts, session, writer.write, show)
             else:
                 session.close()
-                results, interrupted = run_pool(specs, opts, writer.write, show, min(args.workers, len(specs)))
+                results, interrupted = run_pool(specs, opts, writer.write, show, min(workers, len(specs)))
             stream.flush()
             if out is not None:
                 stream.close()

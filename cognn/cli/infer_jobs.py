@@ -49,6 +49,10 @@ class Options:
     inputs: tuple[str, ...] = ()
     #: the classes to show (a subset of the model's, scores renormalised among them); None: all
     classes: list[str] | None = None
+    #: MediaPipe pose model (a variant or a .task file; None: the bundled full one)
+    pose_model: str | None = None
+    #: longest side of the picture pose sees (0: the whole frame; None: the default)
+    pose_size: int | None = None
 
 
 @dataclass
@@ -80,8 +84,9 @@ def make_session(opts: Options, say: Callable[[str], None] | None = None) -> Ses
     from ..pose.smoothing import DEFAULT_SMOOTHING, NO_SMOOTHING
     from ..pose.tracker import PoseOptions
 
-    config = LiveConfig(pose=PoseOptions(smoothing=DEFAULT_SMOOTHING if opts.smooth else NO_SMOOTHING),
-                        persons="single" if opts.per_person else "all", mirror=opts.mirror)
+    pose = PoseOptions(model=opts.pose_model, smoothing=DEFAULT_SMOOTHING if opts.smooth else NO_SMOOTHING,
+                       max_side=PoseOptions().max_side if opts.pose_size is None else (opts.pose_size or None))
+    config = LiveConfig(pose=pose, persons="single" if opts.per_person else "all", mirror=opts.mirror)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         session = Session.from_weights(opts.weights, model=opts.model, layout=opts.layout, config=config,

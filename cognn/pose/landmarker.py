@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InputFileError
 from .quiet import stderr_silenced
 
-__all__ = ["PersonPose", "PoseEstimator", "default_model_path", "resolve_model_path", "load_image",
+__all__ = ["VARIANTS", "PersonPose", "PoseEstimator", "default_model_path", "resolve_model_path", "load_image",
            "MODEL_ENV_VAR"]
 
 MODEL_ENV_VAR = "COGNN_POSE_MODEL"
@@ -63,14 +63,25 @@ def default_model_path() -> Path:
     return Path(__file__).resolve().parents[2] / "weights" / "pose_landmarker_full.task"
 
 
+#: MediaPipe's pose landmarker variants (``pose_landmarker_<variant>.task``): faster and rougher to slower and finer
+VARIANTS = ("lite", "full", "heavy")
+
+
 def resolve_model_path(model_path: str | os.PathLike | None = None) -> Path:
-    """The model to load: ``model_path``, else ``$COGNN_POSE_MODEL``, else :func:`default_model_path`.
+    """The model to load: ``model_path`` (a ``.task`` file, or a variant name ``lite``, ``full`` or ``heavy`` looked
+    up as ``weights/pose_landmarker_<variant>.task``), else ``$COGNN_POSE_MODEL``, else :func:`default_model_path`.
 
     Raises :class:`InputFileError` if the file is missing or is not a pose landmarker ``.task`` bundle.
     """
     if model_path is None:
         model_path = os.environ.get(MODEL_ENV_VAR) or default_model_path()
-    path = Path(model_path).expanduser()
+    if str(model_path) in VARIANTS:
+        path = default_model_path().with_name(f"pose_landmarker_{model_path}.task")
+        if not path.is_file():
+            raise InputFileError(path, f"the {model_path} pose model is not bundled (only full is: the Apache-2.0 "
+                                       "MediaPipe wheels carry only that landmark model); download Google's "
+                                       f"pose_landmarker_{model_path}.task into weights/ or pass its path")
+    path = Path(model_path).expanduser() if str(model_path) not in VARIANTS else path
     if not path.is_file():
         hint = " (build it with: python tools/build_pose_task.py)" if path == default_model_path() else ""
         raise InputFileError(path, f"pose model file not found{hint}; set {MODEL_ENV_VAR} or pass model_path")
