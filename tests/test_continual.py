@@ -5,7 +5,7 @@
   ``fc((1/75) Σ_{j=max(0,k-19)}^{55+k} f_j)`` with ``f_j`` the padded layer stack's output (mean over V, then M).
 * the original ST-GCN family (Kinetics: 18 joints, x/y/score, 400 classes) follows the same rules.
 * early predictions (warm start): ``replicate``, ``prefix`` (for ``*`` models exactly the regular model on the clip
-  seen so far), ``replicate-prefix``.
+  seen so far), ``replicate-prefix``, ``exact`` (every model: exactly the regular model on the clip seen so far).
 * one continual temporal convolution against the continual-inference library as an independent oracle.
 """
 import pytest
@@ -288,6 +288,27 @@ def test_bridged_mode_is_prefix_bridged_by_replicate_prefix():
             want = streams["replicate-prefix" if t < 80 else "prefix"][t]
             assert (y - want).abs().max().item() <= TOL, t
             assert (co._bridge is None) == (t >= 80) and not co.ready
+
+
+@pytest.mark.parametrize("regular", ["stgcn_original", "str", "stgcn_mod"])
+def test_exact_mode_is_the_regular_model_on_the_clip_so_far(regular):
+    """``exact``: from the first frame, every 8th frame of a strided model (every frame of a ``*`` one from the
+    first pooled position), the answer is the regular model on frames 0..t; the state is untouched by the flush, so
+    the official answers follow as without it; a fresh answer comes only on the beat (held between)."""
+    reg, co = _pair(regular, seed=12, warm_start=True, early_mode="exact")
+    plain = models.build(models.twin(regular), num_classes=co.num_classes, layout=co.layout.name,
+                         warm_start=True, early_mode="prefix").eval()
+    plain.load_state_dict(reg.state_dict())
+    x = _clip(384, reg, seed=12)
+    outs, official = _run_steps(co, x), _run_steps(plain, x)
+    strided = co.padding > 0
+    early = [t for t in outs if not t >= 372] if strided else [t for t in outs if t < 299]
+    assert early[:3] == ([0, 8, 16] if strided else [80, 81, 82])
+    with torch.inference_mode():
+        for t in (early[0], early[1], early[len(early) // 2], early[-1]):
+            assert (outs[t] - reg(x[:, :, :t + 1])).abs().max().item() <= TOL, t
+    for t in (t for t in official if t >= 372):  # the official answers are the same with or without the flush
+        assert (outs[t] - official[t]).abs().max().item() <= TOL, t
 
 
 def test_early_mode_is_checked():

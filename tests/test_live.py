@@ -210,7 +210,7 @@ def test_steady_labels_switch_less_than_raw_on_a_real_clip(workout_runs):
     steady_labels = [v.label.label for v in views]
     assert len(probs) > 100
     assert count_switches(steady_labels) <= count_switches(raw_labels)
-    again = SteadyLabeler(pipe.classes, pipe.config.labels)
+    again = SteadyLabeler(pipe.classes, pipe.labels)
     assert [again.update(p).label for p in probs] == steady_labels  # the pipeline's labels are the labeler's
 
 

@@ -83,7 +83,7 @@ def test_session_on_a_real_video_overlaps_pose_and_the_model(weights):
 
 def test_session_records_skeletons_events_and_video_in_one_format(weights, tmp_path):
     h5, mp4 = tmp_path / "s.h5", tmp_path / "s.mp4"
-    with _session(weights, labels=LiveConfig().labels) as session:
+    with _session(weights) as session:
         src = session.open(shared_data(*NTU))
         session.start(src)
         session.start_recording(h5, mp4, fps=src.fps)

@@ -43,6 +43,8 @@ FIELDS: dict[str, tuple[type, str]] = {
     "fps": (float, "frame rate of the training data"),
     "data": (str, "training data, e.g. ntu60-xsub"),
     "metrics": (dict, "evaluation results, e.g. {\"top1\": 0.863}"),
+    "live": (dict, "defaults for live use (cognn.live): labels {alpha, margin, hold, threshold} of the steady "
+                   "labels; alarms {thresholds, min_duration, repetitive} per class"),
     "description": (str, "free text"),
     "licence": (str, "licence of the weights"),
     "cognn_version": (str, "cognn version that wrote the file"),

@@ -27,6 +27,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..errors import CognnError
 from ..online import OnlineRecognizer, Prediction
 from ..pose.tracker import PoseOptions, PoseTracker
 from ..render import Framer
@@ -59,7 +60,8 @@ class LiveConfig:
     persons: str = "all"
     #: model frames a missing person is held before their state is dropped
     max_missed: int = 15
-    labels: LabelConfig = DEFAULT_LABELS
+    #: steady labels (None: the checkpoint's own defaults, metadata ``live.labels``, else DEFAULT_LABELS)
+    labels: LabelConfig | None = None
     #: feed the labeler only exact predictions (the receptive field full of real frames)
     wait_ready: bool = False
     min_event: float = 0.5
@@ -158,6 +160,8 @@ class Session:
         self.meta: dict[str, Any] = dict(meta if meta is not None else recognizer.meta)
         self.domain = domain or model_domain(self.meta, recognizer.layout)
         self.fps = float(config.fps or fps or model_fps(self.meta))
+        #: the steady-label settings in use (the config's, else the checkpoint's defaults)
+        self.labels = config.labels or label_defaults(self.meta)
         self.resampler = Resampler(self.fps, mode=config.resample_mode) if config.resample else None
         self.people = (PersonRecognizers(recognizer, mode=config.persons, max_missed=config.max_missed,
                                          domain=self.domain) if config.persons != "all" else None)
@@ -214,7 +218,7 @@ class Session:
         sm_text = (f"landmark smoothing on (One-Euro min_cutoff {sm.min_cutoff:g} Hz, beta {sm.beta:g})"
                    if sm.enabled else "landmark smoothing off")
         rs = f"resampled to {self.fps:g} fps" if c.resample else "not resampled"
-        lb = c.labels
+        lb = self.labels
         labels = (f"labels: EMA {lb.alpha:g}, margin {lb.margin:g} x {lb.hold} frames, uncertain below "
                   f"{lb.threshold:g}")
         return (f"{self.recognizer.description}; {sm_text}; {rs}; persons {c.persons}; {labels}"
@@ -295,7 +299,7 @@ class Session:
     def _labeler(self, person: int) -> SteadyLabeler:
         lab = self._labelers.get(person)
         if lab is None:
-            lab = self._labelers[person] = SteadyLabeler(self.recognizer.classes, self.config.labels)
+            lab = self._labelers[person] = SteadyLabeler(self.recognizer.classes, self.labels)
         return lab
 
     def _predict(self, mf: ResampledFrame, frame: SkeletonFrame
@@ -455,6 +459,21 @@ class Session:
         except BaseException:
             rec.abort()
             raise
+
+
+def label_defaults(meta: dict[str, Any]) -> LabelConfig:
+    """The steady-label settings a checkpoint ships (metadata ``live.labels``, e.g. a lower "uncertain" threshold for
+    400 classes), else :data:`~cognn.live.labels.DEFAULT_LABELS`; CognnError for settings out of range."""
+    from dataclasses import fields
+
+    given = (meta.get("live") or {}).get("labels") if isinstance(meta.get("live"), dict) else None
+    if not isinstance(given, dict) or not given:
+        return DEFAULT_LABELS
+    known = {f.name for f in fields(LabelConfig)}
+    try:
+        return replace(DEFAULT_LABELS, **{k: v for k, v in given.items() if k in known})
+    except (TypeError, ValueError) as e:
+        raise CognnError(f"the checkpoint's live label settings are not usable ({e})") from None
 
 
 def _limited(source: FrameSource, max_frames: int | None) -> Iterator[SkeletonFrame]:

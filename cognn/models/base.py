@@ -32,7 +32,9 @@ BACKBONE = ((None, 64, 1), (64, 64, 1), (64, 64, 1), (64, 64, 1), (64, 128, 2), 
 KERNEL = 9
 BASE_CHANNELS = 64
 #: how a continual model answers before its receptive field is full, when ``warm_start`` is on (docs/continual.md)
-EARLY_MODES = ("replicate", "prefix", "replicate-prefix", "bridged")
+EARLY_MODES = ("replicate", "prefix", "replicate-prefix", "bridged", "exact")
+#: frames between two answers of the early mode ``exact`` of a padded (strided) model: 4 answers a second at 30 fps
+EXACT_BEAT = 8
 DEFAULT_EARLY_MODE = "replicate"
 
 
@@ -139,7 +141,11 @@ class CoSkeletonNet(SkeletonNet):
     answering from the first pooled position on (for the ``*`` models exactly the regular model on the frames seen so
     far); ``"replicate-prefix"`` replicates the first frame through the layers but pools only the positions produced
     so far; ``"bridged"`` is ``"prefix"`` with the answers of a ``"replicate-prefix"`` stream, run beside it, until
-    the prefix stream answers (twice the work for those first frames). :attr:`ready` says when a prediction is exact.
+    the prefix stream answers (twice the work for those first frames); ``"exact"`` answers with exactly the regular
+    model on the frames seen so far (every :data:`EXACT_BEAT` frames for a padded model, every frame for a ``*``
+    one): the outputs the padded layers still owe are computed as the clip model computes them (zero padding at the
+    right end), on a copy of the state (some ten steps' work per answer, only while warming up).
+    :attr:`ready` says when a prediction is the official one.
     """
 
     def __init__(self, *args: Any, clip_frames: int = 300, warm_start: bool = False,
@@ -203,6 +209,12 @@ class CoSkeletonNet(SkeletonNet):
 
     def _prefix_pool(self) -> bool:
         return self.warm_start and self.early_mode != "replicate"
+
+    def _exact_due(self) -> bool:
+        """An early ``exact`` answer is due at this step (warming up, on the beat)."""
+        beat = EXACT_BEAT if self.padding else 1
+        return (self.warm_start and self.early_mode == "exact" and not self.ready
+                and (self.steps_seen - 1) % beat == 0)
 
     # -- state -----------------------------------------------------------------------------------------------------------
     def clean_state(self) -> None:
@@ -302,6 +314,10 @@ class CoSkeletonNet(SkeletonNet):
         self.steps_seen += 1
         prefix = self._prefix_pool()
         y = self._stream_step(frame, fused, replicate, prefix)
+        if self._exact_due():
+            return self._flushed(fused)
+        if self.warm_start and self.early_mode == "exact" and not self.ready:
+            return None  # held until the next beat
         if self.warm_start and self.early_mode == "bridged" and (first or self._bridge is not None):
             if y is None:
                 y = self._bridge_step(frame, fused, first)
@@ -322,6 +338,32 @@ class CoSkeletonNet(SkeletonNet):
                     return None
             f = x.view(n, m, v, -1).mean(2).mean(1)
             return self._pool_step(f, replicate and not prefix, prefix)
+
+    def _flushed(self, fused: list) -> Tensor | None:
+        """The regular model on the frames seen so far: every layer's owed outputs released by its right zero
+        padding and carried through the layers above, the pool averaged over every position; on a copy of the state,
+        which is restored."""
+        saved = self.get_state()
+        try:
+            with torch.no_grad():
+                carried: list[Tensor] = []
+                for layer, lf in zip(self.layers.values(), fused[1:]):
+                    out = [y for y in (layer.step(x, lf) for x in carried) if y is not None]
+                    for _ in range(layer.padding):
+                        y = layer.pad_step(lf)
+                        if y is not None:
+                            out.append(y)
+                    carried = out
+                n, m = self._shape[0], self._shape[3]
+                held = [] if self._pool is None else [self._pool[i] for i in range(min(self._pool_count,
+                                                                                        self.pool_size))]
+                pooled = held + [x.view(n, m, x.shape[1], -1).mean(2).mean(1) for x in carried]
+                if not pooled:  # a * model before its first position: the regular * model has no answer yet
+                    return None
+                f = torch.stack(pooled).mean(0)
+                return F.linear(f, self.fc.weight, self.fc.bias)
+        finally:
+            self.set_state(saved)
 
     def _bridge_step(self, frame: Tensor, fused: list, first: bool) -> Tensor | None:
         """A bridged warm-up: the same frame through the replicate-prefix stream kept beside the main one."""

@@ -81,14 +81,33 @@ class STBlock(nn.Module):
         if self._ring is None:
             self._ring = TemporalRing(self.tcn.kernel_size, self.tcn.stride, self.tcn.padding)
             self._hist = deque(maxlen=self.lag + 1)
-        if self.residual_kind != "none":
-            if replicate:
-                self._hist.extend([x] * (self.lag + 1))
-            else:
-                self._hist.append(x)
+        if replicate:
+            self._hist.extend([x] * (self.lag + 1))
+        else:
+            self._hist.append(x)
         z = self._ring.push(self.gcn.step(x, fused["gcn"]), fused["tcn"], replicate)
         if z is None:
             return None
+        return self._finish(z, fused)
+
+    def pad_step(self, fused: dict[str, dict[str, Tensor]]) -> Tensor | None:
+        """One step of the clip convolution's right zero padding: a zero input to the temporal ring (what the
+        regular model pads its temporal convolution with), so that an output whose window reaches past the last
+        frame is released as the clip model computes it; its residual input is a real frame. Used on a copy of the
+        state (:meth:`cognn.models.base.CoSkeletonNet` early mode ``exact``)."""
+        if self._ring is None or self._ring.buf is None or not self._hist:
+            return None
+        ref = self._hist[-1]
+        b, v = ref.shape[0], ref.shape[1]
+        pad = self._ring.buf.new_zeros(b, v, self._ring.buf.shape[-1])
+        self._hist.append(torch.zeros_like(ref))  # a placeholder: the residual of a released output is real
+        z = self._ring.push(pad, fused["tcn"])
+        if z is None:
+            return None
+        return self._finish(z, fused)
+
+    def _finish(self, z: Tensor, fused: dict[str, dict[str, Tensor]]) -> Tensor:
+        """The released temporal output plus the residual of its frame, ReLU."""
         if self.residual_kind == "identity":
             z = z + self._hist[0]
         elif self.residual_kind == "conv":
