@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from .. import __version__
+from ..data import conventions
 from ..domains import DOMAINS, LAYOUT_DOMAIN
 from ..errors import InputFileError
 from ..layouts import get_layout
@@ -57,23 +58,12 @@ FIELDS: dict[str, tuple[type, str]] = {
 _REQUIRED = ("format", "format_version", "model", "layout", "num_classes")
 MODALITIES = ("joint", "bone", "motion", "bone_motion")
 
-#: NTU: pad null frames, centre on the spine of person 0 frame 0, rotate to the spine and shoulder axes (2s-AGCN)
-NTU_PRE_NORMALIZATION = "2s-agcn-pre-normalization"
-#: Kinetics, the original st-gcn feeder: x/w - 0.5, y/h - 0.5 (y pointing DOWN, not negated), x = y = 0 where
-#: score == 0, persons sorted per frame by summed score, 2 of the first 5 kept
-STGCN_KINETICS_FEEDER = "stgcn-kinetics-feeder"
-#: Kinetics, the 2s-AGCN / continual-skeletons preparation: as the st-gcn feeder, but y NEGATED (pointing up)
-AGCN_KINETICS_FEEDER = "2s-agcn-kinetics-feeder"
-#: the preprocessing conventions cognn knows, by name (the one place they are named)
-PREPROCESSING = {
-    NTU_PRE_NORMALIZATION: "NTU: null frames padded, centred on the spine of person 0 frame 0, rotated to the spine "
-                           "and shoulder axes (2s-AGCN pre_normalization)",
-    STGCN_KINETICS_FEEDER: "Kinetics-skeleton, original st-gcn feeder: x/w - 0.5, y/h - 0.5 with y pointing down, "
-                           "x = y = 0 where score == 0, per frame the 2 best of the first 5 persons by summed score",
-    AGCN_KINETICS_FEEDER: "Kinetics-skeleton, 2s-AGCN / continual-skeletons preparation: as the st-gcn feeder but "
-                          "with y negated (pointing up)",
-    "none": "no preprocessing",
-}
+#: the preprocessing conventions, named in one place: cognn.data.conventions (re-exported here under the names the
+#: checkpoint code uses)
+NTU_PRE_NORMALIZATION = conventions.AGCN_NTU
+STGCN_KINETICS_FEEDER = conventions.STGCN_KINETICS
+AGCN_KINETICS_FEEDER = conventions.AGCN_KINETICS
+PREPROCESSING = {name: c.description for name, c in conventions.CONVENTIONS.items()}
 #: older names, read as the canonical ones
 PREPROCESSING_ALIASES = {"kinetics-feeder": AGCN_KINETICS_FEEDER}
 #: preprocessing of the reference datasets of each layout
