@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from ..layouts import Layout, get_layout
 from ..nn.block import STBlock
 from ..nn.fold import bn_affine
+from ..nn.linear import FusedLinear, check_precision
 from ..nn.init import init_weights
 from .family import Family
 
@@ -156,6 +157,8 @@ class CoSkeletonNet(SkeletonNet):
         self.clip_frames = clip_frames
         self.warm_start = warm_start
         self.early_mode = early_mode
+        #: precision of the step's matrix products (cognn.nn.linear: fp32, bf16, int8); clip mode is always float32
+        self.precision = "fp32"
         rf, pad, stride = self._backbone_geometry()
         shortest = rf - pad  # the first pooled position must hold at least one real frame
         if clip_frames < shortest:
@@ -261,6 +264,12 @@ class CoSkeletonNet(SkeletonNet):
         self.clean_state()
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
+    def set_precision(self, precision: str) -> None:
+        """Run the step's matrix products in ``precision`` (``fp32``, ``bf16`` or ``int8``, :mod:`cognn.nn.linear`)
+        from the next step on; the state is kept."""
+        self.precision = check_precision(precision)
+        self._fused = None
+
     def _fuse(self) -> list:
         if self._fused is None:
             with torch.no_grad():
@@ -268,7 +277,8 @@ class CoSkeletonNet(SkeletonNet):
                 if self.family.data_bn == "shared":  # one BN for every person: index m·V·C + v·C + c
                     scale, shift = scale.repeat(self.num_persons), shift.repeat(self.num_persons)
                 head = {"in_scale": scale, "in_shift": shift}
-                self._fused = [head] + [layer.fuse() for layer in self.layers.values()]
+                fused = [head] + [layer.fuse() for layer in self.layers.values()]
+                self._fused = _with_precision(fused, self.precision)
         return self._fused
 
     # -- clip mode -------------------------------------------------------------------------------------------------------
@@ -418,6 +428,17 @@ class CoSkeletonNet(SkeletonNet):
         if saved is not None:
             self.set_state(saved)
         return torch.stack(outs, dim=2) if outs else None
+
+
+def _with_precision(tree: Any, precision: str) -> Any:
+    """The fused weights with every product (:class:`~cognn.nn.linear.FusedLinear`) in ``precision``."""
+    if isinstance(tree, FusedLinear):
+        return tree.to(precision)
+    if isinstance(tree, dict):
+        return {k: _with_precision(v, precision) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_with_precision(v, precision) for v in tree]
+    return tree
 
 
 def _clone(state):

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from .cost import bn_macs, conv_macs, relu_macs
 from .fold import bn_affine
+from .linear import FusedLinear
 from .init import init_weights
 
 
@@ -93,10 +94,8 @@ class SpatialAttention(nn.Module):
         return {
             "in_scale": s_in.view(self.in_channels, v).t().contiguous(),
             "in_shift": t_in.view(self.in_channels, v).t().contiguous(),
-            "qkv_w": conv_q.weight.reshape(conv_q.out_channels, -1).t().contiguous(),
-            "qkv_b": conv_q.bias.contiguous(),
-            "out_w": (conv_o.weight.reshape(self.dv, -1) * scale[:, None]).t().contiguous(),
-            "out_b": conv_o.bias * scale + shift,
+            "qkv": FusedLinear(conv_q.weight.reshape(conv_q.out_channels, -1).t(), conv_q.bias),
+            "out": FusedLinear((conv_o.weight.reshape(self.dv, -1) * scale[:, None]).t(), conv_o.bias * scale + shift),
             "skip_scale": scale.contiguous(),
         }
 
@@ -105,13 +104,13 @@ class SpatialAttention(nn.Module):
         b, v, c = x.shape
         nh, dk, dv = self.num_heads, self.dk, self.dv
         xn = x * fused["in_scale"] + fused["in_shift"]
-        qkv = torch.addmm(fused["qkv_b"], xn.reshape(b * v, c), fused["qkv_w"]).view(b, v, 2 * dk + dv)
+        qkv = fused["qkv"](xn.reshape(b * v, c)).view(b, v, 2 * dk + dv)
         q = qkv[..., :dk].reshape(b, v, nh, dk // nh).transpose(1, 2)
         k = qkv[..., dk:2 * dk].reshape(b, v, nh, dk // nh).transpose(1, 2)
         val = qkv[..., 2 * dk:].reshape(b, v, nh, dv // nh).transpose(1, 2)
         weights = torch.softmax(torch.matmul(q * (dk // nh) ** -0.5, k.transpose(2, 3)), dim=-1)
         out = torch.matmul(weights, val).transpose(1, 2).reshape(b * v, dv)
-        out = torch.addmm(fused["out_b"], out, fused["out_w"]).view(b, v, dv)
+        out = fused["out"](out).view(b, v, dv)
         if self.skip:
             out = out + x * fused["skip_scale"]
         return torch.relu(out)

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from .fold import fold_linear
+from .linear import FusedLinear
 from .temporal import TemporalConv, TemporalRing
 
 
@@ -68,8 +69,8 @@ class STBlock(nn.Module):
     def fuse(self) -> dict[str, dict[str, Tensor]]:
         fused = {"gcn": self.gcn.fuse(), "tcn": self.tcn.fuse()}
         if self.residual is not None:
-            w, b = fold_linear(self.residual.t_conv.weight, self.residual.t_conv.bias, self.residual.bn)
-            fused["res"] = {"w": w, "b": b}
+            fused["res"] = {"lin": FusedLinear(*fold_linear(self.residual.t_conv.weight, self.residual.t_conv.bias,
+                                                            self.residual.bn))}
         return fused
 
     def clean_state(self) -> None:
@@ -113,7 +114,7 @@ class STBlock(nn.Module):
         elif self.residual_kind == "conv":
             r = self._hist[0]
             b, v, c = r.shape
-            z = z + torch.addmm(fused["res"]["b"], r.reshape(b * v, c), fused["res"]["w"]).view(b, v, -1)
+            z = z + fused["res"]["lin"](r.reshape(b * v, c)).view(b, v, -1)
         return torch.relu(z)
 
     def state(self) -> tuple:

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from .cost import bn_macs, conv_macs, relu_macs
 from .fold import bn_affine, fold_linear
+from .linear import FusedLinear
 from .init import init_weights
 
 NUM_SUBSETS = 3
@@ -73,10 +74,10 @@ class GraphUnitBase(nn.Module):
         scale, shift = bn_affine(self.bn)
         w = torch.cat([conv.weight.reshape(self.out_channels, -1) * scale[:, None] for conv in self.g_conv])
         b = sum(conv.bias for conv in self.g_conv) * scale + shift
-        fused = {"w": w.t().contiguous(), "b": b}
+        fused: dict = {"lin": FusedLinear(w.t(), None), "b": b}
         if self.gcn_residual is not None:
-            fused["rw"], fused["rb"] = fold_linear(self.gcn_residual[0].weight, self.gcn_residual[0].bias,
-                                                   self.gcn_residual[1])
+            fused["res"] = FusedLinear(*fold_linear(self.gcn_residual[0].weight, self.gcn_residual[0].bias,
+                                                    self.gcn_residual[1]))
         return fused
 
     @staticmethod
@@ -95,12 +96,12 @@ class GraphUnitBase(nn.Module):
         """Graph convolution of one frame ``x`` ``(B, V, C)``; ``a_cat`` from :meth:`_cat_adjacency`."""
         b, v, c = x.shape
         x2 = x.reshape(b * v, c)
-        z = (x2 @ fused["w"]).view(b, v * NUM_SUBSETS, self.out_channels)  # row index v·3 + k
+        z = fused["lin"](x2).view(b, v * NUM_SUBSETS, self.out_channels)  # row index v·3 + k
         y = torch.matmul(a_cat, z) + fused["b"]
         if self.gcn_residual is None:
             y = y + x
         else:
-            y = y + torch.addmm(fused["rb"], x2, fused["rw"]).view(b, v, self.out_channels)
+            y = y + fused["res"](x2).view(b, v, self.out_channels)
         return torch.relu(y)
 
 
@@ -179,10 +180,10 @@ class AdaptiveGraphConv(GraphUnitBase):
             fused["a_cat"] = self._cat_adjacency(torch.diag_embed(self._joint_scale()))
         else:
             fused["a_plus"] = (self.A + self.graph_attn).contiguous()
-            fused["theta_w"] = torch.cat([c.weight.reshape(self.inter_c, -1) for c in self.a_conv]).t().contiguous()
-            fused["theta_b"] = torch.cat([c.bias for c in self.a_conv])
-            fused["phi_w"] = torch.cat([c.weight.reshape(self.inter_c, -1) for c in self.b_conv]).t().contiguous()
-            fused["phi_b"] = torch.cat([c.bias for c in self.b_conv])
+            fused["theta"] = FusedLinear(torch.cat([c.weight.reshape(self.inter_c, -1) for c in self.a_conv]).t(),
+                                         torch.cat([c.bias for c in self.a_conv]))
+            fused["phi"] = FusedLinear(torch.cat([c.weight.reshape(self.inter_c, -1) for c in self.b_conv]).t(),
+                                       torch.cat([c.bias for c in self.b_conv]))
         return fused
 
     def step(self, x: Tensor, fused: dict[str, Tensor]) -> Tensor:
@@ -191,8 +192,8 @@ class AdaptiveGraphConv(GraphUnitBase):
         b, v, c = x.shape
         ic = self.inter_c
         x2 = x.reshape(b * v, c)
-        theta = torch.addmm(fused["theta_b"], x2, fused["theta_w"]).view(b, v, NUM_SUBSETS, ic).transpose(1, 2)
-        phi = torch.addmm(fused["phi_b"], x2, fused["phi_w"]).view(b, v, NUM_SUBSETS, ic).permute(0, 2, 3, 1)
+        theta = fused["theta"](x2).view(b, v, NUM_SUBSETS, ic).transpose(1, 2)
+        phi = fused["phi"](x2).view(b, v, NUM_SUBSETS, ic).permute(0, 2, 3, 1)
         att = torch.softmax(torch.matmul(theta, phi) / ic, dim=-2)  # (B, 3, V, V), [v, w]
         return self._step_graph(x, fused, self._cat_adjacency(att + fused["a_plus"]))
 
@@ -235,11 +236,11 @@ class PartitionGraphConv(nn.Module):
         a = self._graph()
         w = (self.conv.weight.reshape(k, c, -1) * scale[None, :, None]).reshape(k * c, -1)
         bias = torch.einsum("kvw,kc->wc", a, self.conv.bias.view(k, c)) * scale + shift  # (V, C_out)
-        return {"w": w.t().contiguous(), "b": bias.contiguous(), "a_cat": cat_adjacency(a)}
+        return {"lin": FusedLinear(w.t(), None), "b": bias.contiguous(), "a_cat": cat_adjacency(a)}
 
     def step(self, x: Tensor, fused: dict[str, Tensor]) -> Tensor:
         b, v, c = x.shape
-        z = (x.reshape(b * v, c) @ fused["w"]).view(b, v * self.num_subsets, self.out_channels)  # row v·K + k
+        z = fused["lin"](x.reshape(b * v, c)).view(b, v * self.num_subsets, self.out_channels)  # row v·K + k
         return torch.relu(torch.matmul(fused["a_cat"], z) + fused["b"])
 
     def analytic_macs(self, positions: float) -> float:

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from .fold import bn_affine
+from .linear import FusedLinear
 from .init import init_weights
 
 
@@ -31,11 +32,10 @@ class TemporalConv(nn.Module):
         return self.bn(self.t_conv(x))
 
     def fuse(self) -> dict[str, Tensor]:
-        """``w`` ``(K·C_in, C_out)`` with row ``k·C_in + c`` = tap ``k`` of input channel ``c``, BN folded in."""
+        """``lin``: ``w`` ``(K·C_in, C_out)`` with row ``k·C_in + c`` = tap ``k`` of input channel ``c``, BN folded in."""
         scale, shift = bn_affine(self.bn)
         w = self.t_conv.weight[..., 0] * scale[:, None, None]  # (C_out, C_in, K)
-        return {"w": w.permute(2, 1, 0).reshape(-1, w.shape[0]).contiguous(),
-                "b": (self.t_conv.bias * scale + shift).contiguous()}
+        return {"lin": FusedLinear(w.permute(2, 1, 0).reshape(-1, w.shape[0]), self.t_conv.bias * scale + shift)}
 
 
 class TemporalRing:
@@ -78,7 +78,7 @@ class TemporalRing:
         if rel < 0 or rel % self.stride:
             return None
         window = self.buf[:, self.pos:self.pos + k].reshape(b * v, k * c)
-        return torch.addmm(fused["b"], window, fused["w"]).view(b, v, -1)
+        return fused["lin"](window).view(b, v, -1)
 
     def state(self) -> tuple:
         return (self.count, None if self.buf is None else self.buf.clone(), self.pos)
