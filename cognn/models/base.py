@@ -159,6 +159,8 @@ class CoSkeletonNet(SkeletonNet):
         self.early_mode = early_mode
         #: precision of the step's matrix products (cognn.nn.linear: fp32, bf16, int8); clip mode is always float32
         self.precision = "fp32"
+        #: leave settled all-zero person slots out of the step (exact; see _layer_step); False computes every slot
+        self.skip_blank = True
         rf, pad, stride = self._backbone_geometry()
         shortest = rf - pad  # the first pooled position must hold at least one real frame
         if clip_frames < shortest:
@@ -231,14 +233,18 @@ class CoSkeletonNet(SkeletonNet):
         self._warm_started = False
         self._bridge: dict | None = None  # the replicate-prefix stream of a bridged warm-up
         self.steps_seen = 0
+        #: per layer and batch row: how many blank-constant inputs in a row the layer has been fed (see _layer_step)
+        self._blank_runs: list[list[int]] = [[] for _ in self.layers]
         self._fused = None
 
-    def get_state(self) -> dict:
-        """A copy of the step state (restore it with :meth:`set_state`)."""
-        return {"layers": [layer.state() for layer in self.layers.values()],
-                "pool": None if self._pool is None else self._pool.clone(), "pool_pos": self._pool_pos,
+    def get_state(self, copy: bool = True) -> dict:
+        """A copy of the step state (restore it with :meth:`set_state`). ``copy=False`` hands the buffers over
+        without copying them: the model must then be given another state (or :meth:`clean_state`) before it steps."""
+        return {"layers": [layer.state(copy) for layer in self.layers.values()],
+                "pool": self._pool.clone() if copy and self._pool is not None else self._pool, "pool_pos": self._pool_pos,
                 "pool_count": self._pool_count, "shape": self._shape, "warm": self._warm_started,
-                "steps": self.steps_seen, "bridge": _clone(self._bridge)}
+                "steps": self.steps_seen, "bridge": _clone(self._bridge),
+                "blank": [list(r) for r in self._blank_runs]}
 
     def set_state(self, state: dict) -> None:
         """Continue from a state of :meth:`get_state` (its buffers are used, not copied)."""
@@ -248,6 +254,8 @@ class CoSkeletonNet(SkeletonNet):
         self._pool_pos, self._pool_count = state["pool_pos"], state["pool_count"]
         self._shape, self._warm_started, self.steps_seen = state["shape"], state["warm"], state["steps"]
         self._bridge = _clone(state.get("bridge"))
+        blank = state.get("blank")
+        self._blank_runs = [list(r) for r in blank] if blank is not None else [[] for _ in self.layers]
 
     def train(self, mode: bool = True):
         self._fused = None
@@ -342,12 +350,58 @@ class CoSkeletonNet(SkeletonNet):
             head = fused[0]
             x = frame.permute(0, 3, 2, 1).reshape(n, m * v * c) * head["in_scale"] + head["in_shift"]
             x = x.view(n * m, v, c)
-            for layer, lf in zip(self.layers.values(), fused[1:]):
-                x = layer.step(x, lf, replicate)
+            blank = ((frame.abs().amax(dim=(1, 2)) == 0).view(-1).tolist() if self.skip_blank
+                     else [False] * (n * m))  # (N·M,): all-zero person slots
+            for i, (layer, lf) in enumerate(zip(self.layers.values(), fused[1:])):
+                x, blank = self._layer_step(i, layer, lf, x, replicate, blank, m)
                 if x is None:
                     return None
             f = x.view(n, m, v, -1).mean(2).mean(1)
             return self._pool_step(f, replicate and not prefix, prefix)
+
+    def _layer_step(self, i: int, layer: STBlock, lf: dict, x: Tensor, replicate: bool, blank: list[bool],
+                    m: int) -> tuple[Tensor | None, list[bool]]:
+        """Layer ``i``'s step with its settled blank rows left out; the output ``(B, V, C_out)`` (or None) and which
+        of its rows are the blank constant.
+
+        A blank person slot (all-zero input) feeds every layer a constant once the layers below have settled, and a
+        layer whose ring and residual history hold only that constant (``layer.settle`` repeated inputs) gives a
+        fixed output, a function of the weights only. It is computed once (the first time a row settles, computed
+        as usual), kept with the fused weights, and copied in from then on: the row is neither computed nor written
+        to the ring, whose entries already hold the constant. A person arriving in the slot is a non-blank input:
+        its row is computed again, on a history equal to the one computing it all along would have left.
+        """
+        rows = len(blank)
+        if len(self._blank_runs[i]) != rows:
+            self._blank_runs[i] = [0] * rows
+        runs = self._blank_runs[i]
+        cache: dict = lf.setdefault("blank_out", {})  # slot -> its settled output (V, C_out), for these weights
+        skip = [blank[r] and runs[r] >= layer.settle and (r % m) in cache and not replicate for r in range(rows)]
+        for r in range(rows):
+            runs[r] = (layer.settle if replicate else runs[r] + 1) if blank[r] else 0
+        settled = [blank[r] and runs[r] >= layer.settle for r in range(rows)]
+        if not any(skip):
+            y = layer.step(x, lf, replicate)
+            if y is not None:
+                for r in range(rows):
+                    if settled[r] and (r % m) not in cache:
+                        cache[r % m] = y[r].clone()
+            return y, settled
+        active = [r for r in range(rows) if not skip[r]]
+        if active and active[-1] - active[0] + 1 != len(active):  # not one range of rows: compute them all
+            return layer.step(x, lf, replicate), settled
+        sel = slice(active[0], active[-1] + 1) if active else slice(0, 0)
+        y = layer.step(x, lf, replicate, rows=sel)
+        if y is None:
+            return None, settled
+        out = x.new_empty(rows, y.shape[1], y.shape[2])
+        out[sel] = y
+        for r in range(rows):
+            if skip[r]:
+                out[r] = cache[r % m]
+            elif settled[r] and (r % m) not in cache:
+                cache[r % m] = out[r].clone()
+        return out, settled
 
     def _flushed(self, fused: list) -> Tensor | None:
         """The regular model on the frames seen so far: every layer's owed outputs released by its right zero
@@ -381,7 +435,7 @@ class CoSkeletonNet(SkeletonNet):
         bridge = self._bridge
         if first:
             bridge = {**main, "layers": [(None, None)] * len(self.layers), "pool": None, "pool_pos": 0,
-                      "pool_count": 0, "warm": False, "bridge": None}
+                      "pool_count": 0, "warm": False, "bridge": None, "blank": None}
         self.set_state(bridge)
         try:
             y = self._stream_step(frame, fused, replicate=first, prefix=True)

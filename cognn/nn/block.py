@@ -77,8 +77,14 @@ class STBlock(nn.Module):
         self._ring = None
         self._hist = None
 
-    def step(self, x: Tensor, fused: dict[str, dict[str, Tensor]], replicate: bool = False) -> Tensor | None:
-        """Feed one frame ``(B, V, C_in)``; return ``(B, V, C_out)`` when the block releases an output, else ``None``."""
+    def step(self, x: Tensor, fused: dict[str, dict[str, Tensor]], replicate: bool = False,
+             rows: slice | None = None) -> Tensor | None:
+        """Feed one frame ``(B, V, C_in)``; return ``(B, V, C_out)`` when the block releases an output, else ``None``.
+
+        ``rows``: compute only those batch rows and return only them (``(rows, V, C_out)``); the other rows must be
+        settled, their whole history one repeated input (:meth:`cognn.models.base.CoSkeletonNet` blank slots), so
+        that leaving their ring entries as they are is the same as writing that input again.
+        """
         if self._ring is None:
             self._ring = TemporalRing(self.tcn.kernel_size, self.tcn.stride, self.tcn.padding)
             self._hist = deque(maxlen=self.lag + 1)
@@ -86,10 +92,17 @@ class STBlock(nn.Module):
             self._hist.extend([x] * (self.lag + 1))
         else:
             self._hist.append(x)
-        z = self._ring.push(self.gcn.step(x, fused["gcn"]), fused["tcn"], replicate)
+        xs = x if rows is None else x[rows]
+        g = self.gcn.step(xs, fused["gcn"]) if xs.shape[0] else xs.new_empty(0, xs.shape[1], self.tcn.t_conv.in_channels)
+        z = self._ring.push(g, fused["tcn"], replicate, rows)
         if z is None:
             return None
-        return self._finish(z, fused)
+        return self._finish(z, fused, rows) if z.shape[0] else z
+
+    @property
+    def settle(self) -> int:
+        """Repeated inputs after which a row's output is a constant (its ring and residual history hold only them)."""
+        return max(self.tcn.kernel_size, self.lag + 1)
 
     def pad_step(self, fused: dict[str, dict[str, Tensor]]) -> Tensor | None:
         """One step of the clip convolution's right zero padding: a zero input to the temporal ring (what the
@@ -107,18 +120,19 @@ class STBlock(nn.Module):
             return None
         return self._finish(z, fused)
 
-    def _finish(self, z: Tensor, fused: dict[str, dict[str, Tensor]]) -> Tensor:
-        """The released temporal output plus the residual of its frame, ReLU."""
+    def _finish(self, z: Tensor, fused: dict[str, dict[str, Tensor]], rows: slice | None = None) -> Tensor:
+        """The released temporal output plus the residual of its frame (of ``rows`` only, if given), ReLU."""
         if self.residual_kind == "identity":
-            z = z + self._hist[0]
+            z = z + (self._hist[0] if rows is None else self._hist[0][rows])
         elif self.residual_kind == "conv":
-            r = self._hist[0]
+            r = self._hist[0] if rows is None else self._hist[0][rows]
             b, v, c = r.shape
             z = z + fused["res"]["lin"](r.reshape(b * v, c)).view(b, v, -1)
         return torch.relu(z)
 
-    def state(self) -> tuple:
-        return (None if self._ring is None else self._ring.state(), None if self._hist is None else list(self._hist))
+    def state(self, copy: bool = True) -> tuple:
+        """The ring's state (its buffer copied unless ``copy=False``) and the residual history."""
+        return (None if self._ring is None else self._ring.state(copy), None if self._hist is None else list(self._hist))
 
     def set_state(self, state: tuple) -> None:
         ring, hist = state

@@ -42,7 +42,8 @@ class TemporalRing:
     """Step state of one :class:`TemporalConv`: the last ``K`` input frames and the stride phase.
 
     Frames are stored twice in a ``(B·V, 2K, C)`` buffer so that the window of the last ``K`` frames is always one
-    strided view, multiplied with the folded weight without a copy.
+    strided view, multiplied with the folded weight without a copy; the buffer holds the dtype the product reads
+    (:attr:`~cognn.nn.linear.FusedLinear.input_dtype`).
     """
 
     __slots__ = ("k", "stride", "padding", "count", "buf", "pos")
@@ -55,33 +56,46 @@ class TemporalRing:
         self.buf: Tensor | None = None
         self.pos = 0
 
-    def push(self, x: Tensor, fused: dict[str, Tensor], replicate: bool = False) -> Tensor | None:
+    def push(self, x: Tensor, fused: dict[str, Tensor], replicate: bool = False,
+             rows: slice | None = None) -> Tensor | None:
         """Add frame ``x`` ``(B, V, C)``; return the next output ``(B, V, C_out)`` when one is due, else ``None``.
 
-        ``replicate=True`` (warm start) fills the whole history with ``x`` and releases an output at once.
+        ``replicate=True`` (warm start) fills the whole history with ``x`` and releases an output at once. ``rows``:
+        ``x`` holds only those batch rows (the others are unchanged: their history holds one repeated frame), and so
+        does the output.
         """
         b, v, c = x.shape
         k = self.k
+        if b == 0:  # every row settled: only the phase moves
+            self.pos = (self.pos + 1) % k
+            rel = self.count + self.padding - (k - 1)
+            self.count += 1
+            return None if rel < 0 or rel % self.stride else x.new_empty(0, v, fused["lin"].out_features)
         if self.buf is None:
-            self.buf = x.new_zeros(b * v, 2 * k, c)
+            if rows is not None:
+                raise ValueError("a ring steps a subset of its rows only after it has held all of them")
+            self.buf = x.new_zeros(b * v, 2 * k, c, dtype=fused["lin"].input_dtype)
+        buf = self.buf if rows is None else self.buf[rows.start * v:rows.stop * v]
         x2 = x.reshape(b * v, c)
         if replicate:
-            self.buf.copy_(x2[:, None, :].expand_as(self.buf))
+            buf.copy_(x2[:, None, :].expand_as(buf))
             self.pos = 0
             self.count = k - 1 - self.padding
         else:
-            self.buf[:, self.pos] = x2
-            self.buf[:, self.pos + k] = x2
+            buf[:, self.pos] = x2
+            buf[:, self.pos + k] = x2
         self.pos = (self.pos + 1) % k
         rel = self.count + self.padding - (k - 1)
         self.count += 1
         if rel < 0 or rel % self.stride:
             return None
-        window = self.buf[:, self.pos:self.pos + k].reshape(b * v, k * c)
+        window = buf[:, self.pos:self.pos + k].reshape(b * v, k * c)
         return fused["lin"](window).view(b, v, -1)
 
-    def state(self) -> tuple:
-        return (self.count, None if self.buf is None else self.buf.clone(), self.pos)
+    def state(self, copy: bool = True) -> tuple:
+        """``(count, buffer, pos)``; the buffer is a copy unless ``copy=False`` (the caller hands it over)."""
+        buf = self.buf.clone() if copy and self.buf is not None else self.buf
+        return (self.count, buf, self.pos)
 
     def set_state(self, state: tuple) -> None:
         self.count, self.buf, self.pos = state

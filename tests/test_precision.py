@@ -1,0 +1,62 @@
+"""bfloat16 and int8 steps (cognn.nn.linear): the real Kinetics-400 ST-GCN on a real Kinetics skeleton stream gives the
+float32 answers, the products fall back where int8 does not pay, and a wrong precision is refused."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers import shared_data
+
+from cognn import models
+from cognn.nn.linear import INT8_MIN_MACS, FusedLinear
+from cognn.online import OnlineRecognizer
+from cognn.sources.open import open_source
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
+
+
+def _answers(precision: str, frames: list) -> list[np.ndarray | None]:
+    rec = OnlineRecognizer.from_weights("kinetics400")
+    rec.model.set_precision(precision)
+    out: list[np.ndarray | None] = []
+    for f in frames:
+        p = rec.step(f.skeleton, f.timestamp)
+        out.append(p.probs if p.probs is not None and not p.held else None)
+    return out
+
+
+def test_low_precision_steps_agree_with_float32_on_real_weights():
+    frames = list(open_source(shared_data("kinetics", "--33Lscn6sk.json"), layout="kinetics18", num_persons=2))
+    ref = _answers("fp32", frames)
+    answered = [i for i, r in enumerate(ref) if r is not None]
+    assert len(answered) >= 20
+    for precision, tol in (("bf16", 0.06), ("int8", 0.06)):
+        got = _answers(precision, frames)
+        assert [g is not None for g in got] == [r is not None for r in ref]
+        agree = np.mean([ref[i].argmax() == got[i].argmax() for i in answered])
+        worst = max(float(np.abs(ref[i] - got[i]).max()) for i in answered)
+        assert agree >= 0.95 and worst <= tol, (precision, agree, worst)
+
+
+def test_int8_keeps_small_products_in_float32_and_matches_large_ones():
+    g = torch.Generator().manual_seed(0)
+    small = FusedLinear(torch.randn(64, 192, generator=g), None, "int8")
+    big_w, big_b = torch.randn(1152, 128, generator=g) * 0.05, torch.randn(128, generator=g)
+    big = FusedLinear(big_w, big_b, "int8")
+    assert 64 * 192 < INT8_MIN_MACS <= 1152 * 128
+    x = torch.randn(50, 64, generator=g)
+    assert torch.equal(small(x), x @ small.w)  # left in float32, bit for bit
+    xb = torch.relu(torch.randn(50, 2304, generator=g))[:, :1152]  # a strided window, as a ring hands it over
+    ref = torch.addmm(big_b, xb, big_w)
+    assert (big(xb) - ref).abs().max().item() <= 0.02 * ref.abs().max().item()
+
+
+def test_bf16_rings_store_bfloat16_and_precision_is_checked():
+    co = models.build("costgcn_mod", num_classes=4, base_channels=32).eval()
+    co.set_precision("bf16")
+    with torch.inference_mode():
+        co.forward_step(torch.randn(1, 3, 25, 2))
+    ring = next(iter(co.layers.values()))._ring
+    assert ring is not None and ring.buf is not None and ring.buf.dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="unknown precision 'fp16'; use one of fp32, bf16, int8"):
+        co.set_precision("fp16")
