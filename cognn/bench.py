@@ -51,7 +51,11 @@ ROW_FIELDS = ("model", "display_name", "continual", "twin", "frames_per_predicti
               "macs_per_prediction", "gflops", "macs_analytic", "macs_paper", "analytic_vs_paper",
               "ms_per_prediction", "ms_p95", "cpu_ms_per_prediction", "timed_predictions", "predictions_per_s",
               "throughput", "throughput_batch", "peak_mem_mb", "speedup", "mac_reduction", "mac_reduction_analytic",
-              "mem_ratio", "throughput_ratio", "layout", "device", "device_name", "threads", "torch")
+              "mem_ratio", "throughput_ratio", "layout", "device", "device_name", "threads", "torch",
+              "ms_one_person", "one_person_ratio", "ms_bf16", "bf16_speedup", "ms_int8", "int8_speedup")
+
+#: the step variants a continual model is also timed in (same rounds): lower precisions and one person present
+VARIANT_PRECISIONS = ("bf16", "int8")
 
 
 @dataclass
@@ -72,6 +76,10 @@ class BenchOptions:
     memory: bool = True
     num_classes: int = 60
     layout: str = "ntu25"
+    #: lower precisions a continual model is also timed in (its ``ms_bf16`` / ``ms_int8`` columns)
+    precisions: Sequence[str] = VARIANT_PRECISIONS
+    #: also time a continual model with its second person slot empty (``ms_one_person``)
+    one_person: bool = True
 
 
 def dataset_classes(layout: str) -> int:
@@ -123,7 +131,7 @@ class PredictionRunner:
 
     def __init__(self, name: str, device: torch.device, batch: int = 1, window: int = 300,
                  clip_frames: int | None = None, num_classes: int = 60, layout: str = "ntu25",
-                 model: SkeletonNet | None = None) -> None:
+                 model: SkeletonNet | None = None, precision: str = "fp32", one_person: bool = False) -> None:
         self.name = name
         self.device = device
         self.batch = batch
@@ -134,9 +142,14 @@ class PredictionRunner:
         self.model = model.to(device).eval()
         g = torch.Generator().manual_seed(1)
         c, v, m = self.model.in_channels, self.model.layout.num_joints, self.model.num_persons
+        #: what this runner times besides the model: "fp32", "bf16", "int8", "one person"
+        self.variant = "one person" if one_person else precision
         if self.continual:
+            self.model.set_precision(precision)
             s = self.model.stride
             frames = torch.randn(batch, c, s, v, m, generator=g).to(device)
+            if one_person:
+                frames[..., 1:] = 0  # the other slots empty, as in most live scenes
             self.frames = [frames[:, :, i].contiguous() for i in range(s)]
             self.prime()
         else:
@@ -339,8 +352,12 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> tuple
         counted = counted_macs(r.model, opts.window)  # on a meta-device copy: no arithmetic
         estimates.append(warm_up(r, 10, 2 * opts.round_seconds))
         rows.append(_static_row(r, counted.macs, opts, env))
+    variants = _variant_runners(lat, opts, dev)  # timed in the same rounds as the models themselves
+    estimates += [warm_up(v, 10, 2 * opts.round_seconds) for _, v in variants]
     tick("counted MACs, warmed up")
-    round_robin(lat, opts.rounds, opts.round_seconds, estimates, tick)
+    round_robin(lat + [v for _, v in variants], opts.rounds, opts.round_seconds, estimates, tick)
+    for i, v in variants:
+        _variant_columns(rows[i], float(np.median(lat[i].times)) * 1e3, v)
 
     tput = [PredictionRunner(n, dev, batch, opts.window, model=r.model) for n, r in zip(models, lat)]
     tp_estimates = [warm_up(t, 3, 2 * opts.round_seconds, None if t.continual else e * batch)
@@ -357,7 +374,7 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> tuple
         row["predictions_per_s"] = 1e3 / row["ms_per_prediction"]
         row["throughput"] = batch / float(np.median(t.times))
         row["throughput_batch"] = batch
-    del lat, tput
+    del lat, tput, variants
     if opts.memory:  # children measure their own peak, so two can run at once without disturbing each other
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = {pool.submit(_peak_memory, row["model"], opts, threads): row for row in rows}
@@ -367,6 +384,34 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> tuple
                 tick(f"memory of {row['model']}")
     _add_ratios(rows)
     return rows, env
+
+
+def _variant_runners(lat: Sequence[PredictionRunner], opts: BenchOptions,
+                     dev: torch.device) -> list[tuple[int, PredictionRunner]]:
+    """For each continual model (index into ``lat``): a runner per lower precision and one with one person present,
+    sharing the model's weights (a copy of the model each, since the precision and state are the model's)."""
+    out = []
+    for i, r in enumerate(lat):
+        if not r.continual:
+            continue
+        wanted = [("fp32", True)] if opts.one_person and r.model.num_persons > 1 else []
+        wanted += [(p, False) for p in opts.precisions if p != "fp32"]
+        for precision, one in wanted:
+            model = build(r.name, num_classes=opts.num_classes, layout=opts.layout, warm_start=True,
+                          clip_frames=opts.window)
+            model.load_state_dict(r.model.state_dict())
+            out.append((i, PredictionRunner(r.name, dev, 1, opts.window, model=model, precision=precision,
+                                            one_person=one)))
+    return out
+
+
+def _variant_columns(row: dict, base_ms: float, v: PredictionRunner) -> None:
+    """A variant's median time per prediction and its ratio to the float32 two-person step of the same rounds."""
+    ms = float(np.median(v.times)) * 1e3
+    if v.variant == "one person":
+        row["ms_one_person"], row["one_person_ratio"] = ms, ms / base_ms
+    else:
+        row[f"ms_{v.variant}"], row[f"{v.variant}_speedup"] = ms, base_ms / ms
 
 
 def _static_row(r: PredictionRunner, macs: int, opts: BenchOptions, env: dict) -> dict:
@@ -456,6 +501,18 @@ def format_markdown(rows: Sequence[dict], env: dict) -> str:
             out.append(f"| {r['display_name']} vs {display_name(r['twin'])} | {r['speedup']:.1f}x | "
                        f"{r['mac_reduction']:.1f}x | {r['mac_reduction_analytic']:.1f}x | "
                        f"{_fmt(r['mem_ratio'], '.2f')} | {_fmt(r['throughput_ratio'], '.1f', 'x')} |")
+    variants = [r for r in rows if r["continual"] and any(r.get(k) is not None for k in
+                                                         ("ms_one_person", "ms_bf16", "ms_int8"))]
+    if variants:
+        out += ["", "| Continual step, same rounds | float32, two persons (ms/pred) | one person present | bfloat16 | "
+                    "int8 |", "|---|---|---|---|---|"]
+        for r in variants:
+            one = (_fmt(r["ms_one_person"], ".2f") + (f" ({r['one_person_ratio']:.2f}x the time)"
+                                                      if r["one_person_ratio"] is not None else ""))
+            low = [_fmt(r[f"ms_{p}"], ".2f") + (f" ({r[f'{p}_speedup']:.2f}x faster)"
+                                                 if r[f"{p}_speedup"] is not None else "") for p in ("bf16", "int8")]
+            out.append(f"| {r['display_name']} | {_fmt(r['ms_per_prediction'], '.2f')} | {one} | {low[0]} | "
+                       f"{low[1]} |")
     mem = ("CUDA max allocated during one prediction, weights included" if env["device"].startswith("cuda") else
            "increase of a fresh child process's peak resident set over one prediction (weights, buffers, "
            "activations, allocator overhead)")

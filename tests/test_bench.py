@@ -109,6 +109,19 @@ def test_cli_json_has_required_fields(capsys):
     assert reg["speedup"] is None
     assert reg["macs_paper"] is None  # not the paper's 300-frame setting
     assert "torch" in err and "1 thread of" in err and "Traceback" not in err
+    # the step variants, timed in the same rounds: one person present, bfloat16, int8 (regular rows have none)
+    for key in ("ms_one_person", "one_person_ratio", "ms_bf16", "bf16_speedup", "ms_int8", "int8_speedup"):
+        assert cont[key] > 0 and reg[key] is None, key
+    assert cont["bf16_speedup"] == pytest.approx(cont["ms_per_prediction"] / cont["ms_bf16"], rel=0.5)
+
+
+def test_cli_variant_columns_can_be_left_out(capsys):
+    assert main(["--models", "costgcn_mod", "--format", "md", "--no-memory", "--precision", "fp32,int8",
+                 "--no-one-person", *TINY]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith("| CoST-GCN* | ") and "faster" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "–" and cells[3] == "–" and "x faster" in cells[4]  # one person and bf16 left out
 
 
 def test_cli_markdown_table(capsys):
@@ -155,6 +168,7 @@ def test_cli_kinetics_layout(capsys):
     (["--models", "stgcn_mod", "--window", "50"], "at least 81 frames"),
     (["--models", "costgcn", "--repeats", "0"], "expected at least 1"),
     (["--models", "costgcn", "--windows", "50,x"], "comma-separated whole numbers"),
+    (["--models", "costgcn", "--precision", "fp16"], "comma-separated list of fp32, bf16, int8"),
 ])
 def test_cli_user_errors_exit_2_without_traceback(argv, message, capsys):
     assert main(argv) == 2

@@ -3,9 +3,11 @@ on this machine.
 
     cognn-bench [--models LIST] [--layout ntu25|kinetics18] [--device cpu|cuda] [--batch B] [--repeats R]
                 [--threads N] [--format md|csv|json] [--plot FILE.png] [--windows 50,100,...,300] [--window 300]
-                [--no-memory] [--quick]
+                [--no-memory] [--precision fp32,bf16,int8] [--no-one-person] [--quick]
 
 ``--layout kinetics18`` measures the Kinetics-400 setting of the paper's Table V (18 joints, 400 classes).
+Every continual model is also timed, in the same rounds, with its second person slot empty (``ms_one_person``) and
+in each lower ``--precision`` (``ms_bf16``, ``ms_int8``, with speed-ups over its float32 step).
 
 The table goes to stdout; the header (versions, device, threads, load) is part of the ``md`` table and goes to stderr
 for ``csv`` and ``json``. Exit status: 0 done, 2 usage error, 130 interrupted.
@@ -34,6 +36,16 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _precisions(text: str) -> list[str]:
+    from ..nn.linear import PRECISIONS
+
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in values if v not in PRECISIONS]
+    if not values or bad:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(PRECISIONS)}, got {text!r}")
+    return list(dict.fromkeys(values))
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Measure regular and continual skeleton models side by side: "
                                 "parameters, MACs, latency, throughput and peak memory per prediction.")
@@ -59,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=positive_int, default=300, metavar="T",
                    help="frames per regular prediction and clip_frames of continual models (default 300)")
     p.add_argument("--no-memory", action="store_true", help="skip the per-model peak-memory child processes")
+    p.add_argument("--precision", type=_precisions, default=["fp32", "bf16", "int8"], metavar="LIST",
+                   help="step precisions to time continual models in, side by side in the same rounds (default "
+                        "fp32,bf16,int8; fp32 alone leaves the bf16/int8 columns out)")
+    p.add_argument("--no-one-person", action="store_true",
+                   help="leave out the one-person column (a continual model with its second person slot empty)")
     p.add_argument("--quick", action="store_true", help="short run for smoke tests: fewer rounds, small batch")
     return p
 
@@ -116,7 +133,9 @@ def _run(args: argparse.Namespace) -> int:
         opts = BenchOptions(models=models, device=args.device, batch=batch, rounds=args.repeats or
                             (2 if args.quick else 5), threads=threads, window=args.window,
                             round_seconds=0.05 if args.quick else 0.25, memory=not args.no_memory,
-                            layout=args.layout, num_classes=dataset_classes(args.layout))
+                            layout=args.layout, num_classes=dataset_classes(args.layout),
+                            precisions=[p for p in args.precision if p != "fp32"],
+                            one_person=not args.no_one_person)
         bar, update = _progress(sys.stderr.isatty())
         rows, env = run_benchmark(opts, update)
         if bar is not None:

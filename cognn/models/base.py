@@ -350,7 +350,7 @@ class CoSkeletonNet(SkeletonNet):
             head = fused[0]
             x = frame.permute(0, 3, 2, 1).reshape(n, m * v * c) * head["in_scale"] + head["in_shift"]
             x = x.view(n * m, v, c)
-            blank = ((frame.abs().amax(dim=(1, 2)) == 0).view(-1).tolist() if self.skip_blank
+            blank = ((frame.abs().amax(dim=(1, 2)) == 0).view(-1).tolist() if self.skip_blank and not frame.is_meta
                      else [False] * (n * m))  # (N·M,): all-zero person slots
             for i, (layer, lf) in enumerate(zip(self.layers.values(), fused[1:])):
                 x, blank = self._layer_step(i, layer, lf, x, replicate, blank, m)
