@@ -109,6 +109,7 @@ def test_cli_json_has_required_fields(capsys):
     assert reg["speedup"] is None
     assert reg["macs_paper"] is None  # not the paper's 300-frame setting
     assert "torch" in err and "1 thread of" in err and "Traceback" not in err
+    assert "cognn-bench: [1/" in err and "round 1/1" in err  # not a terminal: progress as plain lines
     # the step variants, timed in the same rounds: one person present, bfloat16, int8 (regular rows have none)
     for key in ("ms_one_person", "one_person_ratio", "ms_bf16", "bf16_speedup", "ms_int8", "int8_speedup"):
         assert cont[key] > 0 and reg[key] is None, key

@@ -100,10 +100,14 @@ def _check_plot_path(path: str) -> Path:
     return plot
 
 
-def _progress(enabled: bool):
-    """A tqdm bar on stderr when it is a terminal, else nothing."""
-    if not enabled:
-        return None, None
+def _progress(tty: bool):
+    """A tqdm bar on stderr when it is a terminal; otherwise (a pipe, a CI log, a terminal of width 0) one short line
+    per stage, so a long run is never silent."""
+    if not tty:
+        def lines(label: str, done: int, total: int) -> None:
+            print(f"{PROG}: [{done}/{total}] {label}", file=sys.stderr, flush=True)
+
+        return None, lines
     from tqdm import tqdm
 
     bar = tqdm(total=1, file=sys.stderr, leave=False, unit="step")
@@ -115,6 +119,13 @@ def _progress(enabled: bool):
         bar.refresh()
 
     return bar, update
+
+
+def _is_terminal() -> bool:
+    """stderr is a terminal wide enough for a bar."""
+    import shutil
+
+    return sys.stderr.isatty() and shutil.get_terminal_size((0, 0)).columns > 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -136,7 +147,7 @@ def _run(args: argparse.Namespace) -> int:
                             layout=args.layout, num_classes=dataset_classes(args.layout),
                             precisions=[p for p in args.precision if p != "fp32"],
                             one_person=not args.no_one_person)
-        bar, update = _progress(sys.stderr.isatty())
+        bar, update = _progress(_is_terminal())
         rows, env = run_benchmark(opts, update)
         if bar is not None:
             bar.close()
@@ -149,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
             plot_opts = BenchOptions(models=models, device=args.device, rounds=1 if args.quick else 3,
                                      threads=threads, round_seconds=opts.round_seconds, layout=opts.layout,
                                      num_classes=opts.num_classes)
-            bar, update = _progress(sys.stderr.isatty())
+            bar, update = _progress(_is_terminal())
             data = latency_vs_window(plot_opts, args.windows, update)
             try:
                 plot_latency(data, plot)
