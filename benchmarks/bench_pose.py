@@ -1,83 +1,108 @@
 #!/usr/bin/env python3
-"""Pose benchmark: MediaPipe pose ms/frame in VIDEO mode at 640x480, and mapping + slotting ms/frame.
+"""Pose speed and landmark quality per processing size and MediaPipe variant, on a real video (default: the 1080p
+workout clip ../shared/data/video/fanchiang_3-2.mp4).
 
-Usage: python benchmarks/bench_pose.py [VIDEO] [--frames N] [--size 640x480]
-(default video: ../shared/data/video/S001C001P001R001A001_rgb.avi, frames resized to the given size).
+    python benchmarks/bench_pose.py [VIDEO] [--frames 120] [--sizes 960,640,480,320] [--models full]
+
+Every setting runs :class:`cognn.pose.PoseTracker` (the one frame-to-skeleton path of cognn: resize to the
+processing size, MediaPipe in VIDEO mode, the NTU mapping, no smoothing) over the same decoded frames, the settings
+alternating frame by frame so machine noise falls on all alike. Reported per setting: pose ms per frame (median,
+p95), the share of frames with a person, and the landmark error against the reference setting (the first size of the
+first model): the median distance of the joints both found, in shoulder widths of the reference skeleton.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import platform
-import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "video" / "S001C001P001R001A001_rgb.avi"
+sys.path.insert(0, str(REPO))
+DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "video" / "fanchiang_3-2.mp4"
 
 
-def _stats(ms: list[float]) -> str:
-    q = np.percentile(ms, [50, 95])
-    return f"mean {statistics.fmean(ms):6.2f}  p50 {q[0]:6.2f}  p95 {q[1]:6.2f} ms  (n={len(ms)})"
+def _int_list(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+def _decode(path: Path, frames: int) -> tuple[list[np.ndarray], float]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    out = []
+    while len(out) < frames:
+        ok, picture = cap.read()
+        if not ok:
+            break
+        out.append(picture)
+    cap.release()
+    if not out:
+        raise SystemExit(f"bench_pose: no frame could be decoded from {path}")
+    return out, float(fps)
+
+
+def _shoulder_width(sk: np.ndarray) -> float:
+    """NTU joints 5 and 9 (1-based: left and right shoulder) of person 0, in the skeleton's units."""
+    return float(np.linalg.norm(sk[:, 4, 0] - sk[:, 8, 0]))
 
 
 def main(argv: list[str] | None = None) -> int:
-    import cv2
-    import mediapipe
+    p = argparse.ArgumentParser(prog="bench_pose", description=__doc__.split("\n\n")[0])
+    p.add_argument("video", nargs="?", default=str(DEFAULT_VIDEO))
+    p.add_argument("--frames", type=int, default=120)
+    p.add_argument("--sizes", type=_int_list, default=[960, 640, 480, 320], help="processing sizes (longer side)")
+    p.add_argument("--models", default="full", help="comma-separated pose variants or .task files (default full)")
+    args = p.parse_args(argv)
 
-    from cognn.pose import PersonSlots, PoseEstimator, iter_video_frames, people_to_layout
+    from cognn.bench import environment, header_line
+    from cognn.pose.smoothing import SmoothingConfig
+    from cognn.pose.tracker import PoseOptions, PoseTracker
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("video", nargs="?", type=Path, default=DEFAULT_VIDEO)
-    ap.add_argument("--frames", type=int, default=100)
-    ap.add_argument("--size", default="640x480", help="WxH the frames are resized to")
-    ap.add_argument("--repeat", type=int, default=200, help="passes over the frames for the mapping timing")
-    args = ap.parse_args(argv)
-    w, h = (int(v) for v in args.size.lower().split("x"))
-
-    print(f"device: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
-          f"load {os.getloadavg()[0]:.2f}; python {platform.python_version()}, numpy {np.__version__}, "
-          f"mediapipe {mediapipe.__version__}, opencv {cv2.__version__}")
-    frames = [(ts, cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA))
-              for _, ts, f in iter_video_frames(args.video, max_frames=args.frames)]
-    print(f"video: {args.video.name}, {len(frames)} frames resized to {w}x{h}")
-
-    people_per_frame = []
-    for num_poses in (1, 2):
-        with PoseEstimator(mode="video", num_poses=num_poses) as est:
-            est.process(frames[0][1], 0.0)  # warm-up
-            ms = []
-            cpu = time.process_time()
-            for ts, frame in frames:
-                t = time.perf_counter()
-                people = est.process(frame, 1.0 + ts)
-                ms.append(1000 * (time.perf_counter() - t))
-                if num_poses == 2:
-                    people_per_frame.append(people)
-            cpu_ms = 1000 * (time.process_time() - cpu) / len(frames)
-        print(f"pose VIDEO mode, num_poses={num_poses}: {_stats(ms)}; CPU time {cpu_ms:.2f} ms/frame (all threads)")
-
-    for layout in ("ntu25", "kinetics18"):
-        for translation in ((True, False) if layout == "ntu25" else (False,)):
-            slots = PersonSlots(2)
-            ms, cpu = [], []
-            for _ in range(args.repeat):
-                t, c = time.perf_counter(), time.process_time()
-                for people in people_per_frame:
-                    slots.update([p.centre() for p in people], [p.score for p in people])
-                    people_to_layout(people, layout, w, h, translation=translation)
-                ms.append(1000 * (time.perf_counter() - t) / len(people_per_frame))
-                cpu.append(1000 * (time.process_time() - c) / len(people_per_frame))
-            extra = f", root translation {'on' if translation else 'off'}" if layout == "ntu25" else ""
-            print(f"mapping + slotting ({layout}{extra}) per frame: {_stats(ms)}; best pass {min(ms):.3f} ms, "
-                  f"CPU time {statistics.fmean(cpu):.3f} ms")
-    persons = [len(p) for p in people_per_frame]
-    print(f"people per frame (num_poses=2): mean {statistics.fmean(persons):.2f}, max {max(persons)}")
+    pictures, fps = _decode(Path(args.video), args.frames)
+    h, w = pictures[0].shape[:2]
+    print(header_line(environment("cpu", 1)))
+    print(f"{Path(args.video).name}: {w}x{h}, {len(pictures)} frames at {fps:g} fps; pose per frame, no smoothing")
+    settings = [(m, s) for m in args.models.split(",") for s in args.sizes]
+    off = SmoothingConfig(enabled=False)
+    trackers = {k: PoseTracker("ntu25", 1, PoseOptions(model=k[0], max_side=k[1], smoothing=off)) for k in settings}
+    times: dict[tuple[str, int], list[float]] = {k: [] for k in settings}
+    skeletons: dict[tuple[str, int], list[np.ndarray | None]] = {k: [] for k in settings}
+    try:
+        for i, picture in enumerate(pictures):
+            order = settings[i % len(settings):] + settings[:i % len(settings)]
+            for k in order:
+                t0 = time.perf_counter()
+                pf = trackers[k].process(picture, i / fps)
+                times[k].append((time.perf_counter() - t0) * 1e3)
+                skeletons[k].append(pf.skeleton if pf.persons else None)
+    finally:
+        for t in trackers.values():
+            t.close()
+    ref = settings[0]
+    print(f"\n| Pose model | Processing size | ms/frame p50 | p95 | frames with a person | joint error vs "
+          f"{ref[0]} @ {ref[1]} (shoulder widths, median) |")
+    print("|---|---|---|---|---|---|")
+    for k in settings:
+        errs = []
+        for a, b in zip(skeletons[ref], skeletons[k]):
+            if a is None or b is None:
+                continue
+            found = np.any(a[:, :, 0] != 0, axis=0) & np.any(b[:, :, 0] != 0, axis=0)
+            width = _shoulder_width(a)
+            if found.any() and width > 0:
+                errs.append(float(np.median(np.linalg.norm(a[:, found, 0] - b[:, found, 0], axis=0))) / width)
+        seen = sum(s is not None for s in skeletons[k]) / len(pictures)
+        err = "reference" if k == ref else (f"{np.median(errs):.3f}" if errs else "–")
+        ms = np.asarray(times[k][2:])  # the first frames run the person detector
+        print(f"| {k[0]} | {k[1]} | {np.median(ms):.1f} | {np.percentile(ms, 95):.1f} | {seen:.0%} | {err} |")
+    print(f"\n(load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end)")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())
