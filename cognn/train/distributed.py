@@ -11,7 +11,7 @@ import torch.distributed as dist
 
 from ..errors import CognnError
 
-__all__ = ["DistEnv", "setup", "teardown", "all_reduce_sum", "barrier", "broadcast_object"]
+__all__ = ["DistEnv", "setup", "teardown", "all_reduce_sum", "barrier"]
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,3 @@ def barrier(env: DistEnv) -> None:
     """Wait for every rank."""
     if env.distributed:
         dist.barrier()
-
-
-def broadcast_object(obj, env: DistEnv):
-    """Rank 0's ``obj`` on every rank."""
-    if not env.distributed:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
