@@ -23,6 +23,7 @@ from PyQt6.QtCore import QObject, pyqtSignal, pyqtSlot
 
 from cognn.live.session import Session
 from cognn.sources import FrameSource
+from cognn.sources.stream import gap_of
 
 from .messages import USER_ERRORS, FrameItem, SourceInfo, SourceRequest, describe_error
 from .queue import Commands, FrameQueue
@@ -109,6 +110,11 @@ class CaptureWorker(QObject):
     @property
     def playing(self) -> bool:
         return self._playing
+
+    def source_status(self) -> str | None:
+        """What a live stream is doing while no frame comes ("reconnecting (attempt 2, lost 1.4 s ago)"), else None;
+        safe to call from the UI thread while this worker waits for a frame."""
+        return getattr(self._source, "status", None)
 
     @property
     def speed(self) -> float:
@@ -311,8 +317,13 @@ class CaptureWorker(QObject):
         item = FrameItem(source_id=info.source_id, epoch=self._epoch, frame=frame, layout=info.layout,
                          domain=info.domain, fps=info.fps, source_name=info.name, canvas_size=info.canvas_size)
         dropped = self.queue.dropped
-        if self.queue.put(item, drop=info.live, abort=self._abort_put):
+        # the first frame after a lost stream carries the gap (the session closes the events going on and restarts
+        # the model there): it waits for room and is taken before the next frame can push it out as stale
+        gap = info.live and gap_of(frame) is not None
+        if self.queue.put(item, drop=info.live and not gap, abort=self._abort_put):
             self.frames_sent += 1 - (self.queue.dropped - dropped)
+            while gap and len(self.queue) and not self._abort_put():
+                time.sleep(0.005)
 
     def _close(self) -> None:
         source, self._source, self._it = self._source, None, None

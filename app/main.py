@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "the skeletons, the top-k actions and the cost of every step.",
                 epilog=SHORTCUTS, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--camera", type=int, metavar="INDEX", help="open camera INDEX (0 is the default camera)")
+    src.add_argument("--camera", metavar="INDEX|DEVICE|URL", help="open a camera: an index (0 is the default camera), "
+                     "a device path (/dev/video0) or a stream URL (rtsp://..., http://... MJPEG)")
     src.add_argument("--source", metavar="FILE",
                      help="a video, an NTU .skeleton file, a Kinetics .json file or a cognn HDF5 recording/dataset")
     p.add_argument("--model", metavar="NAME", help="continual model name, e.g. costgcn_mod (default: the weights' "
@@ -79,8 +80,14 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         p.error(f"--frames must be at least 1, got {a.frames}")
     if a.top_k is not None and a.top_k < 1:
         p.error(f"--top-k must be at least 1, got {a.top_k}")
-    if a.camera is not None and a.camera < 0:
-        p.error(f"--camera must be a camera index >= 0, got {a.camera}")
+    if a.camera is not None:
+        from cognn.errors import CognnError
+        from cognn.sources.stream import parse_camera
+
+        try:
+            a.camera = parse_camera(a.camera)
+        except CognnError as e:
+            p.error(str(e))
     if a.screenshot is not None:
         if a.frames is None:
             p.error("--screenshot needs --frames N (how many frames to play first)")
@@ -88,7 +95,7 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         if not parent.is_dir():
             p.error(f"--screenshot: the folder {parent} does not exist")
     if a.frames is not None and a.source is None and a.camera is None:
-        p.error("--frames needs --source FILE or --camera INDEX")
+        p.error("--frames needs --source FILE or --camera INDEX|DEVICE|URL")
     if a.speed is not None and a.speed < 0:
         p.error(f"--speed must be >= 0, got {a.speed}")
 

@@ -31,7 +31,8 @@ def describe_error(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class SourceRequest:
-    """What to open: ``spec`` as :func:`cognn.sources.open_source` takes it (a path or a camera index)."""
+    """What to open: ``spec`` as :func:`cognn.sources.open_source` takes it (a path, a camera index, a device path
+    or a stream URL)."""
 
     spec: str | int
     skeleton_video: str | None = None
@@ -39,10 +40,16 @@ class SourceRequest:
 
     @property
     def live(self) -> bool:
-        return isinstance(self.spec, int)
+        """A camera or a stream (no end, no seeking)."""
+        from cognn.sources.stream import is_stream_spec
+
+        return isinstance(self.spec, int) or is_stream_spec(self.spec)
 
     def label(self) -> str:
-        return f"camera {self.spec}" if self.live else str(self.spec)
+        """The source as shown (a stream URL's password hidden)."""
+        from cognn.sources.stream import redact_url
+
+        return redact_url(self.spec) if self.live else str(self.spec)
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,12 @@ __all__ = ["ModelWorker", "build_session", "model_info"]
 
 
 def build_session(request: ModelRequest, mirror: bool = False) -> Session:
-    """The session for a request: its weights (a file or a bundled model's name, else the default for the layout)."""
+    """The session for a request: its weights (a file or a bundled model's name, else the default for the layout);
+    a step graph made by ``cognn-export`` (``.onnx``) runs in ONNX Runtime (docs/onnx.md)."""
     config = LiveConfig(persons="single" if request.per_person else "all", mirror=mirror)
+    backend = "onnx" if request.weights and str(request.weights).lower().endswith(".onnx") else "torch"
     return Session.from_weights(request.weights, model=request.model, layout=request.layout, config=config,
-                                top_k=request.top_k, classes=request.classes)
+                                top_k=request.top_k, classes=request.classes, backend=backend)
 
 
 def model_info(session: Session, request: ModelRequest) -> ModelInfo:

@@ -41,6 +41,9 @@ class VideoView(QWidget):
         self.message = "Open a video, a skeleton file or a camera (O)"
         self.persons_drawn = 0  # persons drawn by the last paint
         self.labels_drawn: list[str] = []  # person labels drawn by the last paint
+        self.banner_drawn: list[str] = []  # heads-up lines drawn by the last paint
+        #: a live source's state while no frame comes ("reconnecting ..."), drawn over the last picture
+        self.notice: str | None = None
         self.paints = 0
         #: the model's frame rate (warm-up is shown in seconds)
         self.fps = 30.0
@@ -56,9 +59,16 @@ class VideoView(QWidget):
     def reset(self, message: str = "") -> None:
         self.result = None
         self.top = []
+        self.notice = None
         self.viewport.reset()
         self.message = message
         self.update()
+
+    def set_notice(self, text: str | None) -> None:
+        """Show ``text`` (a stream reconnecting) over the picture until it is set to None."""
+        if text != self.notice:
+            self.notice = text
+            self.update()
 
     @staticmethod
     def _points(result: StepResult) -> np.ndarray | None:
@@ -132,7 +142,8 @@ class VideoView(QWidget):
         self.paints += 1
         if r is None:
             p.setPen(QColor(170, 170, 170))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.message)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.notice or self.message)
+            self.banner_drawn = [self.notice or self.message]
             p.end()
             return
         if r.image is not None and r.image_size is not None:
@@ -162,8 +173,14 @@ class VideoView(QWidget):
             lines.append(("untrained weights", QColor(255, 120, 120)))
         lines.append((f"frame {r.frame.index}  {r.frame.timestamp:.2f} s  persons {r.frame.persons}",
                       QColor(200, 200, 200)))
+        # what the user should do about the body in view ("step back: legs not visible"), and a lost stream
+        for text in dict.fromkeys(v.message for v in r.persons if v.present and v.message):
+            lines.append((text, QColor(255, 200, 80)))
+        if self.notice:
+            lines.append((self.notice, QColor(255, 140, 90)))
         overlay.draw_banner(p, QRectF(self.rect()).adjusted(8, 8, -8, -8), lines,
                             pixels=max(12, min(16, self.height() // 40)))
+        self.banner_drawn = [t for t, _ in lines]
         p.end()
 
     def resizeEvent(self, event) -> None:  # noqa: N802

@@ -110,6 +110,9 @@ class MainWindow(QMainWindow):
         self._arrivals: deque[float] = deque(maxlen=30)
         self.fps = 0.0
         self._closed = False
+        #: a live stream's state while it is lost ("reconnecting ..."), polled from the capture worker
+        self.stream_status: str | None = None
+        self._notice_until = 0.0
         app = QApplication.instance()
         if isinstance(app, QApplication) and app.property("cognn_theme") is None:
             apply_dark_theme(app)
@@ -138,6 +141,10 @@ class MainWindow(QMainWindow):
         self.model.set_view_size(self.view.width(), self.view.height())
         self.capture_thread = start_worker(self.capture, "cognn-capture")
         self.model_thread = start_worker(self.model, "cognn-model")
+        self._stream_timer = QTimer(self)
+        self._stream_timer.setInterval(200)
+        self._stream_timer.timeout.connect(self._poll_stream)
+        self._stream_timer.start()
 
     # -- construction -------------------------------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -503,11 +510,13 @@ class MainWindow(QMainWindow):
             self.events_list.takeItem(self.events_list.count() - 1)
         self.events += r.events
         for e in r.events:
-            self.events_list.addItem(f"P{e.person + 1}  {e.label}  {e.start:.1f}–{e.end:.1f} s  "
+            reps = f"  ×{e.reps}" if e.reps is not None else ""
+            self.events_list.addItem(f"P{e.person + 1}  {e.label}{reps}  {e.start:.1f}–{e.end:.1f} s  "
                                      f"(peak {percent(e.peak_score)})")
         self.open_events = r.open_events
         for person, e in sorted(r.open_events.items()):
-            self.events_list.addItem(f"P{person + 1}  {e.label}  {e.start:.1f} s…  (now)")
+            reps = f"  ×{e.reps}" if e.reps is not None else ""
+            self.events_list.addItem(f"P{person + 1}  {e.label}{reps}  {e.start:.1f} s…  (now)")
         self.events_list.scrollToBottom()
 
     def _clear_events(self) -> None:
@@ -529,10 +538,26 @@ class MainWindow(QMainWindow):
         if path:
             self.open_source(path)
 
+    def open_camera(self, value: str | int) -> bool:
+        """Open a camera: an index (``0``), a device path (``/dev/video0``) or a stream URL (``rtsp://...``,
+        ``http://...`` MJPEG); False (and an error shown) for anything else."""
+        from cognn.errors import CognnError
+        from cognn.sources.stream import parse_camera
+
+        try:
+            spec = parse_camera(value)
+        except CognnError as exc:
+            self.show_error(str(exc).replace("--camera ", "camera ", 1))
+            return False
+        self.open_source(spec)
+        return True
+
     def open_camera_dialog(self) -> None:
-        index, ok = QInputDialog.getInt(self, "Open camera", "Camera index:", 0, 0, 16)
-        if ok:
-            self.open_source(index)
+        last = self.settings.last_source or ""
+        text, ok = QInputDialog.getText(self, "Open camera", "Camera index (0), device (/dev/video0) or stream URL "
+                                        "(rtsp://…, http://…):", text=last[7:] if last.startswith("camera:") else "0")
+        if ok and text.strip():
+            self.open_camera(text.strip())
 
     def skeleton_video_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "RGB video to draw NTU skeleton replays on", "",
@@ -588,7 +613,8 @@ class MainWindow(QMainWindow):
         self.slider.setValue(0)
         for w in (self.step_button, self.speed_box):
             w.setEnabled(not live)
-        kind = "camera" if live else f"{info.num_frames or '?'} frames"
+        kind = ("stream" if isinstance(info.request.spec, str) else "camera") if live else \
+            f"{info.num_frames or '?'} frames"
         self.source_label.setText(f"{info.name}\n{info.layout} · {info.domain} · {info.fps:.1f} fps · {kind}")
         self.settings.last_source = f"camera:{info.request.spec}" if live else str(info.request.spec)
         self.statusBar().showMessage(f"opened {info.name}")
@@ -683,6 +709,14 @@ class MainWindow(QMainWindow):
         pred = r.prediction
         if pred is not None and pred.top:  # strided models predict every few frames: the bars keep the latest
             self.last_top, self._last_top1 = list(pred.top), r.top1
+        if r.step.gap is not None:  # the stream came back: say so for a few seconds
+            text = f"stream back after {r.step.gap:.1f} s" + (", model restarted" if r.step.reset else "")
+            self.statusBar().showMessage(text, 5000)
+            self.view.set_notice(text)
+            self._notice_until = now + 3.0
+        elif self._notice_until and now > self._notice_until and self.stream_status is None:
+            self._notice_until = 0.0
+            self.view.set_notice(None)
         self.view.set_result(r)
         self._show_events(r)
         self.bars.set_top(self.last_top)
@@ -714,6 +748,19 @@ class MainWindow(QMainWindow):
         else:
             self.position_label.setText(f"{r.frame.timestamp:8.2f} s")
         self.frame_shown.emit(r)
+
+    def _poll_stream(self) -> None:
+        """Show a live stream's reconnection while no frame comes (the capture worker waits in the source)."""
+        info = self.source_info
+        status = self.capture.source_status() if info is not None and info.live else None
+        if status == self.stream_status:
+            return
+        self.stream_status = status
+        if status is not None:
+            self.view.set_notice(status)
+            self.statusBar().showMessage(f"{info.name if info else 'stream'}: {status}")
+        elif not self._notice_until:
+            self.view.set_notice(None)
 
     def _on_view_resized(self, width: int, height: int) -> None:
         self.model.set_view_size(width, height)  # a plain call: the worker's thread runs no event loop

@@ -1,7 +1,7 @@
 """Throughput of the NTU ``.skeleton`` reader (files/s and MB/s, one process).
 
-Reports the median and best wall time per file and, on the last lines, the throughput from both wall-clock and process CPU
-time (the CPU figure is the per-core rate and is less disturbed by other load on the machine).
+Reports the median and best wall time per file and, on the last lines, the throughput from both wall-clock and
+process CPU time (the CPU figure is the per-core rate and is less disturbed by other load on the machine).
 
     python benchmarks/bench_ntu_reader.py [FILES_OR_DIRS ...] [--repeat N] [--to-array]
 

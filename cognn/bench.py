@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -52,7 +53,8 @@ ROW_FIELDS = ("model", "display_name", "continual", "twin", "frames_per_predicti
               "ms_per_prediction", "ms_p95", "cpu_ms_per_prediction", "timed_predictions", "predictions_per_s",
               "throughput", "throughput_batch", "peak_mem_mb", "speedup", "mac_reduction", "mac_reduction_analytic",
               "mem_ratio", "throughput_ratio", "layout", "device", "device_name", "threads", "torch",
-              "ms_one_person", "one_person_ratio", "ms_bf16", "bf16_speedup", "ms_int8", "int8_speedup")
+              "ms_one_person", "one_person_ratio", "ms_bf16", "bf16_speedup", "ms_int8", "int8_speedup",
+              "ms_onnx", "onnx_ratio", "onnxruntime")
 
 #: the step variants a continual model is also timed in (same rounds): lower precisions and one person present
 VARIANT_PRECISIONS = ("bf16", "int8")
@@ -80,6 +82,8 @@ class BenchOptions:
     precisions: Sequence[str] = VARIANT_PRECISIONS
     #: also time a continual model with its second person slot empty (``ms_one_person``)
     one_person: bool = True
+    #: also time each continual model's exported step in ONNX Runtime (``ms_onnx``, ``onnx_ratio``; CPU only)
+    onnx: bool = False
 
 
 def dataset_classes(layout: str) -> int:
@@ -187,6 +191,45 @@ class PredictionRunner:
         c0, t0 = time.process_time(), time.perf_counter()
         self()
         _sync(self.device)
+        t1, c1 = time.perf_counter(), time.process_time()
+        self.last_cpu = c1 - c0
+        return t1 - t0
+
+
+class OnnxRunner:
+    """A continual runner's model exported (:mod:`cognn.export`) and stepped in ONNX Runtime the way the runner steps
+    PyTorch: ``stride`` frames per call, ending on a prediction, from a warm state."""
+
+    def __init__(self, runner: PredictionRunner, threads: int) -> None:
+        from .export.build import export_model
+        from .export.runtime import OnnxStep
+
+        self.name = runner.name
+        self.variant = "onnx"
+        result = export_model(cast(CoSkeletonNet, runner.model))
+        self.step = OnnxStep(model=result.model, description=result.description, threads=threads,
+                             warm_start=True, batch=runner.batch)
+        self.frames = [f.detach().cpu().numpy() for f in runner.frames]
+        self.times: list[float] = []
+        self.cpu_times: list[float] = []
+        self.last_cpu = 0.0
+        self.step.clean_state()
+        for _ in range(self.step.receptive_field + self.step.stride):
+            if self.step.step(self.frames[0]) is not None:
+                return
+        raise RuntimeError(f"{self.name}: the exported step gave no prediction within its receptive field")
+
+    def __call__(self) -> None:
+        y = None
+        for f in self.frames:
+            y = self.step.step(f)
+        if y is None:
+            raise RuntimeError(f"{self.name}: a stride of ONNX steps ended without a prediction")
+
+    def timed(self) -> float:
+        """One call; its wall time in seconds (its process CPU time goes to :attr:`last_cpu`)."""
+        c0, t0 = time.process_time(), time.perf_counter()
+        self()
         t1, c1 = time.perf_counter(), time.process_time()
         self.last_cpu = c1 - c0
         return t1 - t0
@@ -354,10 +397,15 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> tuple
         rows.append(_static_row(r, counted.macs, opts, env))
     variants = _variant_runners(lat, opts, dev)  # timed in the same rounds as the models themselves
     estimates += [warm_up(v, 10, 2 * opts.round_seconds) for _, v in variants]
+    onnx_runs = _onnx_runners(lat, opts, threads)
+    estimates += [warm_up(cast(Any, o), 10, 2 * opts.round_seconds) for _, o in onnx_runs]
     tick("counted MACs, warmed up")
-    round_robin(lat + [v for _, v in variants], opts.rounds, opts.round_seconds, estimates, tick)
+    timed: list[Any] = [*lat, *(v for _, v in variants), *(o for _, o in onnx_runs)]  # same calls, same rounds
+    round_robin(timed, opts.rounds, opts.round_seconds, estimates, tick)
     for i, v in variants:
         _variant_columns(rows[i], float(np.median(lat[i].times)) * 1e3, v)
+    for i, o in onnx_runs:
+        _onnx_columns(rows[i], float(np.median(lat[i].times)) * 1e3, o)
 
     tput = [PredictionRunner(n, dev, batch, opts.window, model=r.model) for n, r in zip(models, lat)]
     tp_estimates = [warm_up(t, 3, 2 * opts.round_seconds, None if t.continual else e * batch)
@@ -374,7 +422,7 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> tuple
         row["predictions_per_s"] = 1e3 / row["ms_per_prediction"]
         row["throughput"] = batch / float(np.median(t.times))
         row["throughput_batch"] = batch
-    del lat, tput, variants
+    del lat, tput, variants, onnx_runs
     if opts.memory:  # children measure their own peak, so two can run at once without disturbing each other
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = {pool.submit(_peak_memory, row["model"], opts, threads): row for row in rows}
@@ -412,6 +460,23 @@ def _variant_columns(row: dict, base_ms: float, v: PredictionRunner) -> None:
         row["ms_one_person"], row["one_person_ratio"] = ms, ms / base_ms
     else:
         row[f"ms_{v.variant}"], row[f"{v.variant}_speedup"] = ms, base_ms / ms
+
+
+def _onnx_runners(lat: Sequence[PredictionRunner], opts: BenchOptions, threads: int) -> list[tuple[int, OnnxRunner]]:
+    """With ``opts.onnx``: each continual model's exported step in ONNX Runtime (index into ``lat``)."""
+    if not opts.onnx:
+        return []
+    if opts.device != "cpu":
+        raise CognnError("the ONNX Runtime column times the CPU provider; run it with --device cpu")
+    return [(i, OnnxRunner(r, threads)) for i, r in enumerate(lat) if r.continual]
+
+
+def _onnx_columns(row: dict, base_ms: float, o: OnnxRunner) -> None:
+    """The exported step's median time per prediction and its ratio to the PyTorch step of the same rounds."""
+    import onnxruntime
+
+    ms = float(np.median(o.times)) * 1e3
+    row["ms_onnx"], row["onnx_ratio"], row["onnxruntime"] = ms, ms / base_ms, onnxruntime.__version__
 
 
 def _static_row(r: PredictionRunner, macs: int, opts: BenchOptions, env: dict) -> dict:
@@ -513,6 +578,13 @@ def format_markdown(rows: Sequence[dict], env: dict) -> str:
                                                  if r[f"{p}_speedup"] is not None else "") for p in ("bf16", "int8")]
             out.append(f"| {r['display_name']} | {_fmt(r['ms_per_prediction'], '.2f')} | {one} | {low[0]} | "
                        f"{low[1]} |")
+    onnx_rows = [r for r in rows if r.get("ms_onnx") is not None]
+    if onnx_rows:
+        out += ["", f"| Continual step, same rounds | PyTorch {env['torch']} (ms/pred) | ONNX Runtime "
+                    f"{onnx_rows[0]['onnxruntime']} (ms/pred) | ONNX Runtime / PyTorch |", "|---|---|---|---|"]
+        for r in onnx_rows:
+            out.append(f"| {r['display_name']} | {_fmt(r['ms_per_prediction'], '.2f')} | {_fmt(r['ms_onnx'], '.2f')} "
+                       f"| {_fmt(r['onnx_ratio'], '.2f', 'x the time')} |")
     mem = ("CUDA max allocated during one prediction, weights included" if env["device"].startswith("cuda") else
            "increase of a fresh child process's peak resident set over one prediction (weights, buffers, "
            "activations, allocator overhead)")

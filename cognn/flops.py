@@ -151,9 +151,9 @@ def analytic_macs(model: SkeletonNet, window: int = 300, conv_taps: str = "every
     continual = isinstance(model, CoSkeletonNet)
     every_frame = continual and conv_taps == "every_frame"
     pos = model.layout.num_joints * model.num_persons
-    t: float = model.stride if continual else window
+    t: float = model.stride if isinstance(model, CoSkeletonNet) else window
     total = bn_macs(model.in_channels, t * pos)  # data_bn: one scale and shift per value
-    for block in model.layers.values():
+    for block in model.blocks():
         if continual:
             t_out = t / block.stride
         else:

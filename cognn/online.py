@@ -13,19 +13,23 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from .data.conventions import MODES, Convention, FramePrep, convention, convention_for, preprocess_mode
 from .domains import LAYOUT_DOMAIN
-from .errors import CognnError
+from .errors import CognnError, InputFileError
+from .layouts import Layout
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["Prediction", "Stream", "OnlineRecognizer", "UntrainedWeightsWarning", "PREPROCESS_MODES",
-           "preprocess_mode", "DEFAULT_UNTRAINED_MODEL"]
+           "preprocess_mode", "DEFAULT_UNTRAINED_MODEL", "StepBackend", "BACKENDS"]
+
+#: where the model step runs: PyTorch (the continual model itself) or ONNX Runtime (an exported step, no torch)
+BACKENDS = ("torch", "onnx")
 
 #: preprocessing modes (see :mod:`cognn.data.conventions`)
 PREPROCESS_MODES = MODES
@@ -35,6 +39,42 @@ DEFAULT_UNTRAINED_MODEL = "costgcn_mod"
 
 class UntrainedWeightsWarning(UserWarning):
     """Issued when the recognizer runs a model without trained weights (its predictions mean nothing)."""
+
+
+@runtime_checkable
+class StepBackend(Protocol):
+    """A continual step that runs without torch (:class:`cognn.export.runtime.OnnxStep`): what
+    :class:`OnlineRecognizer` needs of a model besides a torch module's ``forward_step``."""
+
+    name: str
+    display_name: str
+    num_classes: int
+    in_channels: int
+    num_persons: int
+    layout: Layout
+    receptive_field: int
+    delay: int
+    warm_start: bool
+
+    @property
+    def steps_seen(self) -> int:
+        """Frames fed since the last :meth:`clean_state`."""
+
+    @property
+    def ready(self) -> bool:
+        """The latest prediction is exact."""
+
+    def step(self, frame: np.ndarray) -> np.ndarray | None:
+        """Feed one frame ``(1, C, V, M)``; logits ``(1, K)`` when a prediction is released, else None."""
+
+    def clean_state(self) -> None:
+        """Forget every frame (reset the stream)."""
+
+    def get_state(self, copy: bool = True) -> Any:
+        """The stream's state, for :meth:`set_state`."""
+
+    def set_state(self, state: Any) -> None:
+        """Continue from a state of :meth:`get_state`."""
 
 
 @dataclass
@@ -60,6 +100,9 @@ class Prediction:
     has_weights: bool
     #: True when this step released no new output and ``probs`` is the latest one, held (strided models, warm-up)
     held: bool = False
+    #: True when ``probs`` is a regular model's answer: ``ready``, or during warm-up a model in early mode ``exact``
+    #: (the regular model on the frames seen so far); events and repetition counts use only these
+    exact: bool = False
 
 
 class Stream:
@@ -122,22 +165,32 @@ class OnlineRecognizer:
 
     weights_path: Path | None = None
 
-    def __init__(self, model: torch.nn.Module, classes: Sequence[str], *, top_k: int = 5, warm_start: bool = True,
+    def __init__(self, model: torch.nn.Module | StepBackend, classes: Sequence[str], *, top_k: int = 5,
+                 warm_start: bool = True,
                  device: str | torch.device = "cpu", has_weights: bool = True, preprocess: str | None = None,
                  modality: str = "joint", description: str | None = None,
                  meta: dict[str, Any] | None = None, subset: Sequence[str] | None = None) -> None:
-        if not hasattr(model, "forward_step"):
+        #: the step runs in PyTorch (a continual model) or in a :class:`StepBackend` (ONNX Runtime, no torch)
+        self.backend = "torch" if hasattr(model, "forward_step") else "onnx"
+        if self.backend == "onnx" and not isinstance(model, StepBackend):
             raise CognnError(f"{getattr(model, 'name', type(model).__name__)} is not a continual model; online "
                              "recognition steps frame by frame (use its continual twin, e.g. costgcn_mod)")
+        net: Any = model  # a CoSkeletonNet or a StepBackend: the attributes below are common to both
         classes = [str(c) for c in classes]
-        if len(classes) != model.num_classes:
-            raise CognnError(f"{len(classes)} class names for a model with {model.num_classes} classes")
+        if len(classes) != net.num_classes:
+            raise CognnError(f"{len(classes)} class names for a model with {net.num_classes} classes")
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
-        import torch
+        self.device: Any
+        self.model: Any
+        if self.backend == "torch":
+            import torch
 
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+            self.device = torch.device(device)
+            self.model = net.to(self.device).eval()
+        else:
+            self.device = str(device)
+            self.model = net
         self.model.warm_start = bool(warm_start)
         #: every class of the model; :attr:`classes` are those shown (a subset when one is given)
         self.all_classes = classes
@@ -145,7 +198,7 @@ class OnlineRecognizer:
         self.classes = classes if self._subset is None else [classes[i] for i in self._subset]
         self.top_k = min(int(top_k), len(self.classes))
         self.has_weights = bool(has_weights)
-        self.layout = model.layout
+        self.layout = net.layout
         #: the checkpoint's metadata (empty for a model given in memory)
         self.meta: dict[str, Any] = dict(meta or getattr(model, "checkpoint_meta", None) or {})
         self.domain = str(self.meta.get("domain") or LAYOUT_DOMAIN[self.layout.name])
@@ -167,7 +220,8 @@ class OnlineRecognizer:
     @classmethod
     def from_weights(cls, weights: str | Path | None = None, *, model: str | None = None, layout: str | None = None,
                      top_k: int = 5, device: str | torch.device = "cpu", warm_start: bool = True,
-                     subset: Sequence[str] | None = None) -> "OnlineRecognizer":
+                     subset: Sequence[str] | None = None, backend: str = "torch",
+                     precision: str | None = None) -> "OnlineRecognizer":
         """A recognizer for a checkpoint (any family cognn reads, or a bundled model's short name) or, with
         ``weights=None``, for the default entry of ``weights/manifest.json`` (for ``model`` / ``layout`` if given).
         A regular model is loaded into its continual twin; ``subset`` restricts the classes shown.
@@ -175,7 +229,28 @@ class OnlineRecognizer:
         Without trained weights an untrained model is built (``model`` or costgcn_mod) with ``has_weights=False``
         and an :class:`UntrainedWeightsWarning`. Raises :class:`~cognn.errors.InputFileError` for an unreadable
         weights file and ValueError for unknown names.
+
+        ``backend="onnx"`` runs a step graph made by ``cognn-export`` (``weights``: its ``.onnx`` file) in ONNX
+        Runtime, importing no torch. ``precision`` (torch backend): the step's products in ``fp32`` (default),
+        ``bf16`` or ``int8`` (:meth:`cognn.models.CoSkeletonNet.set_precision`); an ONNX step keeps the precision
+        it was exported in.
         """
+        if backend not in BACKENDS:
+            raise CognnError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        if backend == "onnx":
+            return cls._from_onnx(weights, model=model, layout=layout, top_k=top_k, warm_start=warm_start,
+                                  subset=subset, precision=precision)
+        rec = cls._from_torch(weights, model=model, layout=layout, top_k=top_k, device=device,
+                              warm_start=warm_start, subset=subset)
+        if precision is not None:
+            rec.model.set_precision(precision)
+            rec.description = rec._describe(rec.weights_path)
+        return rec
+
+    @classmethod
+    def _from_torch(cls, weights: str | Path | None, *, model: str | None, layout: str | None, top_k: int,
+                    device: str | torch.device, warm_start: bool,
+                    subset: Sequence[str] | None) -> "OnlineRecognizer":
         from .models import spec, twin
 
         if model is not None and not spec(model).continual:
@@ -192,6 +267,33 @@ class OnlineRecognizer:
                                   warm_start=warm_start, subset=subset)
         return cls._untrained(model, layout, entry, top_k=top_k, device=device, warm_start=warm_start,
                               subset=subset)
+
+    @classmethod
+    def _from_onnx(cls, weights: str | Path | None, *, model: str | None, layout: str | None, top_k: int,
+                   warm_start: bool, subset: Sequence[str] | None, precision: str | None) -> "OnlineRecognizer":
+        """A recognizer running an exported step graph in ONNX Runtime (no torch is imported)."""
+        from .export.runtime import OnnxStep
+
+        if weights is None:
+            raise CognnError("the onnx backend runs a step graph made by cognn-export: give its .onnx file as the "
+                             "weights (cognn-export WEIGHTS OUT.onnx makes one)")
+        path = Path(weights).expanduser()
+        if path.is_file() and path.suffix.lower() != ".onnx":
+            raise InputFileError(path, "is not an ONNX step graph; the onnx backend runs the .onnx file that "
+                                       f"cognn-export makes (cognn-export {path} OUT.onnx)")
+        step = OnnxStep.load(path, warm_start=warm_start)
+        if model is not None and model not in (step.name, step.name[2:]):
+            raise InputFileError(path, f"holds the step of {step.name}, not of {model}")
+        if layout is not None and layout != step.layout.name:
+            raise InputFileError(path, f"is for layout {step.layout.name} but {layout} was asked for")
+        if precision is not None and precision != step.precision:
+            raise InputFileError(path, f"was exported in {step.precision}; an ONNX step keeps its export "
+                                       "precision (export again with --precision, or use the torch backend)")
+        rec = cls(step, step.classes, top_k=top_k, warm_start=warm_start, has_weights=True,
+                  modality=str(step.meta.get("modality") or "joint"), meta=step.meta, subset=subset)
+        rec.weights_path = path
+        rec.description = rec._describe(path)
+        return rec
 
     @classmethod
     def _from_file(cls, path: Path, entry: Any, *, model: str | None, layout: str | None, top_k: int,
@@ -247,7 +349,7 @@ class OnlineRecognizer:
     # -- facts -------------------------------------------------------------------------------------------------------
     @property
     def model_name(self) -> str:
-        return str(self.model.spec.name)
+        return str(self.model.spec.name) if self.backend == "torch" else str(self.model.name)
 
     @property
     def receptive_field(self) -> int:
@@ -260,14 +362,21 @@ class OnlineRecognizer:
         return self.receptive_field if self.model.warm_start else int(self.model.delay) + 1
 
     def _describe(self, path: Path | None) -> str:
-        from .models import display_name
+        if self.backend == "torch":
+            from .models import display_name
 
+            shown_name = display_name(self.model_name)
+            precision = str(getattr(self.model, "precision", "fp32"))
+            run = "" if precision == "fp32" else f" ({precision} products)"
+        else:
+            shown_name = self.model.display_name
+            run = f" (ONNX Runtime, {getattr(self.model, 'precision', 'fp32')})"
         shown = (f"{len(self.all_classes)} classes" if self._subset is None
                  else f"{len(self.classes)} of {len(self.all_classes)} classes shown")
-        what = f"{display_name(self.model_name)} ({self.model_name}, {self.layout.name}, {shown})"
+        what = f"{shown_name} ({self.model_name}, {self.layout.name}, {shown})"
         if not self.has_weights:
             return f"{what} with UNTRAINED weights: predictions are meaningless"
-        return f"{what}, weights {path.name if path is not None else 'given in memory'}"
+        return f"{what}, weights {path.name if path is not None else 'given in memory'}{run}"
 
     # -- streams -----------------------------------------------------------------------------------------------------
     def new_stream(self) -> Stream:
@@ -279,7 +388,7 @@ class OnlineRecognizer:
         if stream is self._active:
             return
         if self._active is not None:
-            self._active.model_state = self.model.get_state()
+            self._active.model_state = self.model.get_state(copy=False)  # handed over: set_state follows
         if stream.model_state is None:
             self.model.clean_state()
         else:
@@ -319,12 +428,8 @@ class OnlineRecognizer:
         if not np.isfinite(raw).all():
             raw = np.where(np.isfinite(raw), raw, np.float32(0.0))
         x = s.prep(raw)
-        import torch
-
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            y = self.model.forward_step(torch.from_numpy(np.ascontiguousarray(x))[None].to(self.device))
-            logits = None if y is None else y[0].float().cpu().numpy()
+        logits = self._step_model(x)
         model_ms = 1000.0 * (time.perf_counter() - t0)
         s.steps += 1
         fresh = False
@@ -347,7 +452,24 @@ class OnlineRecognizer:
                           persons=persons, ready=bool(self.model.ready),
                           warmup=(min(seen, self.frames_to_ready), self.frames_to_ready), top=top,
                           probs=None if probs is None else probs.copy(), model_ms=model_ms, pose_ms=None,
-                          has_weights=self.has_weights, held=probs is not None and not fresh)
+                          has_weights=self.has_weights, held=probs is not None and not fresh,
+                          exact=bool(self.model.ready) or (probs is not None and self._early_exact))
+
+    @property
+    def _early_exact(self) -> bool:
+        """The model answers exactly while it warms up (early mode ``exact`` with warm start)."""
+        return getattr(self.model, "early_mode", None) == "exact" and bool(getattr(self.model, "warm_start", False))
+
+    def _step_model(self, x: np.ndarray) -> np.ndarray | None:
+        """The model step on one preprocessed frame ``(C, V, M)``: its logits ``(K,)``, or None."""
+        if self.backend == "onnx":
+            y = self.model.step(np.ascontiguousarray(x, np.float32)[None])
+            return None if y is None else np.asarray(y[0], np.float32)
+        import torch
+
+        with torch.inference_mode():
+            y = self.model.forward_step(torch.from_numpy(np.ascontiguousarray(x))[None].to(self.device))
+            return None if y is None else y[0].float().cpu().numpy()
 
 
 def _subset_indices(classes: list[str], subset: Sequence[str] | None) -> np.ndarray | None:

@@ -8,8 +8,8 @@ pixels (NaN where unknown), as every :class:`cognn.sources.SkeletonFrame` carrie
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -260,7 +260,7 @@ class VideoRenderer:
             self._writer = None
         self._out.abort()
 
-    def __enter__(self) -> "VideoRenderer":
+    def __enter__(self) -> VideoRenderer:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:

@@ -8,17 +8,16 @@ import pytest
 pytest.importorskip("PyQt6")
 pytest.importorskip("pytestqt")
 
+from cognn_app.main import main  # noqa: E402
+from cognn_app.overlay import fit_rect  # noqa: E402
+from cognn_app.queue import FrameQueue  # noqa: E402
+from cognn_app.settings import AppSettings  # noqa: E402
+from cognn_app.window import MainWindow  # noqa: E402
+from helpers import shared_data  # noqa: E402
 from PyQt6.QtCore import QRectF, Qt, QThread  # noqa: E402
 from PyQt6.QtGui import QImage  # noqa: E402
 
-from helpers import shared_data  # noqa: E402
-
 from cognn.live.session import warmup_text  # noqa: E402
-from cognn_app.main import main  # noqa: E402
-from cognn_app.overlay import fit_rect  # noqa: E402
-from cognn_app.settings import AppSettings  # noqa: E402
-from cognn_app.window import MainWindow  # noqa: E402
-from cognn_app.queue import FrameQueue  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # untrained weights: the UI says so
 

@@ -7,9 +7,9 @@ kept the settled output of the blank slot).
 """
 import pytest
 import torch
+from helpers import randomise
 
 from cognn import models
-from helpers import randomise
 
 TOL = 1e-5
 

@@ -25,7 +25,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch.testing import assert_close
 
-from cognn.checkpoints import (FORMAT, Checkpoint, detect_family, load_model, read_checkpoint, save_checkpoint)
+from cognn.checkpoints import FORMAT, Checkpoint, detect_family, load_model, read_checkpoint, save_checkpoint
 from cognn.errors import InputFileError
 from cognn.layouts import spatial_partition
 from cognn.models import CoSkeletonNet, build

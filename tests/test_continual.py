@@ -10,10 +10,10 @@
 """
 import pytest
 import torch
+from helpers import randomise
 
 from cognn import models
 from cognn.nn.temporal import TemporalConv, TemporalRing
-from helpers import randomise
 
 TOL = 1e-4
 

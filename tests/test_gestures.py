@@ -9,12 +9,11 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import REPO, shared_data
 
 from cognn.checkpoints import load_model
-from cognn.synth import CLASSES, generate_clip
 from cognn.data.transforms import pre_normalization
-
-from helpers import REPO, shared_data
+from cognn.synth import CLASSES, generate_clip
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 

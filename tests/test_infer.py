@@ -19,7 +19,7 @@ from cognn.data.store import DatasetWriter, load_recording
 CLIP = 84  # receptive field of the test model (costgcn_mod with clip_frames=84)
 CLASSES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
 FIELDS = {"source", "frame", "timestamp", "persons", "ready", "held", "label", "label_score", "top", "model_ms",
-          "pose_ms", "latency_ms", "model", "weights_trained"}
+          "pose_ms", "latency_ms", "model", "weights_trained", "steady", "reps", "body", "gap", "reset"}
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +238,8 @@ def test_csv_has_the_same_fields_flattened(capsys, weights, tmp_path):
     assert len(rows) == len(records) == 25
     assert list(rows[0]) == ["source", "frame", "timestamp", "persons", "ready", "held", "label", "label_score",
                              "model_ms", "pose_ms", "latency_ms", "model", "weights_trained", "top1_label",
-                             "top1_score", "top2_label", "top2_score", "top3_label", "top3_score"]
+                             "top1_score", "top2_label", "top2_score", "top3_label", "top3_score",
+                             "steady", "reps", "body", "gap", "reset"]  # later fields last: no column moves
     for row, rec in zip(rows, records):
         assert int(row["frame"]) == rec["frame"] and row["ready"] == str(rec["ready"]).lower()
         assert [row[f"top{i}_label"] for i in (1, 2, 3)] == [t["label"] for t in rec["top"]]

@@ -10,15 +10,29 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
-
 from helpers import shared_data
 
 from cognn.domains import CAMERA3D, IMAGE2D
 from cognn.errors import InputFileError
-from cognn.live import (UNCERTAIN, DomainMismatchError, Event, EventSegmenter, LabelConfig, PersonRecognizers,
-                        PersonTracker, Resampler, SteadyLabeler, check_domain, events_of_recording, label_anchor,
-                        mirror_draw_px, read_events, resample_sequence, segment_labels, write_events)
+from cognn.live import (
+    UNCERTAIN,
+    DomainMismatchError,
+    Event,
+    EventSegmenter,
+    LabelConfig,
+    PersonRecognizers,
+    PersonTracker,
+    Resampler,
+    SteadyLabeler,
+    check_domain,
+    events_of_recording,
+    label_anchor,
+    mirror_draw_px,
+    read_events,
+    resample_sequence,
+    segment_labels,
+    write_events,
+)
 from cognn.live.labels import RAW_LABELS, count_switches
 from cognn.live.session import LiveConfig, Session
 from cognn.pose import OneEuroFilter, PoseOptions, SmoothingConfig, mediapipe_to_domain
@@ -290,7 +304,8 @@ def test_people_get_separate_states_and_leave(recognizer, two_people):
         assert all(not p.present for p in people.step(empty.skeleton, empty.timestamp, empty.index))  # held
         gone += people.left
     assert sorted(gone) == sorted(ids) and people.ids == []
-    back = people.step(frames[-1].skeleton, frames[-1].timestamp + 1.0, frames[-1].index)  # someone comes back: a new id and a fresh state
+    # someone comes back: a new id and a fresh state
+    back = people.step(frames[-1].skeleton, frames[-1].timestamp + 1.0, frames[-1].index)
     assert back and {p.person for p in back}.isdisjoint(first) and all(p.prediction.warmup[0] == 1 for p in back)
     people.reset()  # new source / seek
     assert people.ids == [] and people.tracker.tracks == {}

@@ -71,8 +71,8 @@ def test_reference_key_names():
     keys = set(models.build("stgcn").state_dict())
     for k in ("data_bn.running_mean", "layers.layer1.gcn.A", "layers.layer1.gcn.graph_attn",
               "layers.layer1.gcn.g_conv.2.weight", "layers.layer1.gcn.gcn_residual.1.running_var",
-              "layers.layer5.residual.t_conv.weight", "layers.layer8.residual.bn.bias", "layers.layer10.tcn.t_conv.bias",
-              "fc.weight"):
+              "layers.layer5.residual.t_conv.weight", "layers.layer8.residual.bn.bias",
+              "layers.layer10.tcn.t_conv.bias", "fc.weight"):
         assert k in keys, k
     skeys = set(models.build("str").state_dict())
     for k in ("layers.layer4.gcn.A", "layers.layer4.gcn.data_bn.weight", "layers.layer4.gcn.bn.weight",

@@ -16,7 +16,7 @@ from cognn.data.transforms import OnlineNormalizer
 from cognn.errors import CognnError, InputFileError
 from cognn.models import build
 from cognn.online import OnlineRecognizer, UntrainedWeightsWarning, preprocess_mode
-from cognn.sources import SkeletonFrame, expand_inputs, open_source
+from cognn.sources import expand_inputs, open_source
 
 torch.set_num_threads(1)
 CLIP = 84  # a short receptive field keeps the tests fast: costgcn_mod with clip_frames=84 sees 84 frames

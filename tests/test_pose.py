@@ -14,10 +14,25 @@ import pytest
 
 from cognn.errors import InputFileError
 from cognn.layouts import KINETICS18, NTU25
-from cognn.pose import (KINETICS18_FROM_MP, MODEL_ENV_VAR, NTU25_FROM_MP, PersonPose, PersonSlots, PoseEstimator,
-                        arrange, default_model_path, estimate_root_translation, extract_skeletons, iter_video_frames,
-                        load_image, mediapipe_to_kinetics18, mediapipe_to_ntu25, normalize_kinetics,
-                        ntu25_visibility, resolve_model_path)
+from cognn.pose import (
+    KINETICS18_FROM_MP,
+    MODEL_ENV_VAR,
+    NTU25_FROM_MP,
+    PersonPose,
+    PersonSlots,
+    PoseEstimator,
+    arrange,
+    default_model_path,
+    estimate_root_translation,
+    extract_skeletons,
+    iter_video_frames,
+    load_image,
+    mediapipe_to_kinetics18,
+    mediapipe_to_ntu25,
+    normalize_kinetics,
+    ntu25_visibility,
+    resolve_model_path,
+)
 from cognn.pose.mapping import mp_world_to_ntu_axes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,7 +182,7 @@ def test_pose_on_a_few_frames_of_each_video(image_estimator):
     assert videos
     for video in videos:
         found = 0
-        for i, ts, frame in iter_video_frames(video, max_frames=6):
+        for i, _ts, frame in iter_video_frames(video, max_frames=6):
             if i % 5:
                 continue
             people = image_estimator.process(frame)

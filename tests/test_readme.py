@@ -34,7 +34,7 @@ def _examples() -> list[str]:
 def _inputs_present(argv: list[str], cwd: Path) -> bool:
     """True when every input path of the command exists (outputs and option values that are not paths aside)."""
     skip_next = False
-    for i, arg in enumerate(argv[1:], 1):
+    for arg in argv[1:]:
         if skip_next:
             skip_next = False
             continue

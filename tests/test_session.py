@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from helpers import randomise, shared_data
+from helpers import REPO, randomise, shared_data
 
 from cognn.data.store import RecordingWriter, load_recording
 from cognn.live.events import Event, events_of_recording, recorded
@@ -158,8 +158,9 @@ def _stop(workers, threads):
 
 def test_app_workers_record_what_cognn_infer_replays(qtbot, weights, tmp_path, capsys):
     pytest.importorskip("PyQt6")
-    from cognn.cli.infer import main
     from cognn_app.messages import SourceRequest
+
+    from cognn.cli.infer import main
 
     capture, model, threads, results = _app_workers(qtbot, weights)
     try:
@@ -182,8 +183,9 @@ def test_app_workers_record_what_cognn_infer_replays(qtbot, weights, tmp_path, c
 
 
 def test_app_workers_replay_what_cognn_infer_recorded(qtbot, weights, tmp_path, capsys):
-    from cognn.cli.infer import main
     from cognn_app.messages import SourceRequest
+
+    from cognn.cli.infer import main
 
     h5 = tmp_path / "cli.h5"
     assert main([str(shared_data(*NTU)), "--weights", weights, "--top-k", "3", "--save-skeletons", str(h5)]) == 0
@@ -208,3 +210,171 @@ def test_untrained_default_is_loud(tmp_path):
     if session.recognizer.has_weights:
         pytest.skip("a trained coagcn_mod ships")
     assert "UNTRAINED" in session.description
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# round two: false alarms, repetitions, partial bodies and stream gaps, wired into the session (the bundled gesture
+# model with its live defaults; real clips through the live pose path, cached by tools/live_cache.py)
+
+GESTURES = REPO / "weights" / "gestures_costgcn_mod.safetensors"
+
+
+def _live_cache():
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("live_cache", REPO / "tools" / "live_cache.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["live_cache"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _clip(name: str, crop: str | None = None):
+    """(frames, picture size) of a real clip through the live pose path."""
+    cache = _live_cache()
+    path = shared_data("video", name)
+    return cache.pose_frames(path, crop=crop), cache.frame_size(path, crop=crop)
+
+
+def _gestures(**config) -> Session:
+    if not GESTURES.exists():
+        pytest.skip(f"{GESTURES} is not there (the bundled gesture model)")
+    return Session.from_weights(GESTURES, config=LiveConfig(**config))
+
+
+def _through(session: Session, frames, size, name="clip"):
+    session.start(name, canvas_size=size)
+    steps = [session.step(f) for f in frames]
+    return steps, session.finish()
+
+
+def test_gesture_checkpoint_ships_its_live_defaults():
+    """The bundled gesture model's metadata (field ``live``) holds the measured alarm policy, its repetitive classes
+    and the body parts it needs; the session takes them; the manifest's sha256 matches the rewritten file."""
+    from cognn.checkpoints import read_checkpoint
+    from cognn.live.alarms import DEFAULT_ALARMS
+    from cognn.weights import load_manifest, verify_sha256
+
+    session = _gestures()
+    live = read_checkpoint(GESTURES).meta["live"]
+    assert live["alarms"]["default_threshold"] == DEFAULT_ALARMS.default_threshold == 0.9
+    assert session.alarm_policy.default_threshold == 0.9
+    assert set(session.repetitive) == {"jumping_jacks", "squat", "arm_raise", "march"}
+    assert session.body_requirement.needs == ("head", "shoulders", "arms")
+    assert session.body_requirement.for_label("squat")[-1] == "legs"
+    assert "classes shown at >= 0.9" in session.description
+    entry = next(e for e in load_manifest() if e.path.name == GESTURES.name)
+    assert verify_sha256(entry)
+
+
+def test_false_alarms_become_uncertain_and_make_no_event():
+    """Tai chi (an action the gesture model does not know): its steady labels say wave_right with confidence; with
+    the checkpoint's policy the session shows "uncertain" instead and makes no event; without a policy the false
+    alarm is shown and becomes an event. An allow-list withholds a class the model is sure of."""
+    from cognn.live.alarms import NO_ALARMS
+    from cognn.live.records import make_records
+
+    frames, size = _clip("ta_chi.mp4")
+    steps, events = _through(_gestures(), frames, size, "ta_chi.mp4")
+    views = [v for s in steps for v in s.persons if v.ready]
+    steady = {v.label.label for v in views}
+    assert steady & {"wave_right", "wave_left"}, steady  # the model's false alarm is there...
+    wrong = sum(v.shown_label not in ("none", "uncertain") for v in views)
+    assert events == [] and wrong < 0.5 * 30  # ...not an event, shown for less than the half second an event takes
+    withheld = next(v for v in views if v.label.label == "wave_right")
+    assert withheld.shown.reason == "below threshold" and withheld.text() == "uncertain"
+    rec = next(r for s in steps for r in make_records(s, "ta_chi.mp4", "m", True) if r["steady"] == "wave_right")
+    assert rec["label"] == "uncertain" and rec["reps"] is None and rec["gap"] is None and rec["reset"] is False
+    raw_steps, raw_events = _through(_gestures(alarms=NO_ALARMS), frames, size, "ta_chi.mp4")
+    assert {e.label for e in raw_events} & {"wave_right", "wave_left"}
+    raw_wrong = sum(v.shown_label not in ("none", "uncertain") for s in raw_steps for v in s.persons if v.ready)
+    assert raw_wrong >= 5 * max(wrong, 1)  # 102 frames vs 13 when measured
+    jj, jj_size = _clip("fanchiang_3-2.mp4")
+    steps, events = _through(_gestures(allow=("squat", "march")), jj, jj_size)
+    assert events == [] and not any(v.shown_label == "jumping_jacks" for s in steps for v in s.persons)
+    assert any(v.shown is not None and v.shown.reason == "not allowed" for s in steps for v in s.persons)
+    with pytest.raises(ValueError, match="does not have: kick"):
+        _gestures(allow=("kick",))
+
+
+def test_repetitions_shown_above_the_person_and_in_events_and_records(tmp_path):
+    """The workout clip (5 jumping jacks counted by eye): the label above her reads "jumping_jacks ×N" up to ×5, the
+    event carries reps 5, and so do its record fields, the events file and the recording."""
+    from cognn.live.events import read_events
+    from cognn.live.records import RecordWriter, make_records
+
+    frames, size = _clip("fanchiang_3-2.mp4")
+    session = _gestures()
+    session.start("fanchiang_3-2.mp4", canvas_size=size)
+    session.start_recording(tmp_path / "jj.h5", fps=30.0)
+    steps = [session.step(f) for f in frames]
+    events = session.finish()
+    session.stop_recording()
+    texts = [v.text() for s in steps for v in s.persons]
+    assert "jumping_jacks ×5" in texts and not any("×6" in t for t in texts)
+    counts = [v.reps for s in steps for v in s.persons if v.reps is not None]
+    assert counts == sorted(counts) and counts[-1] == 5  # the count only goes up
+    assert [(e.label, e.reps) for e in events] == [("jumping_jacks", 5)]
+    recs = [r for s in steps for r in make_records(s, "jj", "m", True)]
+    assert max(r["reps"] or 0 for r in recs) == 5 and all(r["label"] == r["steady"] or r["label"] == "uncertain"
+                                                           for r in recs)
+    for fmt in ("jsonl", "csv"):
+        path = session.write_events(tmp_path / f"ev.{fmt}")
+        assert [(e.label, e.reps) for e in read_events(path)] == [("jumping_jacks", 5)]
+    import io
+
+    buf = io.StringIO()
+    writer = RecordWriter(buf, "csv", 2)
+    for r in recs:
+        writer.write(r)
+    header = buf.getvalue().splitlines()[0].split(",")
+    assert header[-5:] == ["steady", "reps", "body", "gap", "reset"] and header[13] == "top1_label"
+    assert [(e.label, e.reps) for e in events_of_recording(load_recording(tmp_path / "jj.h5").events)] == \
+        [("jumping_jacks", 5)]
+
+
+def _with_gap(frames, at: int, seconds: float):
+    """The frames as a live stream that was lost before frame ``at`` for ``seconds``: StreamFrames, the later ones
+    shifted by the gap, the first after it reporting it."""
+    from dataclasses import fields
+
+    from cognn.sources.stream import StreamFrame
+
+    names = [f.name for f in fields(frames[0])]
+    out = []
+    for f in frames:
+        d = {n: getattr(f, n) for n in names}
+        if f.index >= at:
+            d["timestamp"] = f.timestamp + seconds
+        out.append(StreamFrame(**d, gap=seconds if f.index == at else None))
+    return out
+
+
+def test_a_long_gap_closes_the_events_and_restarts_the_model(tmp_path):
+    """A stream lost for 2 s at 4 s into the workout clip: the jumping-jacks event going on ends at the last frame
+    before the loss and is kept (with its repetitions), the model starts over (warming up again), the steps and the
+    recording mark the gap; a gap under ``gap_reset`` is bridged (the model stays ready). Nothing closed before is
+    lost."""
+    frames, size = _clip("fanchiang_3-2.mp4")
+    at = next(f.index for f in frames if f.timestamp >= 4.0)
+    gapped = _with_gap(frames, at, 2.0)
+    session = _gestures()
+    session.start("stream", canvas_size=size)
+    session.start_recording(tmp_path / "gap.h5", fps=30.0)
+    steps = [session.step(f) for f in gapped]
+    events = session.finish()
+    session.stop_recording()
+    marked = [s for s in steps if s.gap is not None]
+    assert [(s.frame.index, s.gap, s.reset) for s in marked] == [(at, 2.0, True)]
+    assert steps[at - 1].persons[0].ready and not steps[at].persons[0].ready  # warming up again
+    closed = steps[at].events
+    assert [e.label for e in closed] == ["jumping_jacks"] and closed[0].end <= frames[at - 1].timestamp + 1e-6
+    assert closed[0].reps >= 1 and closed[0] in events
+    gaps = [e for e in load_recording(tmp_path / "gap.h5").events if e.get("kind") == "gap"]
+    assert len(gaps) == 1 and gaps[0]["frame"] == at and gaps[0]["reset"] is True and gaps[0]["seconds"] == 2.0
+    short = _gestures(gap_reset=3.0)
+    steps, _ = _through(short, gapped, size, "stream")
+    assert steps[at].gap == 2.0 and not steps[at].reset and steps[at].persons[0].ready
+    with pytest.raises(ValueError, match="gap_reset"):
+        LiveConfig(gap_reset=-1.0)

@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import shared_data
 
 from cognn.data.store import open_dataset
 from cognn.data.transforms import pre_normalization
 from cognn.layouts import NTU25
 from cognn.synth import CLASSES, generate_clip, generate_dataset, generate_person
-from cognn.synth.body import J, BodyPose, BodyShape, bone_lengths, forward_kinematics, limb_direction, two_bone_ik
+from cognn.synth.body import BodyPose, BodyShape, J, bone_lengths, forward_kinematics, limb_direction, two_bone_ik
 from cognn.synth.motions import NONE_KINDS, none
 from cognn.synth.noise import LEG_JOINTS, dropouts, hide_legs
-
-from helpers import shared_data
 
 
 def test_classes_cover_the_issue():

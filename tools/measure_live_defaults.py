@@ -28,8 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cognn.live.events import EventSegmenter  # noqa: E402
-from cognn.live.labels import (DEFAULT_LABELS, RAW_LABELS, UNCERTAIN, LabelConfig, SteadyLabeler,  # noqa: E402
-                               count_switches)
+from cognn.live.labels import DEFAULT_LABELS, RAW_LABELS, UNCERTAIN, LabelConfig, SteadyLabeler, count_switches  # noqa: E402
 from cognn.pose.landmarks import extract_landmarks, load_landmarks, save_landmarks, to_skeletons  # noqa: E402
 from cognn.pose.smoothing import SmoothingConfig  # noqa: E402
 

@@ -31,6 +31,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / "tools"))
+
+from set_live_meta import GESTURE_LIVE  # noqa: E402
+
 from cognn.checkpoints import load_model, read_checkpoint, save_checkpoint  # noqa: E402
 from cognn.cli.train import main as cognn_train  # noqa: E402
 from cognn.data.store import open_dataset  # noqa: E402
@@ -182,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "metrics": metrics, "licence": "Apache-2.0",
         "description": f"{display_name(MODEL)} gesture model, {NOTE}. Command: {command}",
         "source": {"family": "cognn", "trained_by": "tools/train_gestures.py (cognn-train)"},
+        "live": GESTURE_LIVE,  # alarms, repetitive classes, body parts needed (tools/set_live_meta.py)
     })
     save_checkpoint(args.out, model, meta)
     _log(f"wrote {args.out} (synthetic validation top-1 {metrics['synthetic_val_top1']:.3f}, epoch "

@@ -35,8 +35,9 @@ import pickle
 import re
 import struct
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -45,7 +46,7 @@ from ..models import FAMILIES as MODEL_FAMILIES
 from ..models import Family, family, family_of
 from .architecture import infer_architecture
 from .quantized import QuantizedTensor
-from .safe_pickle import LEGACY_MAGIC, UnsafePickleError, is_placeholder, load_torch_file
+from .safe_pickle import LEGACY_MAGIC, Placeholder, UnsafePickleError, is_placeholder, load_torch_file
 from .schema import Checkpoint, complete_meta
 
 __all__ = ["sniff", "detect_family", "read_foreign", "infer_architecture", "long_to_short", "guess_from_filename",
@@ -163,7 +164,8 @@ def _safe_text(text: str, limit: int = 60) -> str:
 def _describe(value: Any) -> str:
     """What an untrusted value is, from its type alone (never ``repr``/``str`` of the value)."""
     if is_placeholder(value):
-        qualname = value.qualname if isinstance(value, type) else type(value).qualname
+        cls = cast("type[Placeholder]", value if isinstance(value, type) else type(value))
+        qualname = cls.qualname
         return f"an object of {_safe_text(qualname)}"
     return type(value).__name__
 
@@ -204,7 +206,7 @@ def _tensor_dict(obj: Any, path: Path, what: str) -> dict[str, Any]:
     limit = 4 * path.stat().st_size + (1 << 20)
     sizes = {k: _nbytes(v) for k, v in obj.items()}
     if max(sizes.values()) > limit or sum(sizes.values()) > 4 * limit:
-        big = max(sizes, key=sizes.get)
+        big = max(sizes, key=sizes.__getitem__)
         raise InputFileError(path, f"tensor {_key_text(big)} claims {sizes[big]:,} bytes, far more than the file holds")
     out = {k: _copy(v) for k, v in obj.items()}
     if all(k.startswith("module.") for k in out):  # saved from DataParallel
@@ -212,10 +214,10 @@ def _tensor_dict(obj: Any, path: Path, what: str) -> dict[str, Any]:
     return out
 
 
-def foreign_layout_family(keys) -> Family | None:
+def foreign_layout_family(keys: Iterable[str]) -> Family | None:
     """The model family whose own published key layout these are (e.g. the original ST-GCN's), if any."""
-    keys = list(keys)
-    return next((f for f in MODEL_FAMILIES if f.foreign is not None and f.foreign.recognise(keys)), None)
+    names = list(keys)
+    return next((f for f in MODEL_FAMILIES if f.foreign is not None and f.foreign.recognise(names)), None)
 
 
 def guess_from_filename(name: str) -> dict[str, str]:
@@ -307,6 +309,7 @@ class RawState:
 
 def _read_raw(path: Path, container: str) -> RawState:
     notes: list[str] = []
+    info: dict[str, Any]
     if container == "safetensors":
         tensors, _header = _read_safetensors_plain(path)
         family_name, info = "safetensors", {}
@@ -331,14 +334,15 @@ def _read_raw(path: Path, container: str) -> RawState:
         sd = mapped
         notes.append("mapped the long keys of the official continual models to cognn's")
     own = foreign_layout_family(sd)
-    if own is not None:
+    foreign = None if own is None else own.foreign  # not None for a family foreign_layout_family returns
+    if foreign is not None:
         try:
-            sd = own.foreign.to_cognn(sd)
+            sd = foreign.to_cognn(sd)
         except ValueError as e:
-            raise InputFileError(path, f"its {own.foreign.source} tensors cannot be mapped ({e})") from None
-        notes.append(f"mapped the key names of the {own.foreign.description} to cognn's")
+            raise InputFileError(path, f"its {foreign.source} tensors cannot be mapped ({e})") from None
+        notes.append(f"mapped the key names of the {foreign.description} to cognn's")
     if family_name == "state-dict":
-        family_name = own.foreign.source if own is not None else "opendr" if long else "continual-skeletons"
+        family_name = foreign.source if foreign is not None else "opendr" if long else "continual-skeletons"
     info["key_style"] = "long" if long else "short"
     quantized = {k: v for k, v in sd.items() if isinstance(v, QuantizedTensor)}
     state = {k: v.dequantize() if isinstance(v, QuantizedTensor) else v for k, v in sd.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -20,7 +20,7 @@ from ..atomic import AtomicOutput
 from ..errors import InputFileError
 from ..layouts import get_layout
 from ..models import build, display_name, family_of, spec
-from ..models.base import BASE_CHANNELS, DEFAULT_EARLY_MODE
+from ..models.base import BASE_CHANNELS, DEFAULT_EARLY_MODE, CoSkeletonNet, SkeletonNet
 from .architecture import check_against_tensors, check_finite
 from .families import read_foreign, sniff
 from .quantized import QuantizedTensor, is_reserved
@@ -41,18 +41,20 @@ def _model_meta(model: nn.Module) -> dict[str, Any]:
     s = getattr(model, "spec", None)
     if s is None:
         raise TypeError(f"save_checkpoint needs a cognn model (from cognn.models.build), not {type(model).__name__}")
-    meta = {"model": s.name, "layout": model.layout.name, "num_classes": int(model.num_classes),
-            "in_channels": int(model.in_channels), "num_persons": int(model.num_persons)}
+    net = cast(SkeletonNet, model)  # a model with a spec is one of cognn's
+    meta: dict[str, Any] = {"model": s.name, "layout": net.layout.name, "num_classes": int(net.num_classes),
+                            "in_channels": int(net.in_channels), "num_persons": int(net.num_persons)}
     kwargs: dict[str, Any] = {}
     if s.continual:
-        kwargs["clip_frames"] = int(model.clip_frames)
-        if model.early_mode != DEFAULT_EARLY_MODE:
-            kwargs["early_mode"] = model.early_mode
-    if model.base_channels != BASE_CHANNELS:
-        kwargs["base_channels"] = int(model.base_channels)
+        co = cast(CoSkeletonNet, model)
+        kwargs["clip_frames"] = int(co.clip_frames)
+        if co.early_mode != DEFAULT_EARLY_MODE:
+            kwargs["early_mode"] = co.early_mode
+    if net.base_channels != BASE_CHANNELS:
+        kwargs["base_channels"] = int(net.base_channels)
     for option, default in family_of(s.name).options.items():
-        if model.options[option] != default:
-            kwargs[option] = model.options[option]
+        if net.options[option] != default:
+            kwargs[option] = net.options[option]
     meta["model_kwargs"] = kwargs
     return meta
 
@@ -192,7 +194,7 @@ def _matched_state(net: nn.Module, state: dict[str, torch.Tensor], path: Path | 
 
 def model_from_checkpoint(ck: Checkpoint, *, model: str | None = None, num_classes: int | None = None,
                           layout: str | None = None, device: str | torch.device = "cpu",
-                          **model_kwargs: Any) -> nn.Module:
+                          **model_kwargs: Any) -> SkeletonNet:
     """Build the checkpoint's model (or ``model``, a model of the same family) with its weights, in eval mode.
 
     ``num_classes`` and ``layout`` are checks: asking for other values than the file holds raises InputFileError.
@@ -226,7 +228,8 @@ def model_from_checkpoint(ck: Checkpoint, *, model: str | None = None, num_class
 
 
 def load_model(path: str | Path, *, model: str | None = None, num_classes: int | None = None,
-               layout: str | None = None, device: str | torch.device = "cpu", **model_kwargs: Any) -> nn.Module:
+               layout: str | None = None, device: str | torch.device = "cpu",
+               **model_kwargs: Any) -> SkeletonNet:
     """Load any supported checkpoint as a ready model (eval mode) from the file alone.
 
     ``model`` overrides the architecture within the file's family (e.g. load a regular ST-GCN* file into

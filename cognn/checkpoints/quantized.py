@@ -71,7 +71,7 @@ class QuantizedTensor:
     def shape(self) -> torch.Size:
         return self.values.shape
 
-    def reshape(self, *shape: int) -> "QuantizedTensor":
+    def reshape(self, *shape: int) -> QuantizedTensor:
         """The same record with the values reshaped; the channel axis must keep its place and size."""
         values = self.values.reshape(*shape)
         if self.axis is not None and tuple(values.shape[:self.axis + 1]) != tuple(self.values.shape[:self.axis + 1]):
@@ -100,7 +100,7 @@ class QuantizedTensor:
                 zps: self.zero_points.to(torch.int64).contiguous()}
 
     @classmethod
-    def from_tensors(cls, name: str, info: Mapping[str, Any], tensors: Mapping[str, Tensor]) -> "QuantizedTensor":
+    def from_tensors(cls, name: str, info: Mapping[str, Any], tensors: Mapping[str, Tensor]) -> QuantizedTensor:
         """Rebuild the record ``name`` from a cognn checkpoint's tensors and its ``quantization`` entry; ValueError
         (one sentence) if something is missing or inconsistent."""
         if not isinstance(info, Mapping):

@@ -83,7 +83,7 @@ class Placeholder:
 
     qualname = "?"
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "Placeholder":
+    def __new__(cls, *args: Any, **kwargs: Any) -> Placeholder:
         return object.__new__(cls)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

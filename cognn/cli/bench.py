@@ -3,7 +3,7 @@ on this machine.
 
     cognn-bench [--models LIST] [--layout ntu25|kinetics18] [--device cpu|cuda] [--batch B] [--repeats R]
                 [--threads N] [--format md|csv|json] [--plot FILE.png] [--windows 50,100,...,300] [--window 300]
-                [--no-memory] [--precision fp32,bf16,int8] [--no-one-person] [--quick]
+                [--no-memory] [--precision fp32,bf16,int8] [--no-one-person] [--onnx] [--quick]
 
 ``--layout kinetics18`` measures the Kinetics-400 setting of the paper's Table V (18 joints, 400 classes).
 Every continual model is also timed, in the same rounds, with its second person slot empty (``ms_one_person``) and
@@ -76,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
                         "fp32,bf16,int8; fp32 alone leaves the bf16/int8 columns out)")
     p.add_argument("--no-one-person", action="store_true",
                    help="leave out the one-person column (a continual model with its second person slot empty)")
+    p.add_argument("--onnx", action="store_true", help="also time each continual model's exported step in ONNX "
+                   "Runtime (CPU), in the same rounds, beside its PyTorch step (ms_onnx, onnx_ratio; docs/onnx.md)")
     p.add_argument("--quick", action="store_true", help="short run for smoke tests: fewer rounds, small batch")
     return p
 
@@ -146,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
                             round_seconds=0.05 if args.quick else 0.25, memory=not args.no_memory,
                             layout=args.layout, num_classes=dataset_classes(args.layout),
                             precisions=[p for p in args.precision if p != "fp32"],
-                            one_person=not args.no_one_person)
+                            one_person=not args.no_one_person, onnx=args.onnx)
         bar, update = _progress(_is_terminal())
         rows, env = run_benchmark(opts, update)
         if bar is not None:

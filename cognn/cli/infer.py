@@ -2,9 +2,11 @@
 
     cognn-infer INPUT... [--model NAME] [--weights PATH|NAME] [--layout ntu25|kinetics18] [--top-k K]
                 [--output PATH|-] [--format jsonl|csv] [--device cpu|cuda] [--workers N]
+                [--backend torch|onnx] [--precision fp32|bf16|int8]
                 [--save-skeletons FILE.h5] [--render FILE.mp4] [--max-frames N] [--quiet]
                 [--events FILE.jsonl|FILE.csv] [--per-person] [--no-smooth] [--mirror]
-    cognn-infer --camera INDEX [...]
+                [--thresholds FILE] [--allow CLASS,...] [--reps CLASS[=SIGNAL],...] [--gap-reset SECONDS]
+    cognn-infer --camera INDEX|DEVICE|URL [...]
     cognn-infer --demo [...]
 
 INPUT: video files, NTU ``.skeleton`` files, Kinetics-skeleton ``.json`` files, cognn HDF5 recordings or dataset files
@@ -13,7 +15,10 @@ order given, each input's records together and in frame order (also with ``--wor
 :class:`cognn.live.session.Session` (docs/live.md): pose landmarks smoothed (``--no-smooth`` turns it off), frames
 resampled by their timestamps to the model's training rate, steady labels and action events (``--events``);
 ``--per-person`` gives one record per person present and frame (field ``person`` added); ``--mirror`` mirrors the
-``--render`` drawing only. Records go to stdout (or ``--output``); messages, warnings and the summary (what was
+``--render`` drawing only. False alarms (``--thresholds``, ``--allow``), repetition counting (``--reps``), partial
+bodies and stream gaps (``--gap-reset``) follow the checkpoint's live defaults unless an option says otherwise
+(:mod:`cognn.live.alarms`, :mod:`cognn.live.reps`, :mod:`cognn.live.visibility`, :mod:`cognn.sources.stream`).
+Records go to stdout (or ``--output``); messages, warnings and the summary (what was
 recognised, where the files went) to stderr. Exit status: 0, 1 if any input failed (it is reported and skipped, the
 others complete), 2 for a usage error, 130 when stopped with Ctrl-C (what was done so far is kept).
 
@@ -45,13 +50,23 @@ class UsageError(CognnError):
 # ---------------------------------------------------------------------------------------------------------------------
 # arguments
 
-def _index(text: str) -> int:
+def _camera(text: str) -> int | str:
+    """--camera: a device index, a device path or a URL (cognn.sources.stream.parse_camera)."""
+    from ..sources.stream import parse_camera
+
     try:
-        value = int(text)
+        return parse_camera(text)
+    except CognnError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix(f"--camera {text!r}: ")) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a camera index (0, 1, ...), got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a camera index (0, 1, ...), got {value}")
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
     return value
 
 
@@ -78,7 +93,7 @@ def _pose_size(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..live.records import FIELDS
+    from ..live.records import FIELDS, LIVE_FIELDS
 
     p = argparse.ArgumentParser(
         prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -88,17 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
                "  cognn-infer --demo -o demo.jsonl            # the bundled demo recording\n"
                "  cognn-infer clip.mp4 recordings/ -o out.jsonl --workers 2\n"
                "  cognn-infer S001C001P001R001A001.skeleton --format csv --top-k 3\n"
-               "  cognn-infer --camera 0 --max-frames 300 --render live.mp4\n\n"
-               f"record fields: {', '.join(FIELDS[:3])}, ..., {', '.join(FIELDS[3:])}, top (K label/score pairs);\n"
-               "  with --per-person also person (see cognn/live/records.py).\n"
-               "event fields (--events): label, start, end, start_frame, end_frame, peak_score, person, source.\n\n"
+               "  cognn-infer --camera 0 --max-frames 300 --render live.mp4\n"
+               "  cognn-infer --camera rtsp://192.168.1.20:554/stream --events events.jsonl --allow squat,march\n\n"
+               f"record fields: {', '.join(FIELDS[:3])}, ..., {', '.join(FIELDS[3:])}, top (K label/score pairs),\n"
+               f"  {', '.join(LIVE_FIELDS)}; with --per-person also person (see cognn/live/records.py).\n"
+               "event fields (--events): label, start, end, start_frame, end_frame, peak_score, person, source, reps."
+               "\n\n"
                "With several inputs, --save-skeletons FILE.h5 and --render FILE.mp4 write one file per input:\n"
                "FILE_<i>.h5 / FILE_<i>.mp4, i = the input's 0-based position in the processing order.\n"
                "Each process uses one CPU thread (set COGNN_THREADS to change it); use --workers for parallelism.")
     p.add_argument("inputs", nargs="*", metavar="INPUT",
                    help="video (.mp4, .avi, ...), NTU .skeleton, Kinetics .json, cognn .h5 recording or dataset, "
                         "or a folder of these")
-    p.add_argument("--camera", type=_index, metavar="INDEX", help="read a live camera (OpenCV index) instead")
+    p.add_argument("--camera", type=_camera, metavar="INDEX|DEVICE|URL", help="read a live camera instead: an OpenCV "
+                   "index (0), a device path (/dev/video0) or a stream URL (rtsp://..., http://... MJPEG); a lost "
+                   "stream is reopened with backoff")
     p.add_argument("--demo", action="store_true", help="run on the bundled demo recording (datasets/samples/demo.h5)")
     p.add_argument("--model", metavar="NAME", help="continual model (costgcn_mod, coagcn_mod, costr_mod, costgcn, "
                    "...); a regular name uses its continual twin")
@@ -113,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("jsonl", "csv"),
                    help="JSON lines or CSV (default: CSV for an --output ending in .csv, else JSON lines)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    p.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="run the model step in PyTorch "
+                   "(default) or in ONNX Runtime: --weights is then a step graph made by cognn-export (no torch is "
+                   "imported; docs/onnx.md)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), help="the torch step's matrix products: fp32 "
+                   "(default), bf16 or int8 (an ONNX step keeps the precision it was exported in)")
     p.add_argument("--workers", type=_workers, default="auto", metavar="N|auto", help="parallel processes, one input "
                    "each (default auto: one per CPU core when two or more inputs are videos)")
     p.add_argument("--save-skeletons", metavar="FILE.h5", help="store the skeletons and events as a cognn recording")
@@ -132,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
                       "sees (default 640; 0: the whole frame). Smaller is faster (docs/benchmarks.md)")
     live.add_argument("--mirror", action="store_true", help="draw a mirror image in --render (the model still sees "
                       "the camera's own frame)")
+    live.add_argument("--thresholds", metavar="FILE", help="false-alarm policy (.json or .toml): per-class score "
+                      "thresholds, confirmation times, minimum event durations, allow-list, repetitive classes "
+                      "(default: the checkpoint's own; docs/live.md)")
+    live.add_argument("--allow", metavar="CLASS,...", help="show only these classes; any other is shown as "
+                      "uncertain and makes no event")
+    live.add_argument("--reps", metavar="CLASS[=SIGNAL],...", help="count repetitions of these classes too (signals: "
+                      "arms, squat, knees; the checkpoint's repetitive classes are always counted)")
+    live.add_argument("--gap-reset", type=_seconds, metavar="SECONDS", help="a stream lost this long or longer "
+                      "closes the events going on and restarts the model (default 1; shorter gaps are bridged)")
     return p
 
 
@@ -142,17 +175,19 @@ def _say(text: str) -> None:
     print(f"{PROG}: {text}", file=sys.stderr, flush=True)
 
 
-def set_threads() -> None:
+def set_threads(backend: str = "torch") -> None:
     """One intra-op thread unless COGNN_THREADS says otherwise: a frame step is too small to gain from more, and
-    OpenMP threads spinning on a busy machine make it many times slower. Parallelism comes from --workers."""
-    import torch
-
+    OpenMP threads spinning on a busy machine make it many times slower. Parallelism comes from --workers. The onnx
+    backend reads COGNN_THREADS itself (:func:`cognn.export.runtime.threads_from_env`) and never imports torch."""
     value = os.environ.get("COGNN_THREADS", "").strip()
     try:
         threads = int(value) if value else 1
     except ValueError:
         raise UsageError(f"COGNN_THREADS must be a positive integer, not {value!r}") from None
-    torch.set_num_threads(max(1, threads))
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(max(1, threads))
 
 
 def _check_device(device: str) -> None:
@@ -183,10 +218,15 @@ def _events_text(results: list[InputResult]) -> list[str]:
         if r.error is not None or not r.frames:
             continue
         name = Path(r.source).name
+        if not r.events and r.ready_frames == 0:
+            need = f" (it needs {r.warmup_s:.1f} s of input)" if r.warmup_s else ""
+            lines.append(f"{name}: no action event: the input ended while the model was still warming up{need}")
+            continue
         if not r.events:
             lines.append(f"{name}: no action event (nothing held a steady label for 0.5 s)")
             continue
-        shown = [f"{e.label} {e.start:.1f}-{e.end:.1f} s ({percent(e.peak_score)})" for e in r.events[:6]]
+        shown = [f"{e.label}{'' if e.reps is None else f' ×{e.reps}'} {e.start:.1f}-{e.end:.1f} s "
+                 f"({percent(e.peak_score)})" for e in r.events[:6]]
         more = f", and {len(r.events) - 6} more" if len(r.events) > 6 else ""
         lines.append(f"{name}: {', '.join(shown)}{more}")
     return lines
@@ -218,7 +258,7 @@ def _inputs(args: argparse.Namespace, skipped: list[str]) -> list[str | int]:
 
     if args.camera is not None:
         if args.inputs or args.demo:
-            raise UsageError("--camera reads a live camera; give no INPUT files and no --demo with it")
+            raise UsageError("--camera reads a live camera or stream; give no INPUT files and no --demo with it")
         return [args.camera]
     if args.demo:
         if args.inputs:
@@ -244,7 +284,7 @@ def _precheck(specs: list[str | int]) -> list[str]:
 
     bad = []
     for spec in specs:
-        if isinstance(spec, int):
+        if isinstance(spec, int) or source_kind(spec) == "stream":
             continue
         path = Path(split_sample(spec)[0])
         try:
@@ -261,10 +301,10 @@ def _outputs(args: argparse.Namespace, specs: list[str | int]) -> tuple[str, ...
     """Every output checked before anything runs: not an input, a folder that exists and can be written. Temporary
     files that killed runs left beside an output are removed, and said so."""
     from ..atomic import OutputError, check_output, clean_stale
-    from ..sources import split_sample
+    from ..sources import source_kind, split_sample
     from .infer_jobs import numbered
 
-    inputs = tuple(split_sample(s)[0] for s in specs if isinstance(s, str))
+    inputs = tuple(split_sample(s)[0] for s in specs if isinstance(s, str) and source_kind(s) != "stream")
     several = len(specs) > 1
     targets: list[tuple[str | Path, str]] = []
     if args.output != "-":
@@ -291,6 +331,26 @@ def _outputs(args: argparse.Namespace, specs: list[str | int]) -> tuple[str, ...
     return inputs
 
 
+def _live_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The live options of :class:`Options` (alarm policy, allow-list, repetitive classes, gap reset), checked."""
+    from ..live.alarms import load_alarm_config, parse_allow
+    from ..live.reps import parse_reps
+
+    out: dict[str, Any] = {}
+    if args.thresholds:
+        out["alarms"] = load_alarm_config(args.thresholds)
+    if args.allow is not None:
+        out["allow"] = parse_allow(args.allow)
+    if args.reps:
+        try:
+            out["rep_classes"] = parse_reps(args.reps)
+        except ValueError as e:
+            raise UsageError(f"--reps: {e}") from None
+    if args.gap_reset is not None:
+        out["gap_reset"] = args.gap_reset
+    return out
+
+
 def _layout(args: argparse.Namespace, specs: list[str | int]) -> str | None:
     """The layout asked for; without --layout, --weights and --model, skeleton files that all share another layout
     than the default model's pick the bundled model of theirs (Kinetics .json: kinetics18)."""
@@ -308,14 +368,20 @@ def _layout(args: argparse.Namespace, specs: list[str | int]) -> str | None:
 def _run(args: argparse.Namespace) -> int:
     from ..sources import source_kind
 
-    _check_device(args.device)
-    set_threads()
+    if args.backend == "onnx":
+        if args.device != "cpu":
+            raise UsageError("--backend onnx runs on the CPU (ONNX Runtime's CPU provider); leave out --device")
+        if not args.weights:
+            raise UsageError("--backend onnx needs --weights FILE.onnx, a step graph made by cognn-export")
+    else:
+        _check_device(args.device)
+    set_threads(args.backend)
     skipped: list[str] = []
     specs = _inputs(args, skipped)
     inputs = _outputs(args, specs)
     for line in skipped:
         _say(f"note: {line}")
-    if args.pose_model is not None and any(isinstance(s, int) or source_kind(s) == "video" for s in specs):
+    if args.pose_model is not None and any(isinstance(s, int) or source_kind(s) in ("video", "stream") for s in specs):
         from ..pose.landmarker import resolve_model_path
 
         resolve_model_path(args.pose_model)  # a missing pose model is the command line's fault: say so at once
@@ -331,11 +397,12 @@ def _run(args: argparse.Namespace) -> int:
         from ..data.classes import class_subset
 
         classes = class_subset(args.classes)  # a bad list fails now, before the model loads
+    alarms = _live_options(args)  # a bad policy file or --reps fails now too
     opts = Options(weights=args.weights, model=args.model, layout=_layout(args, specs), top_k=args.top_k,
                    device=args.device, max_frames=args.max_frames, save_skeletons=args.save_skeletons,
                    render=args.render, several=several, per_person=args.per_person, smooth=not args.no_smooth,
                    mirror=args.mirror, inputs=inputs, classes=classes, pose_model=args.pose_model,
-                   pose_size=args.pose_size)
+                   pose_size=args.pose_size, backend=args.backend, precision=args.precision, **alarms)
     session = make_session(opts, say=_say)
     rec = session.recognizer
     if args.top_k > len(rec.classes):

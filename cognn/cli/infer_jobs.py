@@ -53,6 +53,16 @@ class Options:
     pose_model: str | None = None
     #: longest side of the picture pose sees (0: the whole frame; None: the default)
     pose_size: int | None = None
+    #: false-alarm policy (cognn.live.alarms.AlarmConfig; None: the checkpoint's), allow-list, extra repetitive
+    #: classes ``{class: signal}``, the stream gap (seconds) that resets the model (see cognn.live.session.LiveConfig)
+    alarms: Any = None
+    allow: tuple[str, ...] | None = None
+    rep_classes: dict[str, str] = field(default_factory=dict)
+    gap_reset: float | None = LiveConfig.gap_reset
+    #: where the model step runs: "torch" or "onnx" (ONNX Runtime on a cognn-export graph, no torch)
+    backend: str = "torch"
+    #: the torch step's products: fp32, bf16 or int8 (None: fp32; an ONNX step keeps its export precision)
+    precision: str | None = None
 
 
 @dataclass
@@ -71,6 +81,10 @@ class InputResult:
     events: list[Event] = field(default_factory=list)
     #: stopped by Ctrl-C (the frames so far are complete, output files closed)
     interrupted: bool = False
+    #: frames with an exact prediction (0: the input ended while the model was still warming up)
+    ready_frames: int = 0
+    #: seconds of input the model needs before its first ready prediction
+    warmup_s: float | None = None
 
 
 def numbered(path: str, index: int, several: bool) -> Path:
@@ -86,11 +100,14 @@ def make_session(opts: Options, say: Callable[[str], None] | None = None) -> Ses
 
     pose = PoseOptions(model=opts.pose_model, smoothing=DEFAULT_SMOOTHING if opts.smooth else NO_SMOOTHING,
                        max_side=PoseOptions().max_side if opts.pose_size is None else (opts.pose_size or None))
-    config = LiveConfig(pose=pose, persons="single" if opts.per_person else "all", mirror=opts.mirror)
+    config = LiveConfig(pose=pose, persons="single" if opts.per_person else "all", mirror=opts.mirror,
+                        alarms=opts.alarms, allow=opts.allow, rep_classes=dict(opts.rep_classes),
+                        gap_reset=opts.gap_reset)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         session = Session.from_weights(opts.weights, model=opts.model, layout=opts.layout, config=config,
-                                       top_k=opts.top_k, device=opts.device, classes=opts.classes)
+                                       top_k=opts.top_k, device=opts.device, classes=opts.classes,
+                                       backend=opts.backend, precision=opts.precision)
     if say is not None:
         for w in caught:
             say(f"warning: {w.message}")
@@ -113,9 +130,10 @@ def run_input(index: int, spec: str | int, session: Session, opts: Options, emit
     reported in the result (the other inputs go on)."""
     from ..live.records import make_records
     from ..sources import is_pixel
+    from ..sources.stream import StreamLostError, is_stream_spec, redact_url
 
     rec = session.recognizer
-    name = f"camera {spec}" if isinstance(spec, int) else str(spec)
+    name = redact_url(spec) if isinstance(spec, int) or is_stream_spec(spec) else str(spec)
     res = InputResult(index, name)
     src = None
     try:
@@ -141,6 +159,7 @@ def run_input(index: int, spec: str | int, session: Session, opts: Options, emit
                     except OSError as e:
                         raise OutputFailed(e) from None
                 res.frames += 1
+                res.ready_frames += bool(step.prediction is not None and step.prediction.exact)
                 res.model_ms += step.model_ms
                 if step.frame.pose_ms is not None:
                     res.pose_ms.append(step.frame.pose_ms)
@@ -150,11 +169,16 @@ def run_input(index: int, spec: str | int, session: Session, opts: Options, emit
                     progress.update(1)
         except KeyboardInterrupt:  # Ctrl-C ends a live run; the frames so far are kept and the files closed
             res.interrupted = True
+        except StreamLostError as e:  # a stream that did not come back: what was read so far is kept, as on Ctrl-C
+            if res.frames == 0:
+                raise
+            res.error = sentence(e, name)
         finally:
             frames.close()
         if res.frames == 0 and not res.interrupted:
             raise CognnError(f"{name}: no frame could be read")
         res.events = session.finish()
+        res.warmup_s = rec.frames_to_ready / session.fps if session.fps else None
         res.outputs = [str(p) for p in session.stop_recording()]
     except (BrokenPipeError, OutputFailed):  # the records cannot go anywhere: stop everything, not just this input
         raise
@@ -206,7 +230,7 @@ def _worker_init(opts: Options) -> None:
     signal.signal(signal.SIGTERM, _stop_worker)  # the pool stopping: unwind, so temporary files are removed
     from .infer import set_threads
 
-    set_threads()
+    set_threads(opts.backend)
     warnings.simplefilter("ignore")
     _WORKER = (make_session(opts), opts)
 

@@ -7,6 +7,9 @@ frame's whole way). Its parts, each a small module with one job (docs/live.md):
 * :mod:`~cognn.live.resample` — resampling a timestamped stream to the model's training rate;
 * :mod:`~cognn.live.persons` — stable person ids and one continual state per person (or pair);
 * :mod:`~cognn.live.labels` — probability smoothing, hysteresis and an "uncertain" outcome;
+* :mod:`~cognn.live.alarms` — false alarms: per-class thresholds, an allow-list, "uncertain" instead of a wrong class;
+* :mod:`~cognn.live.visibility` — partial bodies: what is in view, what the model needs, what to tell the user;
+* :mod:`~cognn.live.reps` — repetitions of repetitive classes, per person;
 * :mod:`~cognn.live.events` — steady labels cut into action events, written as JSON lines or CSV;
 * :mod:`~cognn.live.recorder` — skeletons, events and the annotated video of a session, in one format;
 * :mod:`~cognn.live.records` — one prediction record per frame, as ``cognn-infer`` writes them;

@@ -4,7 +4,8 @@
 that is not ignored (``"uncertain"`` and ``"none"`` by default), and closes when the label changes, the person
 leaves, or the stream ends (:meth:`EventSegmenter.flush`). ``start``/``end`` are the timestamps (seconds) of the
 first and last frame that carried the label, ``start_frame``/``end_frame`` their source frame indices, and
-``peak_score`` the highest score seen. Events shorter than ``min_duration`` seconds are dropped. With ``merge_gap``
+``peak_score`` the highest score seen; ``reps`` the repetitions counted during it (set by the session for repetitive
+classes, :mod:`cognn.live.reps`). Events shorter than ``min_duration`` seconds are dropped. With ``merge_gap``
 > 0, an event interrupted only by ignored labels for at most that long continues instead of starting a new one.
 
 :func:`write_events` / :func:`read_events` store events as JSON lines (``.jsonl``) or CSV (``.csv``).
@@ -15,9 +16,10 @@ import csv
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import InputFileError
 from .labels import UNCERTAIN
@@ -47,6 +49,8 @@ class Event:
     person: int = 0
     #: the input it was seen in (a file name or camera), when known
     source: str = ""
+    #: repetitions counted during the event (repetitive classes, cognn.live.reps), else None
+    reps: int | None = None
 
     @property
     def duration(self) -> float:
@@ -84,6 +88,10 @@ class EventSegmenter:
     def open_events(self) -> dict[int, Event]:
         """The event going on for each person now (its ``end`` is the latest frame so far)."""
         return dict(self._open)
+
+    def current(self, person: int = 0) -> Event | None:
+        """The event going on for ``person`` (the live object: the session adds its repetitions), or None."""
+        return self._open.get(person)
 
     def _finish(self, event: Event | None) -> list[Event]:
         return [event] if event is not None and event.duration >= self.min_duration else []
@@ -191,7 +199,8 @@ def _event(row: dict[str, Any], path: Path, line: int) -> Event:
         return Event(label=str(row["label"]), start=float(row["start"]), end=float(row["end"]),
                      start_frame=int(row["start_frame"]), end_frame=int(row["end_frame"]),
                      peak_score=float(row["peak_score"]), person=int(row.get("person", 0) or 0),
-                     source=str(row.get("source", "") or ""))
+                     source=str(row.get("source", "") or ""),
+                     reps=None if row.get("reps") in (None, "") else int(row["reps"]))
     except KeyError as e:
         raise InputFileError(path, f"event without {e.args[0]!r}", line=line) from None
     except (TypeError, ValueError) as e:
@@ -213,7 +222,8 @@ def read_events(path: str | os.PathLike, fmt: str | None = None) -> list[Event]:
         raise InputFileError(path, f"cannot be read ({e})") from None
     if fmt == "csv":
         reader = csv.DictReader(text.splitlines())
-        missing = [k for k in EVENT_FIELDS if k not in (reader.fieldnames or []) and k not in ("person", "source")]
+        optional = ("person", "source", "reps")
+        missing = [k for k in EVENT_FIELDS if k not in (reader.fieldnames or []) and k not in optional]
         if missing:
             raise InputFileError(path, f"CSV header lacks {', '.join(missing)}", line=1)
         return [_event(row, path, i + 2) for i, row in enumerate(reader)]

@@ -148,8 +148,8 @@ class PersonPrediction:
 class PersonRecognizers:
     """A continual state per person (``mode="single"``) or per pair (``mode="pair"``); see the module docstring."""
 
-    def __init__(self, recognizer: OnlineRecognizer, *, mode: str = "single", max_missed: int = 15, max_distance: float = 0.25,
-                 domain: str | None = None) -> None:
+    def __init__(self, recognizer: OnlineRecognizer, *, mode: str = "single", max_missed: int = 15,
+                 max_distance: float = 0.25, domain: str | None = None) -> None:
         if mode not in PERSON_MODES:
             raise ValueError(f"unknown person mode {mode!r}; use one of {', '.join(PERSON_MODES)}")
         self.mode = mode

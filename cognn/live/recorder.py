@@ -2,7 +2,8 @@
 
 One format for the app and ``cognn-infer`` (``--save-skeletons``, ``--render``): the recording holds every input
 frame's skeleton ``(C, V, M)`` with its timestamp, the source's canvas size and frame rate, and the action events as
-``{"kind": "action", label, start, end, start_frame, end_frame, peak_score, person, source}``; the video is what
+``{"kind": "action", label, start, end, start_frame, end_frame, peak_score, person, source, reps}`` and the gaps of a
+lost stream as ``{"kind": "gap", frame, t, seconds, reset}``; the video is what
 :meth:`cognn.live.session.Session.annotate` draws. Both are written under temporary names and appear when the
 recording is closed (:mod:`cognn.atomic`); an aborted recording leaves nothing.
 """
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,7 +22,17 @@ from .events import Event, recorded
 if TYPE_CHECKING:
     from .session import LiveStep
 
-__all__ = ["Recorder"]
+__all__ = ["Recorder", "gap_record", "GAP_KIND"]
+
+#: the ``kind`` of a stream gap in a recording's event list
+GAP_KIND = "gap"
+
+
+def gap_record(frame: int, timestamp: float, seconds: float, reset: bool) -> dict[str, Any]:
+    """A lost stream as a recording stores it: ``{"kind": "gap", frame, t, seconds, reset}`` (``frame``/``t``: the
+    first frame after the loss; ``reset``: the continual state started over there)."""
+    return {"kind": GAP_KIND, "frame": int(frame), "t": round(float(timestamp), 4),
+            "seconds": round(float(seconds), 4) if math.isfinite(seconds) else None, "reset": bool(reset)}
 
 
 class Recorder:
@@ -72,7 +84,7 @@ class Recorder:
         self._last_t, self._last_src_t = out, t
         return out
 
-    def add(self, step: "LiveStep", annotate: Callable[["LiveStep"], np.ndarray] | None = None) -> None:
+    def add(self, step: LiveStep, annotate: Callable[[LiveStep], np.ndarray] | None = None) -> None:
         """Append one step: its skeleton, the events that ended at it, and its annotated picture."""
         fps = self.fps or 30.0
         if self._writer is None and self._video is None:
@@ -81,6 +93,8 @@ class Recorder:
         if self._writer is not None:
             self._writer.append(np.asarray(step.frame.skeleton, np.float32), t)
         self.add_events(step.events)
+        if step.gap is not None and self._writer is not None:
+            self._writer.add_event(gap_record(int(step.frame.index), t, float(step.gap), bool(step.reset)))
         if self._video is not None and annotate is not None:
             self._video.write(annotate(step))
         self.frames += 1

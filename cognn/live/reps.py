@@ -8,15 +8,15 @@ and the current steady label, and answers a :class:`RepState`.
 1. **Signals.** Each repetitive class has a signal (:data:`SIGNALS`): a height of the joints the class moves,
    relative to the body and divided by the person's own torso length (shoulder centre to hip centre, a running
    median), so "up" is positive whatever the domain: ``arms`` (wrist centre above the shoulder centre: jumping
-   jacks, arm raises), ``squat`` (hip centre *below* its standing height above the ankles), ``knees`` (each thigh's
-   elevation angle, one channel per leg: marching steps are counted per knee lift; in 2-D images the knee's height
-   above the hip instead). A 3-frame median removes single-frame pose glitches; frames without the joints are
-   skipped.
+   jacks, arm raises), ``squat`` (hip centre *below* its standing height above the ankles), ``knees`` (the left
+   knee's height above the right knee's: every move from one side to the other is a marching step, one knee lift).
+   A 3-frame median removes single-frame pose glitches; frames without the joints are skipped.
 2. **Hysteresis relative to the person's own range.** Over the last ``window`` seconds a channel spans a range
    (5th to 95th percentile); a repetition is a whole cycle: from below ``exit`` of that range up above ``enter`` of
-   it and back below ``exit`` (defaults 0.35 and 0.65), at least ``min_period`` after the previous one. Nothing
-   counts while the range is under the signal's ``min_range`` (0.4 torso lengths for the arms, 0.2 for a squat,
-   0.35 rad of thigh elevation for marching): a person standing still, jitter.
+   it and back below ``exit`` (defaults 0.35 and 0.65; for ``knees`` each crossing), at least ``min_period``
+   after the previous one. Nothing counts while the range is under the signal's ``min_range`` (0.4 torso lengths for
+   the arms, 0.3 for a squat, 0.25 between the knees): a person standing still, jitter. At the start of a stream
+   the window is replayed once its range is known, so the first repetitions count too.
 3. **Attribution.** The signals run all the time; the label decides what the repetitions belong to. When the
    steady label becomes a repetitive class, the repetitions of its signal in the last ``lookback`` seconds count too
    (the model needs its receptive field, about 3 s, before it names an action; those first repetitions were done
@@ -25,14 +25,15 @@ and the current steady label, and answers a :class:`RepState`.
    seconds of another label ("uncertain" for a moment). A finished run is a :class:`RepRun` (the label, start, end,
    count): the per-event total.
 
-Which classes are repetitive: :func:`repetitive_classes` reads a checkpoint's metadata (``meta["repetitive"]``, a
-list of classes or a ``{class: signal}`` map, or ``meta["alarms"]["repetitive"]``), else the config's own map.
+Which classes are repetitive: :func:`repetitive_classes` reads a checkpoint's metadata
+(``meta["live"]["alarms"]["repetitive"]``: a list of classes or a ``{class: signal}`` map), else the config's own map.
 """
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ from ..domains import IMAGE2D, LAYOUT_DOMAIN
 from ..layouts import Layout, get_layout
 
 __all__ = ["RepConfig", "RepState", "RepRun", "RepCounter", "SIGNALS", "DEFAULT_SIGNALS", "repetitive_classes",
-           "body_signals", "count_cycles"]
+           "body_signals", "count_cycles", "parse_reps"]
 
 #: the signal of each known repetitive class (class names of cognn.synth / the bundled gesture model)
 DEFAULT_SIGNALS: dict[str, str] = {"jumping_jacks": "arms", "arm_raise": "arms", "squat": "squat", "march": "knees"}
@@ -67,36 +68,30 @@ def _squat(up: np.ndarray, pts: np.ndarray, b: _Body) -> np.ndarray:
 
 
 def _knees(up: np.ndarray, pts: np.ndarray, b: _Body) -> np.ndarray:
-    """Each thigh's elevation from hanging straight down, in radians (3-D), or each knee's height above its hip
-    (2-D images, where a knee lifted toward the camera barely moves sideways)."""
-    out = np.empty(2)
-    for k, (hip, knee) in enumerate(zip(b.hip, b.kn)):
-        d = pts[knee] - pts[hip]
-        if pts.shape[1] == 3:
-            out[k] = np.arccos(np.clip(-(up[knee] - up[hip]) / max(float(np.linalg.norm(d)), 1e-6), -1.0, 1.0))
-        else:
-            out[k] = up[knee] - up[hip]
-    return out
+    """The left knee's height above the right knee's: up when the left knee is lifted, down for the right (depth,
+    the noisiest pose channel, is left out)."""
+    return np.array([up[b.kn[0]] - up[b.kn[1]]])
 
 
 @dataclass(frozen=True)
 class Signal:
     """A periodic signal of the body: ``fn(up (V,), points (V, 2|3), body) -> channels (K,)``."""
 
-    fn: Callable[[np.ndarray, np.ndarray, "_Body"], np.ndarray]
-    #: True: the channels are lengths, divided by the torso length; False: angles (radians), used as they are
+    fn: Callable[[np.ndarray, np.ndarray, _Body], np.ndarray]
+    #: True: the channels are lengths, divided by the torso length; False: used as they are (angles, say)
     scaled: bool
-    #: the least range over the window to count anything (torso lengths, or radians)
+    #: the least range over the window to count anything (torso lengths when scaled)
     min_range: float
-    channels: int = 1
+    #: True: each move from one side to the other is a repetition (marching: the left knee up, then the right)
+    halves: bool = False
 
 
 #: the signals: ``arms`` (wrist centre above the shoulder centre), ``squat`` (hip centre below its height above the
-#: ankle centre), ``knees`` (each thigh's elevation: one channel per leg)
+#: ankle centre), ``knees`` (the left knee above the right one)
 SIGNALS: dict[str, Signal] = {
     "arms": Signal(_arms, True, 0.4),
-    "squat": Signal(_squat, True, 0.2),
-    "knees": Signal(_knees, False, 0.35, channels=2),
+    "squat": Signal(_squat, True, 0.3),
+    "knees": Signal(_knees, True, 0.25, halves=True),
 }
 
 
@@ -137,14 +132,16 @@ def _body(layout: Layout) -> _Body:
 
 def repetitive_classes(meta: Mapping[str, Any] | None, classes: Iterable[str] = (),
                        fallback: Mapping[str, str] = DEFAULT_SIGNALS) -> dict[str, str]:
-    """``{class: signal}`` of the repetitive classes a checkpoint declares (``meta["repetitive"]`` or
-    ``meta["alarms"]["repetitive"]``: a list of class names, whose signals come from ``fallback``, or a
-    ``{class: signal}`` map); without a declaration, the classes of ``classes`` that ``fallback`` knows. A declared
-    class with no known signal raises ValueError naming it."""
-    meta = meta or {}
-    decl = meta.get("repetitive")
-    if decl is None and isinstance(meta.get("alarms"), Mapping):
-        decl = meta["alarms"].get("repetitive")
+    """``{class: signal}`` of the repetitive classes a checkpoint declares (``meta["live"]["alarms"]["repetitive"]``,
+    or the same without ``"live"``, or ``meta["repetitive"]``: a list of class names, whose signals come from
+    ``fallback``, or a ``{class: signal}`` map); without a declaration, the classes of ``classes`` that ``fallback``
+    knows. A declared class with no known signal raises ValueError naming it."""
+    from .alarms import live_section
+
+    decl = live_section(meta, "repetitive")
+    alarms = live_section(meta, "alarms")
+    if decl is None and isinstance(alarms, Mapping):
+        decl = alarms.get("repetitive")
     if decl is None:
         names = set(classes)
         return {c: s for c, s in fallback.items() if c in names}
@@ -154,6 +151,22 @@ def repetitive_classes(meta: Mapping[str, Any] | None, classes: Iterable[str] = 
         if sig not in SIGNALS:
             raise ValueError(f"repetitive class {cls!r}: no known signal ({sig!r}); signals: {', '.join(SIGNALS)}")
         out[str(cls)] = str(sig)
+    return out
+
+
+def parse_reps(text: str | Iterable[str], fallback: Mapping[str, str] = DEFAULT_SIGNALS) -> dict[str, str]:
+    """``{class: signal}`` of the ``--reps`` option: ``"squat, pushup=arms"`` (a class the counter knows by name, or
+    ``CLASS=SIGNAL``); ValueError naming a class without a known signal."""
+    items = [p.strip() for p in text.split(",")] if isinstance(text, str) else [str(p).strip() for p in text]
+    out: dict[str, str] = {}
+    for item in filter(None, items):
+        cls, _, sig = (part.strip() for part in item.partition("="))
+        sig = sig or fallback.get(cls, "")
+        if not cls or sig not in SIGNALS:
+            why = f"unknown signal {sig!r}" if sig else "no known signal"
+            raise ValueError(f"repetitive class {item!r}: {why}; name one as CLASS=SIGNAL, signals: "
+                             f"{', '.join(SIGNALS)} ({', '.join(f'{c}={s}' for c, s in fallback.items())} known)")
+        out[cls] = sig
     return out
 
 
@@ -231,22 +244,41 @@ class RepState:
 class _Channel:
     """One signal channel: a rolling range and the hysteresis state machine.
 
-    A repetition is a whole cycle rest -> active -> rest. At the start of a stream the channel knows where "rest" is
-    only once the range is wide enough; it then counts the cycle in progress if the stream began on the rest side
-    (the first value of the window at or below the exit level), and otherwise waits for the next visit to rest."""
+    A repetition is a whole cycle rest -> active -> rest (or each move from one side to the other, for ``halves``).
+    At the start of a stream the range is not known until the signal has moved enough; when it first is, the window
+    so far is replayed with the thresholds it gives, so the first repetitions count too."""
 
-    def __init__(self, cfg: RepConfig, min_range: float) -> None:
+    def __init__(self, cfg: RepConfig, min_range: float, halves: bool = False) -> None:
         self.cfg = cfg
         self.min_range = min_range
+        self.halves = halves
         self.hist: deque[tuple[float, float]] = deque()
         self.raw: deque[float] = deque(maxlen=cfg.median)
-        #: None (not known yet), "rest" or "active"
+        #: None (not known yet), "mid" (began between the sides), "rest" or "active"
         self.state: str | None = None
         self.last_rep = -np.inf
         self.level: float | None = None
 
-    def update(self, value: float, t: float) -> bool:
-        """Feed one value; True when a repetition completed."""
+    def _step(self, v: float, t: float, enter: float, leave: float) -> bool:
+        """One value against the thresholds. Whole cycles: rest -> active -> rest completes one; a stream that began
+        between the two sides ("mid", say arms on their way up) may start with the active side. Halves: every move
+        from one side (or the middle) to the other counts (marching: a knee lift each); the side a stream began on
+        does not."""
+        new = "active" if v >= enter else "rest" if v <= leave else (self.state or "mid")
+        if new == self.state or (self.state is None and new == "active" and not self.halves):
+            return False
+        if self.halves:
+            done = self.state is not None and new != "mid"
+        else:
+            done = self.state == "active" and new == "rest"
+        self.state = new
+        if done and t - self.last_rep >= self.cfg.min_period:
+            self.last_rep = t
+            return True
+        return False
+
+    def update(self, value: float, t: float) -> list[float]:
+        """Feed one value; the completion times of the repetitions this completed (usually none or one)."""
         cfg = self.cfg
         self.raw.append(value)
         v = float(np.median(self.raw))
@@ -258,19 +290,12 @@ class _Channel:
         span = hi - lo
         if span < self.min_range:
             self.level = None
-            return False
+            return []
         self.level = float(np.clip((v - lo) / span, 0.0, 1.0))
         enter, leave = lo + cfg.enter * span, lo + cfg.exit * span
-        if self.state is None and vals[0] <= leave:
-            self.state = "rest"
-        if self.state == "rest" and v >= enter:
-            self.state = "active"
-        elif v <= leave:
-            was, self.state = self.state, "rest"
-            if was == "active" and t - self.last_rep >= cfg.min_period:
-                self.last_rep = t
-                return True
-        return False
+        if self.state is None:  # the range is known now: replay the window with it
+            return [ht for ht, hv in self.hist if self._step(hv, ht, enter, leave)]
+        return [t] if self._step(v, t, enter, leave) else []
 
 
 class RepCounter:
@@ -289,16 +314,16 @@ class RepCounter:
         """Forget everything (new stream, seek, a long gap in a stream): signals, runs, totals."""
         self._channels: dict[str, list[_Channel]] = {}
         self._torso: deque[tuple[float, float]] = deque()
-        #: completion times of every repetition seen, per signal (kept for ``lookback``)
-        self._reps: dict[str, deque[float]] = {s: deque() for s in self._signals}
-        #: per signal: repetitions up to this time belong to a run already
-        self._counted: dict[str, float] = {s: -np.inf for s in self._signals}
+        #: (number, completion time) of every repetition seen, per signal (kept for ``lookback``)
+        self._reps: dict[str, deque[tuple[int, float]]] = {s: deque() for s in self._signals}
+        self._seen = 0
+        #: per signal: repetitions up to this number have been given to a run (or passed over)
+        self._counted: dict[str, int] = {s: 0 for s in self._signals}
         self._run: RepRun | None = None
         self._paused_at: float | None = None
         #: finished runs, oldest first
         self.runs: list[RepRun] = []
         self.totals: dict[str, int] = {}
-        self._last_t: float | None = None
 
     @property
     def current(self) -> RepRun | None:
@@ -312,11 +337,10 @@ class RepCounter:
             self._torso.popleft()
         return float(np.median([x for _, x in self._torso])) if self._torso else float("nan")
 
-    def _track(self, skeleton: np.ndarray | None, t: float) -> dict[str, int]:
-        """Run the signals; new repetitions per signal."""
-        new = {s: 0 for s in self._signals}
+    def _track(self, skeleton: np.ndarray | None, t: float) -> None:
+        """Run the signals; the repetitions they complete go to ``_reps``."""
         if skeleton is None:
-            return new
+            return
         values, torso = body_signals(skeleton, self.layout, self.domain, self._signals)
         scale = self._scale(torso, t)
         for sig, chans in values.items():
@@ -326,25 +350,26 @@ class RepCounter:
             if not np.all(np.isfinite(chans)):
                 continue
             min_range = spec.min_range if self.config.min_range is None else self.config.min_range
-            lanes = self._channels.setdefault(sig, [_Channel(self.config, min_range) for _ in chans])
+            lanes = self._channels.setdefault(sig, [_Channel(self.config, min_range, spec.halves) for _ in chans])
             for lane, v in zip(lanes, chans):
-                if lane.update(float(v), t):
-                    self._reps[sig].append(t)
-                    new[sig] += 1
+                for done in lane.update(float(v), t):
+                    self._seen += 1
+                    self._reps[sig].append((self._seen, done))
         keep = max(self.config.lookback, self.config.merge_gap) + self.config.window
         for q in self._reps.values():
-            while q and t - q[0] > keep:
+            while q and t - q[0][1] > keep:
                 q.popleft()
-        return new
 
-    def _advance(self, run: RepRun, until: float, since: float) -> int:
-        """Count the run's signal's repetitions in ``(max(since, counted), until]``."""
-        lo = max(since, self._counted[run.signal])
-        got = [x for x in self._reps[run.signal] if lo < x <= until]
+    def _advance(self, run: RepRun, since: float) -> int:
+        """Give the run the repetitions of its signal not given yet that completed after ``since``; the older ones
+        are passed over for good."""
+        q = self._reps[run.signal]
+        got = sorted(x for n, x in q if n > self._counted[run.signal] and x > since)
+        if q:
+            self._counted[run.signal] = max(self._counted[run.signal], q[-1][0])
         run.times += got
         run.count += len(got)
         self.totals[run.label] = self.totals.get(run.label, 0) + len(got)
-        self._counted[run.signal] = max(self._counted[run.signal], until)
         return len(got)
 
     def _close(self) -> list[RepRun]:
@@ -364,21 +389,21 @@ class RepCounter:
         sig = cfg.repetitive.get(label) if label is not None else None
         new = 0
         run = self._run
-        if sig is not None:
+        if sig is not None and label is not None:
             if run is not None and run.signal != sig:
                 closed += self._close()
                 run = None
             if run is None:
-                run = self._run = RepRun(label, sig, t, t, person=self.person)  # type: ignore[arg-type]
-                new += self._advance(run, t, t - cfg.lookback)
+                run = self._run = RepRun(label, sig, t, t, person=self.person)
+                new += self._advance(run, t - cfg.lookback)
             else:
                 if run.label != label:  # same signal, new class: the run goes on under the new label
-                    self.totals[label] = self.totals.get(label, 0) + run.count  # type: ignore[index]
+                    self.totals[label] = self.totals.get(label, 0) + run.count
                     self.totals[run.label] -= run.count
                     if self.totals[run.label] == 0:
                         del self.totals[run.label]
-                    run.label = label  # type: ignore[assignment]
-                new += self._advance(run, t, -np.inf)
+                    run.label = label
+                new += self._advance(run, -np.inf)
             run.end = t
             self._paused_at = None
         elif run is not None:
@@ -391,7 +416,6 @@ class RepCounter:
         if live is not None and live.signal in self._channels:
             levels = [c.level for c in self._channels[live.signal] if c.level is not None]
             level = max(levels) if levels else None
-        self._last_t = t
         return RepState(live.label if live else None, live.count if live else 0, new, dict(self.totals), closed,
                         level)
 
@@ -408,4 +432,4 @@ def count_cycles(values: Iterable[float], times: Iterable[float] | None = None, 
     vals = list(values)
     ts = list(times) if times is not None else [i / 30.0 for i in range(len(vals))]
     lane = _Channel(config, min_range if config.min_range is None else config.min_range)
-    return [t for v, t in zip(vals, ts) if np.isfinite(v) and lane.update(float(v), float(t))]
+    return [d for v, t in zip(vals, ts) if np.isfinite(v) for d in lane.update(float(v), float(t))]

@@ -6,20 +6,31 @@ A frame's whole way, in order::
                               one pose tracker (cognn.pose.PoseTracker) with the session's pose options
     session.start(source)     a new stream: resampler, model state, labels, open events forgotten
     session.step(frame)       SkeletonFrame -> resampled to the model's rate (0..n model frames) -> the model step
-                              per person (OnlineRecognizer streams) -> steady labels -> action events -> LiveStep
+                              per person (OnlineRecognizer streams) -> steady labels -> the alarm policy and the
+                              body in view (the label shown, or "uncertain") -> action events and repetitions
+                              -> LiveStep; a stream gap of at least ``gap_reset`` closes the events going on and
+                              starts the continual state over
     session.annotate(step)    the annotated picture (cognn.render), the same in the app's recordings and --render
     session.start_recording   skeletons (HDF5 recording with the events) and/or the annotated video
     session.finish()          the open events closed; every event of the stream
 
-or ``for step in session.run(source): ...`` (start, then every frame), then ``finish()``. :class:`LiveStep` reports, for every input frame, the
-latest prediction of each person (held between model frames), their steady label and where to draw it, the events
-that ended, the picture to draw (mirrored when the option is on) and the time from capture to result.
+or ``for step in session.run(source): ...`` (start, then every frame), then ``finish()``. :class:`LiveStep`
+reports, for every input frame, the latest prediction of each person (held between model frames), their steady
+label, the label shown (:mod:`~cognn.live.alarms`: per-class thresholds, an allow-list; :mod:`~cognn.live.visibility`:
+classes that need a part of the body out of view are withheld, with a message for the user), their repetitions
+(:mod:`~cognn.live.reps`) and where to draw it, the events that ended, a stream gap and whether the state was reset
+there, the picture to draw (mirrored when the option is on) and the time from capture to result.
+
+The checkpoint's metadata ``live`` holds its defaults: ``labels`` (steady labels), ``alarms`` (thresholds, minimum
+durations, allow-list, repetitive classes) and ``body`` (the parts it needs in view); :class:`LiveConfig` overrides
+each.
 """
 from __future__ import annotations
 
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from queue import Queue
@@ -33,12 +44,16 @@ from ..pose.tracker import PoseOptions, PoseTracker
 from ..render import Framer
 from ..sources import FrameSource, SkeletonFrame
 from ..sources.open import SourceSpec
+from ..sources.stream import gap_of
+from .alarms import NO_ALARMS, PASS_LABELS, AlarmConfig, AlarmFilter, ShownLabel, alarm_config_from_meta
 from .domain import check_domain, model_domain, model_fps
 from .events import DEFAULT_IGNORE, Event, EventSegmenter
 from .labels import DEFAULT_LABELS, UNCERTAIN, LabelConfig, SteadyLabel, SteadyLabeler
 from .mirror import label_anchor, mirrored_view
 from .persons import PersonRecognizers, present_slots
+from .reps import RepConfig, RepCounter, RepState, repetitive_classes
 from .resample import ResampledFrame, Resampler
+from .visibility import BodyRequirement, BodyView, VisibilityMonitor, requirement_from_meta
 
 __all__ = ["LiveConfig", "PersonView", "LiveStep", "Session", "PERSONS_MODES", "warmup_text"]
 
@@ -69,10 +84,32 @@ class LiveConfig:
     ignore: tuple[str, ...] = DEFAULT_IGNORE
     #: draw a mirror image (the model still sees the camera's own frame)
     mirror: bool = False
+    #: false alarms (cognn.live.alarms): per-class thresholds, confirmation and minimum event durations (None: the
+    #: checkpoint's ``live.alarms``, else none)
+    alarms: AlarmConfig | None = None
+    #: the only classes shown (None: the policy's own allow-list, else every class)
+    allow: tuple[str, ...] | None = None
+    #: count the repetitions of repetitive classes (cognn.live.reps: the checkpoint's ``live.alarms.repetitive``,
+    #: else the classes the counter knows by name, plus :attr:`rep_classes`)
+    reps: bool = True
+    #: more repetitive classes, ``{class: signal}`` (``--reps``)
+    rep_classes: Mapping[str, str] = field(default_factory=dict)
+    #: the counter's parameters (None: RepConfig's measured defaults; its ``repetitive`` is replaced by the above)
+    rep_config: RepConfig | None = None
+    #: partial bodies (cognn.live.visibility): withhold the classes that need a part of the body out of view, and
+    #: say what to do ("step back: legs not visible")
+    visibility: bool = True
+    #: what the model needs in view (None: the checkpoint's ``live.body``, else every part of its layout)
+    body: BodyRequirement | None = None
+    #: a stream gap (a lost network camera) of at least this many seconds closes the events going on and resets the
+    #: continual state; shorter gaps are bridged (None: never reset)
+    gap_reset: float | None = 1.0
 
     def __post_init__(self) -> None:
         if self.persons not in PERSONS_MODES:
             raise ValueError(f"unknown persons mode {self.persons!r}; use one of {', '.join(PERSONS_MODES)}")
+        if self.gap_reset is not None and not self.gap_reset >= 0:
+            raise ValueError(f"gap_reset must be >= 0 seconds (or None), got {self.gap_reset}")
 
     @property
     def smoothing(self):  # type: ignore[no-untyped-def]
@@ -96,17 +133,36 @@ class PersonView:
     anchor: tuple[float, float] | None = None
     #: the model's frame rate (warm-up is shown in seconds of stream, whatever the source's rate)
     fps: float = 0.0
+    #: the label shown after the alarm policy and the body check (None: the steady label as it is)
+    shown: ShownLabel | None = None
+    #: repetitions of the repetitive class being counted now (None: none is)
+    reps: int | None = None
+    #: which parts of the body are in view, and what to tell the user (None: not checked)
+    body: BodyView | None = None
 
     @property
     def ready(self) -> bool:
         return bool(self.prediction.ready)
 
+    @property
+    def shown_label(self) -> str:
+        """The label shown: a class, ``none`` or ``uncertain`` (a class withheld by the alarm policy or the body)."""
+        return self.shown.label if self.shown is not None else self.label.label
+
+    @property
+    def message(self) -> str | None:
+        """What to tell the user about the body in view ("step back: legs not visible"), or None."""
+        return self.body.message if self.body is not None else None
+
     def text(self) -> str:
-        """A short caption: the steady label, or ``label (warming up 1.2/3.0 s)``."""
+        """A short caption: the label shown with its repetitions (``jumping_jacks ×5``), or
+        ``label (warming up 1.2/3.0 s)``."""
         p = self.prediction
         if not p.ready:
-            return f"{self.label.label} (warming up {warmup_text(p.warmup, self.fps)})"
-        return self.label.label
+            return f"{self.shown_label} (warming up {warmup_text(p.warmup, self.fps)})"
+        if self.reps is not None:
+            return f"{self.shown_label} ×{self.reps}"
+        return self.shown_label
 
 
 def warmup_text(warmup: tuple[int, int], fps: float) -> str:
@@ -133,6 +189,11 @@ class LiveStep:
     model_views: list[PersonView] = field(default_factory=list)
     #: milliseconds from the capture (or decoding) of the picture to this result, pose included
     latency_ms: float | None = None
+    #: seconds a stream was lost before this frame (cognn.sources.stream), else None
+    gap: float | None = None
+    #: the continual state was reset at this frame (a gap of at least ``gap_reset``; the events going on before it
+    #: are in :attr:`events`)
+    reset: bool = False
 
     @property
     def prediction(self) -> Prediction | None:
@@ -167,8 +228,24 @@ class Session:
                                          domain=self.domain) if config.persons != "all" else None)
         self.segmenter = EventSegmenter(min_duration=config.min_event, ignore=config.ignore,
                                         merge_gap=config.merge_gap)
+        #: the alarm policy in use (the config's, else the checkpoint's ``live.alarms``, else none)
+        self.alarm_policy = self._alarm_policy()
+        self.alarm_filter = AlarmFilter(self.alarm_policy)
+        #: ``{class: signal}`` of the classes whose repetitions are counted
+        self.repetitive = self._repetitive()
+        self.rep_config = replace(config.rep_config or RepConfig(), repetitive=self.repetitive)
+        #: the parts of the body the model needs in view
+        self.body_requirement = config.body or _checked(lambda: requirement_from_meta(self.meta, recognizer.layout),
+                                                        "body")
         self._labelers: dict[int, SteadyLabeler] = {}
         self._views: dict[int, PersonView] = {}
+        self._counters: dict[int, RepCounter] = {}
+        #: per person: (completion time, label) of the repetitions not yet in a kept event; the end of the last kept
+        #: event per (person, label)
+        self._rep_log: dict[int, list[tuple[float, str]]] = {}
+        self._rep_since: dict[tuple[int, str], float] = {}
+        self._bodies: dict[int, VisibilityMonitor] = {}
+        self._body_views: dict[int, BodyView] = {}
         self._tracker: PoseTracker | None = None
         self._tracker_lock = threading.Lock()
         self._recorder: Any = None
@@ -184,18 +261,52 @@ class Session:
     @classmethod
     def from_weights(cls, weights: str | os.PathLike | None = None, *, model: str | None = None,
                      layout: str | None = None, config: LiveConfig = LiveConfig(), top_k: int = 5,
-                     device: str = "cpu", classes: str | list[str] | None = None) -> "Session":
+                     device: str = "cpu", classes: str | list[str] | None = None, backend: str = "torch",
+                     precision: str | None = None) -> "Session":
         """A session for a checkpoint or a bundled model's short name (see
         :meth:`cognn.online.OnlineRecognizer.from_weights`; untrained weights are flagged there); ``classes``
         restricts the classes shown (scores renormalised among them): names, a class-list file or a named subset
-        such as ``kinetics-motion``."""
+        such as ``kinetics-motion``. ``backend="onnx"``: ``weights`` is a step graph made by ``cognn-export``, run
+        in ONNX Runtime without torch; ``precision``: the torch step's products (fp32, bf16, int8)."""
         if isinstance(classes, str):
             from ..data.classes import class_subset
 
             classes = class_subset(classes)
         rec = OnlineRecognizer.from_weights(weights, model=model, layout=layout, top_k=top_k, device=device,
-                                            subset=classes)
+                                            subset=classes, backend=backend, precision=precision)
         return cls(rec, config)
+
+    def _alarm_policy(self) -> AlarmConfig:
+        cfg = self.config
+        classes = self.recognizer.classes
+        if cfg.alarms is not None:
+            policy = cfg.alarms
+            policy.check_classes(classes, "the alarm policy")
+        else:
+            policy = _checked(lambda: alarm_config_from_meta(self.meta), "alarms") or NO_ALARMS
+        if cfg.allow is not None:
+            policy = policy.with_allow(cfg.allow)
+            unknown = [c for c in cfg.allow if c not in classes and c not in PASS_LABELS]
+            if unknown:
+                what = "classes" if len(unknown) > 1 else "a class"
+                raise ValueError(f"the allow-list names {what} the model does not have: {', '.join(unknown)} "
+                                 f"(classes: {', '.join(classes)})")
+        return policy
+
+    def _repetitive(self) -> dict[str, str]:
+        cfg = self.config
+        if not cfg.reps:
+            return {}
+        classes = self.recognizer.classes
+        declared = cfg.alarms.repetitive if cfg.alarms is not None else None
+        src: Mapping[str, Any] = {"repetitive": declared} if declared is not None else self.meta
+        out = {c: s for c, s in _checked(lambda: repetitive_classes(src, classes), "alarms").items() if c in classes}
+        unknown = [c for c in cfg.rep_classes if c not in classes]
+        if unknown:
+            raise ValueError(f"repetitive class{'es' if len(unknown) > 1 else ''} {', '.join(unknown)}: not a class "
+                             f"of the model (classes: {', '.join(classes)})")
+        out.update(cfg.rep_classes)
+        return out
 
     # -- facts -------------------------------------------------------------------------------------------------------
     @property
@@ -222,7 +333,24 @@ class Session:
         labels = (f"labels: EMA {lb.alpha:g}, margin {lb.margin:g} x {lb.hold} frames, uncertain below "
                   f"{lb.threshold:g}")
         return (f"{self.recognizer.description}; {sm_text}; {rs}; persons {c.persons}; {labels}"
-                f"{'; mirrored view' if c.mirror else ''}")
+                f"{self._policy_text()}{'; mirrored view' if c.mirror else ''}")
+
+    def _policy_text(self) -> str:
+        """``; classes shown at >= 0.9; repetitions of jumping_jacks, squat; needs head, shoulders, arms in view``."""
+        pol = self.alarm_policy
+        parts = []
+        if pol != NO_ALARMS and pol.with_allow(None) != NO_ALARMS:
+            least = sorted({pol.default_threshold, *pol.thresholds.values()})
+            parts.append(f"classes shown at >= {least[0]:g}" + (f"-{least[-1]:g}" if len(least) > 1 else ""))
+        if pol.allow is not None:
+            parts.append(f"only {', '.join(pol.allow) or 'no class'} shown")
+        if self.repetitive:
+            parts.append(f"repetitions of {', '.join(self.repetitive)}")
+        if self.config.visibility:
+            parts.append(f"needs {', '.join(self.body_requirement.needs) or 'nothing'} in view")
+        if self.config.gap_reset is not None:
+            parts.append(f"state reset after a {self.config.gap_reset:g} s gap")
+        return "".join(f"; {p}" for p in parts)
 
     # -- sources -----------------------------------------------------------------------------------------------------
     def tracker(self) -> PoseTracker:
@@ -273,15 +401,26 @@ class Session:
     # -- the stream --------------------------------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget the stream (seek): resampler, model states, labels, open events; the events so far are dropped."""
+        self._restart_state()
+        self.events = []
+
+    def _restart_state(self) -> None:
+        """Everything of the stream but the events closed so far: resampler, model states, labels, the alarm filter,
+        the counters and visibility monitors, open events (dropped: flush them first to keep them)."""
         if self.resampler is not None:
             self.resampler.reset()
         self.recognizer.reset()
         if self.people is not None:
             self.people.reset()
         self.segmenter.reset()
+        self.alarm_filter.reset()
         self._labelers.clear()
         self._views.clear()
-        self.events = []
+        self._counters.clear()
+        self._rep_log.clear()
+        self._rep_since.clear()
+        self._bodies.clear()
+        self._body_views.clear()
 
     def start(self, source: FrameSource | str | None = None, *, canvas_size: tuple[int, int] | None = None) -> None:
         """A new stream from ``source`` (or an input named so): everything of the previous one forgotten."""
@@ -313,27 +452,131 @@ class Session:
         preds = self.people.step(mf.skeleton, mf.timestamp, index=frame.index)
         return [(p.person, p.slots, p.prediction, p.present) for p in preds], list(self.people.left)
 
+    def _shown(self, person: int, label: SteadyLabel, t: float) -> ShownLabel:
+        """The label shown for a steady label: the alarm policy's answer, then "uncertain" for a class that needs a
+        part of the body out of view (or any class, when the model cannot run on what is in view)."""
+        shown = self.alarm_filter.update(label.label, t, person, score=label.score)
+        why = self._out_of_view(person, shown.label)
+        if why:
+            shown = ShownLabel(UNCERTAIN, shown.score, shown.steady, why, shown.changed)
+        return shown
+
+    def _out_of_view(self, person: int, label: str) -> str:
+        """Why ``label`` cannot be told from what is in view of ``person`` ("legs not visible"), "" when it can."""
+        body = self._body_views.get(person)
+        if body is None or label in PASS_LABELS or (body.can_run and body.allows(label)):
+            return ""
+        missing = [p for p in body.requirement.for_label(label) if not body.parts.get(p, True)]
+        return f"{', '.join(missing)} not visible" if missing else "not in view"
+
+    def _count(self, person: int, mf: ResampledFrame, slots: tuple[int, ...], label: str) -> RepState | None:
+        """Feed the person's repetition counter the steady label (the counter follows what the model says, whatever
+        is shown); its state (None when no class is repetitive). Repetitions given to a run are logged with their
+        completion time and label, for the events (:meth:`_settle`)."""
+        if not self.repetitive:
+            return None
+        counter = self._counters.get(person)
+        if counter is None:
+            counter = self._counters[person] = RepCounter(self.rep_config, layout=self.recognizer.layout,
+                                                          domain=self.domain, person=person)
+        state: RepState = counter.update(_person_skeleton(mf.skeleton, slots), mf.timestamp, label)
+        run = counter.current
+        if state.new and run is not None and state.label is not None:
+            self._rep_log.setdefault(person, []).extend((t, state.label) for t in run.times[-state.new:])
+        return state
+
+    def _reps_of(self, event: Event, until: float = float("inf")) -> int:
+        """Repetitions of the event's class logged for its person after the previous kept event of that class and
+        at most the counter's look-back before the event began, up to ``until``."""
+        since = max(self._rep_since.get((event.person, event.label), -np.inf), event.start - self.rep_config.lookback)
+        return sum(1 for t, lab in self._rep_log.get(event.person, ()) if lab == event.label and since < t <= until)
+
+    def _settle(self, closed: list[Event]) -> list[Event]:
+        """Events that ended: those the alarm policy keeps, each of a repetitive class with the repetitions completed
+        since the previous kept event of its class and person (those done before the label was named, within the
+        counter's look-back, and those of events too short to keep, included); the events going on get theirs so
+        far."""
+        kept = self.alarm_filter.filter_events(closed)
+        for e in sorted(kept, key=lambda e: e.end):
+            if e.label in self.repetitive:
+                e.reps = self._reps_of(e, e.end)
+                self._rep_since[(e.person, e.label)] = e.end
+                log = self._rep_log.get(e.person)
+                if log:
+                    self._rep_log[e.person] = [(t, lab) for t, lab in log if lab != e.label or t > e.end]
+        going = self.segmenter.open_events
+        for e in going.values():
+            if e.label in self.repetitive:
+                e.reps = self._reps_of(e)
+        for person in [p for p in self._rep_log if p not in self._views and p not in going]:
+            del self._rep_log[person]  # the person left and their events are settled
+        return kept
+
+    def _end_person(self, person: int) -> list[Event]:
+        self._labelers.pop(person, None)
+        self._views.pop(person, None)
+        self._counters.pop(person, None)
+        self._bodies.pop(person, None)
+        self._body_views.pop(person, None)
+        self.alarm_filter.end_person(person)
+        return self.segmenter.end_person(person)
+
     def _model_step(self, mf: ResampledFrame, frame: SkeletonFrame, views: list[PersonView]) -> list[Event]:
         closed: list[Event] = []
         results, left = self._predict(mf, frame)
         for person in left:
-            closed += self.segmenter.end_person(person)
-            self._labelers.pop(person, None)
-            self._views.pop(person, None)
+            closed += self._end_person(person)
         for person, slots, pred, present in results:
             pred.pose_ms = frame.pose_ms
             use = pred.probs if (pred.ready or not self.config.wait_ready) else None
             label = self._labeler(person).update(use)
-            # events only from exact predictions: nothing is known while the model warms up
-            event_label = label.label if pred.ready else UNCERTAIN
+            shown = self._shown(person, label, mf.timestamp)
+            # events and repetitions only from exact predictions (ready, or early answers of an ``exact`` model):
+            # nothing is known while a model warms up on replicated or missing frames
+            event_label = shown.label if pred.exact else UNCERTAIN
             closed += self.segmenter.update(event_label, label.score, mf.timestamp, frame.index, person)
-            self._views[person] = view = PersonView(person, tuple(slots), pred, label, present, fps=self.fps)
+            counted = label.label if pred.exact and not self._out_of_view(person, label.label) else UNCERTAIN
+            state = self._count(person, mf, tuple(slots), counted)
+            reps = state.count if state is not None and state.label is not None and state.label == shown.label \
+                else None
+            self._views[person] = view = PersonView(person, tuple(slots), pred, label, present, fps=self.fps,
+                                                    shown=shown, reps=reps, body=self._body_views.get(person))
             views.append(view)
         return closed
 
+    def _break(self) -> list[Event]:
+        """A stream gap of at least ``gap_reset``: the events going on end at the last frame before it (kept, with
+        their repetitions), and the continual state starts over."""
+        closed = self._settle(self.segmenter.flush())
+        self._restart_state()
+        return closed
+
+    def _watch_bodies(self, frame: SkeletonFrame) -> None:
+        """Each person's body in view at this input frame (pictures and drawn skeletons only)."""
+        if not self.config.visibility or (frame.image is None and frame.draw_px is None):
+            return
+        size = ((int(frame.image.shape[1]), int(frame.image.shape[0])) if frame.image is not None
+                else self.canvas_size)
+        persons = np.asarray(frame.skeleton).shape[-1]
+        for person, view in self._views.items():
+            slot = next((s for s in view.slots if 0 <= s < persons), None)
+            if slot is None:
+                continue
+            mon = self._bodies.get(person)
+            if mon is None:
+                mon = self._bodies[person] = VisibilityMonitor(self.body_requirement, self.recognizer.layout,
+                                                               domain=self.domain)
+            self._body_views[person] = mon.update_frame(frame, slot, size=size, label=view.label.label)
+
     def step(self, frame: SkeletonFrame) -> LiveStep:
-        """Feed one input frame; the labels of every person now and the events that ended."""
+        """Feed one input frame; the labels of every person now and the events that ended. After a stream gap of at
+        least ``gap_reset`` the events going on end first (they are in this step's events) and the model starts
+        over."""
         self.recognizer.check_frame(frame.skeleton)
+        gap = gap_of(frame)
+        limit = self.config.gap_reset
+        reset = gap is not None and limit is not None and gap >= limit
+        broken = self._break() if reset else []
         if self.resampler is not None:
             model_frames = self.resampler.push(frame.timestamp, frame.skeleton, frame.index)
         else:
@@ -343,12 +586,15 @@ class Session:
         history: list[PersonView] = []
         for mf in model_frames:
             closed += self._model_step(mf, frame, history)
+        closed = broken + self._settle(closed)
         self.events += closed
+        self._watch_bodies(frame)
         image, px = self._drawing(frame)
-        views = [replace(v, anchor=self._anchor(px, v.slots)) for _, v in sorted(self._views.items())]
+        views = [replace(v, anchor=self._anchor(px, v.slots), body=self._body_views.get(p))
+                 for p, v in sorted(self._views.items())]
         latency = None if frame.captured is None else 1000.0 * (time.perf_counter() - frame.captured)
         step = LiveStep(frame, views, closed, len(model_frames), image, px, self.segmenter.open_events, history,
-                        latency)
+                        latency, gap, reset)
         if self._recorder is not None:
             self._record(step)
         return step
@@ -379,7 +625,7 @@ class Session:
 
     def finish(self) -> list[Event]:
         """End of the stream: close the open events; returns every event of the stream, in order of start."""
-        tail = self.segmenter.flush()
+        tail = self._settle(self.segmenter.flush())
         self.events += tail
         if self._recorder is not None:
             self._recorder.add_events(tail)
@@ -412,7 +658,11 @@ class Session:
         from ..render import render_frame
 
         pred = step.prediction
-        labels = [(v.text(), v.anchor) for v in step.persons if v.present]
+        labels = [(v.text().replace("×", "x"), v.anchor) for v in step.persons if v.present]
+        notes = [m for m in dict.fromkeys(v.message for v in step.persons if v.present) if m]
+        if step.gap is not None:
+            notes.append(f"stream lost {step.gap:.1f} s" + (": model restarted" if step.reset else ""))
+        header = "  ".join([header, *notes]) if header else "  ".join(notes)
         return render_frame(step.image, step.draw_px, self.recognizer.layout, self.canvas_size,
                             pred.top if pred is not None else [], ready=pred is not None and pred.ready,
                             warmup=pred.warmup if pred is not None else (0, self.recognizer.frames_to_ready),
@@ -476,11 +726,32 @@ def label_defaults(meta: dict[str, Any]) -> LabelConfig:
         raise CognnError(f"the checkpoint's live label settings are not usable ({e})") from None
 
 
+def _checked(make: Any, key: str) -> Any:
+    """``make()``, a bad ``live.<key>`` entry of the checkpoint's metadata as one CognnError."""
+    try:
+        return make()
+    except ValueError as e:
+        raise CognnError(f"the checkpoint's live {key} settings are not usable ({e})") from None
+
+
+def _person_skeleton(skeleton: np.ndarray, slots: tuple[int, ...]) -> np.ndarray | None:
+    """One person's ``(C, V)`` of a model frame ``(C, V, M)``: the first of ``slots`` that is present, or None."""
+    for s in slots:
+        if 0 <= s < skeleton.shape[-1]:
+            one = skeleton[..., s]
+            if np.any(one != 0):
+                return one
+    return None
+
+
 def _limited(source: FrameSource, max_frames: int | None) -> Iterator[SkeletonFrame]:
-    for n, frame in enumerate(source):
+    """The source's frames, at most ``max_frames`` (never reading one more: a live stream would wait for it)."""
+    if max_frames is not None and max_frames <= 0:
+        return
+    for n, frame in enumerate(source, 1):
+        yield frame
         if max_frames is not None and n >= max_frames:
             return
-        yield frame
 
 
 _END = object()

@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..layouts import adjacency_3subset
 from ..nn.graph_conv import AdaptiveGraphConv
+from ..nn.types import SpatialUnit
 from .family import Family, UnitFactory, any_key_has
 
 
@@ -19,7 +20,7 @@ def units(mod: bool, continual: bool, options: Mapping[str, Any]) -> UnitFactory
     """Spatial unit of each layer for the AGCN family."""
     variant = "mod" if mod else "clip"
 
-    def make(index: int, cin: int, cout: int, A: Tensor) -> nn.Module:
+    def make(index: int, cin: int, cout: int, A: Tensor) -> SpatialUnit:
         return AdaptiveGraphConv(cin, cout, A, variant=variant)
 
     return make

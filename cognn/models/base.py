@@ -12,8 +12,9 @@ Continual (:class:`CoSkeletonNet`): the same modules and parameter names (so it 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, ValuesView
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -22,9 +23,13 @@ from torch import Tensor, nn
 from ..layouts import Layout, get_layout
 from ..nn.block import STBlock
 from ..nn.fold import bn_affine
-from ..nn.linear import FusedLinear, check_precision
 from ..nn.init import init_weights
+from ..nn.linear import FusedLinear, check_precision
+from ..nn.types import Fused
 from .family import Family
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 #: (in_channels or None for the data channels, out_channels, temporal stride of the regular model) at the reference
 #: width; ``base_channels`` scales every layer by ``base_channels / 64``
@@ -62,6 +67,10 @@ class SkeletonNet(nn.Module):
 
     ``options`` are the family's own model options (e.g. ``edge_importance`` of the original ST-GCN).
     """
+
+    #: set on models loaded by :func:`cognn.checkpoints.model_from_checkpoint`: the file's metadata and family
+    checkpoint_meta: dict[str, Any]
+    checkpoint_family: str
 
     def __init__(self, spec: ModelSpec, family: Family, num_classes: int = 60, layout: str | Layout = "ntu25",
                  in_channels: int = 3, num_persons: int = 2, base_channels: int = BASE_CHANNELS,
@@ -101,6 +110,10 @@ class SkeletonNet(nn.Module):
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def blocks(self) -> ValuesView[STBlock]:
+        """The blocks of :attr:`layers`, in order (``layers`` holds only :class:`~cognn.nn.block.STBlock`)."""
+        return cast("ValuesView[STBlock]", self.layers.values())
 
     def _check_clip(self, x: Tensor) -> None:
         if x.dim() != 5:
@@ -164,16 +177,17 @@ class CoSkeletonNet(SkeletonNet):
         rf, pad, stride = self._backbone_geometry()
         shortest = rf - pad  # the first pooled position must hold at least one real frame
         if clip_frames < shortest:
-            raise ValueError(f"{self.name}: clip_frames must be at least {shortest} for this network, got {clip_frames}")
+            raise ValueError(f"{self.name}: clip_frames must be at least {shortest} for this network, "
+                             f"got {clip_frames}")
         self.pool_size = math.ceil((clip_frames - rf + 2 * pad + 1) / stride)
         self.pool_padding = max(0, self.pool_size - math.ceil((clip_frames - rf + pad + 1) / stride))
-        self._fused: list | None = None
+        self._fused: list[Fused] | None = None
         self.clean_state()
 
     # -- geometry ------------------------------------------------------------------------------------------------------
     def _backbone_geometry(self) -> tuple[int, int, int]:
         rf, pad, stride = 1, 0, 1
-        for layer in self.layers.values():
+        for layer in self.blocks():
             rf += (layer.receptive_field - 1) * stride
             pad += layer.padding * stride
             stride *= layer.stride
@@ -221,15 +235,15 @@ class CoSkeletonNet(SkeletonNet):
         return (self.warm_start and self.early_mode == "exact" and not self.ready
                 and (self.steps_seen - 1) % beat == 0)
 
-    # -- state -----------------------------------------------------------------------------------------------------------
+    # -- state ---------------------------------------------------------------------------------------------------------
     def clean_state(self) -> None:
         """Forget every frame seen so far (call on a new source, a seek, or after editing weights in place)."""
-        for layer in self.layers.values():
+        for layer in self.blocks():
             layer.clean_state()
         self._pool: Tensor | None = None
         self._pool_pos = 0
         self._pool_count = 0
-        self._shape: tuple | None = None
+        self._shape: tuple[int, ...] | None = None
         self._warm_started = False
         self._bridge: dict | None = None  # the replicate-prefix stream of a bridged warm-up
         self.steps_seen = 0
@@ -240,15 +254,15 @@ class CoSkeletonNet(SkeletonNet):
     def get_state(self, copy: bool = True) -> dict:
         """A copy of the step state (restore it with :meth:`set_state`). ``copy=False`` hands the buffers over
         without copying them: the model must then be given another state (or :meth:`clean_state`) before it steps."""
-        return {"layers": [layer.state(copy) for layer in self.layers.values()],
-                "pool": self._pool.clone() if copy and self._pool is not None else self._pool, "pool_pos": self._pool_pos,
-                "pool_count": self._pool_count, "shape": self._shape, "warm": self._warm_started,
-                "steps": self.steps_seen, "bridge": _clone(self._bridge),
+        return {"layers": [layer.state(copy) for layer in self.blocks()],
+                "pool": self._pool.clone() if copy and self._pool is not None else self._pool,
+                "pool_pos": self._pool_pos, "pool_count": self._pool_count, "shape": self._shape,
+                "warm": self._warm_started, "steps": self.steps_seen, "bridge": _clone(self._bridge),
                 "blank": [list(r) for r in self._blank_runs]}
 
     def set_state(self, state: dict) -> None:
         """Continue from a state of :meth:`get_state` (its buffers are used, not copied)."""
-        for layer, s in zip(self.layers.values(), state["layers"]):
+        for layer, s in zip(self.blocks(), state["layers"]):
             layer.set_state(s)
         self._pool = state["pool"]
         self._pool_pos, self._pool_count = state["pool_pos"], state["pool_count"]
@@ -257,18 +271,18 @@ class CoSkeletonNet(SkeletonNet):
         blank = state.get("blank")
         self._blank_runs = [list(r) for r in blank] if blank is not None else [[] for _ in self.layers]
 
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> Self:
         self._fused = None
         return super().train(mode)
 
-    def _apply(self, fn, *args, **kwargs):
+    def _apply(self, fn: Callable[[Tensor], Tensor], *args: Any, **kwargs: Any) -> Self:
         self._fused = None
         out = super()._apply(fn, *args, **kwargs)
         if getattr(self, "_pool", None) is not None:
             self.clean_state()
         return out
 
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
         self.clean_state()
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
@@ -278,18 +292,18 @@ class CoSkeletonNet(SkeletonNet):
         self.precision = check_precision(precision)
         self._fused = None
 
-    def _fuse(self) -> list:
+    def _fuse(self) -> list[Fused]:
         if self._fused is None:
             with torch.no_grad():
                 scale, shift = bn_affine(self.data_bn)
                 if self.family.data_bn == "shared":  # one BN for every person: index m·V·C + v·C + c
                     scale, shift = scale.repeat(self.num_persons), shift.repeat(self.num_persons)
                 head = {"in_scale": scale, "in_shift": shift}
-                fused = [head] + [layer.fuse() for layer in self.layers.values()]
+                fused = [head] + [layer.fuse() for layer in self.blocks()]
                 self._fused = _with_precision(fused, self.precision)
         return self._fused
 
-    # -- clip mode -------------------------------------------------------------------------------------------------------
+    # -- clip mode -----------------------------------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
         """Clip mode as in the official continual models: the first position of the temporal average pool.
 
@@ -306,9 +320,10 @@ class CoSkeletonNet(SkeletonNet):
                              f"({need} pooled positions), got {x.shape[2]} frames")
         return self.fc(f[..., :need].sum(-1) / self.pool_size)
 
-    # -- step mode -------------------------------------------------------------------------------------------------------
+    # -- step mode -----------------------------------------------------------------------------------------------------
     def forward_step(self, frame: Tensor, update_state: bool = True) -> Tensor | None:
-        """Feed one frame ``(N, C, V, M)``; return logits ``(N, num_classes)`` when a prediction is due, else ``None``."""
+        """Feed one frame ``(N, C, V, M)``; return logits ``(N, num_classes)`` when a prediction is due, else
+        ``None``."""
         if frame.dim() != 4:
             raise ValueError(f"{self.name}: expected a frame of shape (N, C, V, M), got {tuple(frame.shape)}")
         n, c, v, m = frame.shape
@@ -343,7 +358,7 @@ class CoSkeletonNet(SkeletonNet):
                 self._bridge = None  # the prefix stream answers from now on
         return y
 
-    def _stream_step(self, frame: Tensor, fused: list, replicate: bool, prefix: bool) -> Tensor | None:
+    def _stream_step(self, frame: Tensor, fused: list[Fused], replicate: bool, prefix: bool) -> Tensor | None:
         """One frame through the layers and the pool of the current stream."""
         n, c, v, m = frame.shape
         with torch.no_grad():
@@ -352,14 +367,14 @@ class CoSkeletonNet(SkeletonNet):
             x = x.view(n * m, v, c)
             blank = ((frame.abs().amax(dim=(1, 2)) == 0).view(-1).tolist() if self.skip_blank and not frame.is_meta
                      else [False] * (n * m))  # (N·M,): all-zero person slots
-            for i, (layer, lf) in enumerate(zip(self.layers.values(), fused[1:])):
+            for i, (layer, lf) in enumerate(zip(self.blocks(), fused[1:])):
                 x, blank = self._layer_step(i, layer, lf, x, replicate, blank, m)
                 if x is None:
                     return None
             f = x.view(n, m, v, -1).mean(2).mean(1)
             return self._pool_step(f, replicate and not prefix, prefix)
 
-    def _layer_step(self, i: int, layer: STBlock, lf: dict, x: Tensor, replicate: bool, blank: list[bool],
+    def _layer_step(self, i: int, layer: STBlock, lf: Fused, x: Tensor, replicate: bool, blank: list[bool],
                     m: int) -> tuple[Tensor | None, list[bool]]:
         """Layer ``i``'s step with its settled blank rows left out; the output ``(B, V, C_out)`` (or None) and which
         of its rows are the blank constant.
@@ -375,7 +390,8 @@ class CoSkeletonNet(SkeletonNet):
         if len(self._blank_runs[i]) != rows:
             self._blank_runs[i] = [0] * rows
         runs = self._blank_runs[i]
-        cache: dict = lf.setdefault("blank_out", {})  # slot -> its settled output (V, C_out), for these weights
+        # slot -> its settled output (V, C_out), for these weights
+        cache: dict[int, Tensor] = lf.setdefault("blank_out", {})
         skip = [blank[r] and runs[r] >= layer.settle and (r % m) in cache and not replicate for r in range(rows)]
         for r in range(rows):
             runs[r] = (layer.settle if replicate else runs[r] + 1) if blank[r] else 0
@@ -403,7 +419,7 @@ class CoSkeletonNet(SkeletonNet):
                 cache[r % m] = out[r].clone()
         return out, settled
 
-    def _flushed(self, fused: list) -> Tensor | None:
+    def _flushed(self, fused: list[Fused]) -> Tensor | None:
         """The regular model on the frames seen so far: every layer's owed outputs released by its right zero
         padding and carried through the layers above, the pool averaged over every position; on a copy of the state,
         which is restored."""
@@ -411,13 +427,14 @@ class CoSkeletonNet(SkeletonNet):
         try:
             with torch.no_grad():
                 carried: list[Tensor] = []
-                for layer, lf in zip(self.layers.values(), fused[1:]):
+                for layer, lf in zip(self.blocks(), fused[1:]):
                     out = [y for y in (layer.step(x, lf) for x in carried) if y is not None]
                     for _ in range(layer.padding):
                         y = layer.pad_step(lf)
                         if y is not None:
                             out.append(y)
                     carried = out
+                assert self._shape is not None  # set by the step this answer belongs to
                 n, m = self._shape[0], self._shape[3]
                 held = [] if self._pool is None else [self._pool[i] for i in range(min(self._pool_count,
                                                                                         self.pool_size))]
@@ -429,13 +446,14 @@ class CoSkeletonNet(SkeletonNet):
         finally:
             self.set_state(saved)
 
-    def _bridge_step(self, frame: Tensor, fused: list, first: bool) -> Tensor | None:
+    def _bridge_step(self, frame: Tensor, fused: list[Fused], first: bool) -> Tensor | None:
         """A bridged warm-up: the same frame through the replicate-prefix stream kept beside the main one."""
         main = self.get_state()
         bridge = self._bridge
         if first:
             bridge = {**main, "layers": [(None, None)] * len(self.layers), "pool": None, "pool_pos": 0,
                       "pool_count": 0, "warm": False, "bridge": None, "blank": None}
+        assert bridge is not None  # kept from the first step of the warm-up on
         self.set_state(bridge)
         try:
             y = self._stream_step(frame, fused, replicate=first, prefix=True)

@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..layouts import Layout
+from ..nn.types import SpatialUnit
 
 __all__ = ["Family", "ForeignLayout", "UnitFactory", "PAPER_SHAPE_FACTS", "any_key_has", "read_shape_facts"]
 
 #: builds the spatial unit of layer ``index`` (0-based): (index, in_channels, out_channels, A) -> module
-UnitFactory = Callable[[int, int, int, Tensor], nn.Module]
+UnitFactory = Callable[[int, int, int, Tensor], SpatialUnit]
 
 #: fact -> (tensor key, number of dimensions, axis whose size is the fact) for the continual-skeletons layout
 PAPER_SHAPE_FACTS: dict[str, tuple[str, int, int]] = {

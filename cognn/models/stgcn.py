@@ -4,17 +4,18 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..layouts import adjacency_3subset
 from ..nn.graph_conv import GraphConv
+from ..nn.types import SpatialUnit
 from .family import Family, UnitFactory, any_key_has
 
 
 def units(mod: bool, continual: bool, options: Mapping[str, Any]) -> UnitFactory:
     """Spatial unit of each layer for the ST-GCN family."""
 
-    def make(index: int, cin: int, cout: int, A: Tensor) -> nn.Module:
+    def make(index: int, cin: int, cout: int, A: Tensor) -> SpatialUnit:
         return GraphConv(cin, cout, A)
 
     return make

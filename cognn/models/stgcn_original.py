@@ -25,10 +25,11 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..layouts import spatial_partition
 from ..nn.graph_conv import PartitionGraphConv
+from ..nn.types import SpatialUnit
 from .family import PAPER_SHAPE_FACTS, Family, ForeignLayout, UnitFactory, any_key_has
 
 __all__ = ["FAMILY", "to_cognn"]
@@ -44,7 +45,7 @@ def units(mod: bool, continual: bool, options: Mapping[str, Any]) -> UnitFactory
     """Spatial unit of each layer: the partition graph convolution (with edge importance unless switched off)."""
     edge_importance = bool(options.get("edge_importance", True))
 
-    def make(index: int, cin: int, cout: int, A: Tensor) -> nn.Module:
+    def make(index: int, cin: int, cout: int, A: Tensor) -> SpatialUnit:
         return PartitionGraphConv(cin, cout, A, edge_importance=edge_importance)
 
     return make

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..layouts import adjacency_3subset
 from ..nn.attention import SpatialAttention
 from ..nn.graph_conv import GraphConv
+from ..nn.types import SpatialUnit
 from .family import Family, UnitFactory, any_key_has
 
 FIRST_ATTENTION_LAYER = 3  # 0-based: layer4
@@ -18,7 +19,7 @@ FIRST_ATTENTION_LAYER = 3  # 0-based: layer4
 def units(mod: bool, continual: bool, options: Mapping[str, Any]) -> UnitFactory:
     """Spatial unit of each layer for the S-TR family."""
 
-    def make(index: int, cin: int, cout: int, A: Tensor) -> nn.Module:
+    def make(index: int, cin: int, cout: int, A: Tensor) -> SpatialUnit:
         if index < FIRST_ATTENTION_LAYER:
             return GraphConv(cin, cout, A)
         return SpatialAttention(cin, cout, A)

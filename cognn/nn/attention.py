@@ -15,8 +15,9 @@ from torch import Tensor, nn
 
 from .cost import bn_macs, conv_macs, relu_macs
 from .fold import bn_affine
-from .linear import FusedLinear
 from .init import init_weights
+from .linear import FusedLinear
+from .types import Fused
 
 
 class _AttentionConv(nn.Module):
@@ -84,13 +85,14 @@ class SpatialAttention(nn.Module):
                 + conv_macs(ac.attn_out, positions) + bn_macs(self.out_channels, positions)
                 + relu_macs(self.out_channels, positions))
 
-    def fuse(self) -> dict[str, Tensor]:
+    def fuse(self) -> Fused:
         """Step weights: data_bn as a (V, C) affine table, projections transposed, the closing BN folded."""
         v = self.A.shape[-1]
         s_in, t_in = bn_affine(self.data_bn)
         scale, shift = bn_affine(self.bn)
         conv_q = self.attention_conv.qkv_conv
         conv_o = self.attention_conv.attn_out
+        assert conv_o.bias is not None  # built with a bias
         return {
             "in_scale": s_in.view(self.in_channels, v).t().contiguous(),
             "in_shift": t_in.view(self.in_channels, v).t().contiguous(),
@@ -99,7 +101,7 @@ class SpatialAttention(nn.Module):
             "skip_scale": scale.contiguous(),
         }
 
-    def step(self, x: Tensor, fused: dict[str, Tensor]) -> Tensor:
+    def step(self, x: Tensor, fused: Fused) -> Tensor:
         """One frame ``(B, V, C_in)`` -> ``(B, V, C_out)``."""
         b, v, c = x.shape
         nh, dk, dv = self.num_heads, self.dk, self.dv

@@ -17,12 +17,17 @@ from torch import Tensor, nn
 from .fold import fold_linear
 from .linear import FusedLinear
 from .temporal import TemporalConv, TemporalRing
+from .types import Fused, SpatialUnit
 
 
 class STBlock(nn.Module):
-    """One block over clips ``(B, C_in, T, V) -> (B, C_out, T', V)`` and over frames ``(B, V, C_in) -> (B, V, C_out)``."""
+    """One block over clips ``(B, C_in, T, V) -> (B, C_out, T', V)`` and over frames
+    ``(B, V, C_in) -> (B, V, C_out)``."""
 
-    def __init__(self, gcn: nn.Module, in_channels: int, out_channels: int, stride: int = 1, residual: bool = True,
+    gcn: SpatialUnit  # an nn.Module (registered as the submodule ``gcn``)
+    residual: TemporalConv | None
+
+    def __init__(self, gcn: SpatialUnit, in_channels: int, out_channels: int, stride: int = 1, residual: bool = True,
                  kernel_size: int = 9, padding: int = 4) -> None:
         super().__init__()
         if kernel_size % 2 != 1 or not 0 <= padding <= (kernel_size - 1) // 2:
@@ -41,9 +46,9 @@ class STBlock(nn.Module):
             self.residual_kind = "conv"
             self.residual = TemporalConv(in_channels, out_channels, kernel_size=1, stride=stride, padding=0)
         self._ring: TemporalRing | None = None
-        self._hist: deque | None = None
+        self._hist: deque[Tensor] | None = None
 
-    # -- receptive-field bookkeeping (continual-inference conventions) --------------------------------------------------
+    # -- receptive-field bookkeeping (continual-inference conventions) ------------------------------------------------
     @property
     def receptive_field(self) -> int:
         return self.tcn.kernel_size
@@ -56,7 +61,7 @@ class STBlock(nn.Module):
     def padding(self) -> int:
         return self.tcn.padding
 
-    # -- clip path -------------------------------------------------------------------------------------------------------
+    # -- clip path -----------------------------------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
         z = self.tcn(self.gcn(x))
         if self.residual_kind == "none":
@@ -65,9 +70,11 @@ class STBlock(nn.Module):
         r = xs if self.residual is None else self.residual(xs)
         return torch.relu(z + r)
 
-    # -- step path -------------------------------------------------------------------------------------------------------
-    def fuse(self) -> dict[str, dict[str, Tensor]]:
-        fused = {"gcn": self.gcn.fuse(), "tcn": self.tcn.fuse()}
+    # -- step path -----------------------------------------------------------------------------------------------------
+    def fuse(self) -> Fused:
+        """The fused weights of the unit (``gcn``), the temporal convolution (``tcn``) and a residual conv
+        (``res``)."""
+        fused: Fused = {"gcn": self.gcn.fuse(), "tcn": self.tcn.fuse()}
         if self.residual is not None:
             fused["res"] = {"lin": FusedLinear(*fold_linear(self.residual.t_conv.weight, self.residual.t_conv.bias,
                                                             self.residual.bn))}
@@ -77,7 +84,7 @@ class STBlock(nn.Module):
         self._ring = None
         self._hist = None
 
-    def step(self, x: Tensor, fused: dict[str, dict[str, Tensor]], replicate: bool = False,
+    def step(self, x: Tensor, fused: Fused, replicate: bool = False,
              rows: slice | None = None) -> Tensor | None:
         """Feed one frame ``(B, V, C_in)``; return ``(B, V, C_out)`` when the block releases an output, else ``None``.
 
@@ -85,16 +92,20 @@ class STBlock(nn.Module):
         settled, their whole history one repeated input (:meth:`cognn.models.base.CoSkeletonNet` blank slots), so
         that leaving their ring entries as they are is the same as writing that input again.
         """
-        if self._ring is None:
-            self._ring = TemporalRing(self.tcn.kernel_size, self.tcn.stride, self.tcn.padding)
-            self._hist = deque(maxlen=self.lag + 1)
+        ring, hist = self._ring, self._hist
+        if ring is None or hist is None:  # both are None until the first step (clean_state, set_state)
+            ring = self._ring = TemporalRing(self.tcn.kernel_size, self.tcn.stride, self.tcn.padding)
+            hist = self._hist = deque(maxlen=self.lag + 1)
         if replicate:
-            self._hist.extend([x] * (self.lag + 1))
+            hist.extend([x] * (self.lag + 1))
         else:
-            self._hist.append(x)
+            hist.append(x)
         xs = x if rows is None else x[rows]
-        g = self.gcn.step(xs, fused["gcn"]) if xs.shape[0] else xs.new_empty(0, xs.shape[1], self.tcn.t_conv.in_channels)
-        z = self._ring.push(g, fused["tcn"], replicate, rows)
+        if xs.shape[0]:
+            g = self.gcn.step(xs, fused["gcn"])
+        else:
+            g = xs.new_empty(0, xs.shape[1], self.tcn.t_conv.in_channels)
+        z = ring.push(g, fused["tcn"], replicate, rows)
         if z is None:
             return None
         return self._finish(z, fused, rows) if z.shape[0] else z
@@ -104,7 +115,7 @@ class STBlock(nn.Module):
         """Repeated inputs after which a row's output is a constant (its ring and residual history hold only them)."""
         return max(self.tcn.kernel_size, self.lag + 1)
 
-    def pad_step(self, fused: dict[str, dict[str, Tensor]]) -> Tensor | None:
+    def pad_step(self, fused: Fused) -> Tensor | None:
         """One step of the clip convolution's right zero padding: a zero input to the temporal ring (what the
         regular model pads its temporal convolution with), so that an output whose window reaches past the last
         frame is released as the clip model computes it; its residual input is a real frame. Used on a copy of the
@@ -120,19 +131,22 @@ class STBlock(nn.Module):
             return None
         return self._finish(z, fused)
 
-    def _finish(self, z: Tensor, fused: dict[str, dict[str, Tensor]], rows: slice | None = None) -> Tensor:
+    def _finish(self, z: Tensor, fused: Fused, rows: slice | None = None) -> Tensor:
         """The released temporal output plus the residual of its frame (of ``rows`` only, if given), ReLU."""
+        hist = self._hist
+        assert hist is not None  # a released output follows a step
         if self.residual_kind == "identity":
-            z = z + (self._hist[0] if rows is None else self._hist[0][rows])
+            z = z + (hist[0] if rows is None else hist[0][rows])
         elif self.residual_kind == "conv":
-            r = self._hist[0] if rows is None else self._hist[0][rows]
+            r = hist[0] if rows is None else hist[0][rows]
             b, v, c = r.shape
             z = z + fused["res"]["lin"](r.reshape(b * v, c)).view(b, v, -1)
         return torch.relu(z)
 
     def state(self, copy: bool = True) -> tuple:
         """The ring's state (its buffer copied unless ``copy=False``) and the residual history."""
-        return (None if self._ring is None else self._ring.state(copy), None if self._hist is None else list(self._hist))
+        return (None if self._ring is None else self._ring.state(copy),
+                None if self._hist is None else list(self._hist))
 
     def set_state(self, state: tuple) -> None:
         ring, hist = state

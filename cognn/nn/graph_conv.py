@@ -13,16 +13,36 @@ convention (``analytic_macs``, :mod:`cognn.nn.cost`).
 """
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .cost import bn_macs, conv_macs, relu_macs
 from .fold import bn_affine, fold_linear
-from .linear import FusedLinear
 from .init import init_weights
+from .linear import FusedLinear
+from .types import Fused
 
 NUM_SUBSETS = 3
+
+
+def _convs(convs: nn.ModuleList) -> list[nn.Conv2d]:
+    """The convolutions of a ``ModuleList`` that holds only ``nn.Conv2d`` (typed as such)."""
+    return cast("list[nn.Conv2d]", list(convs))
+
+
+def _bias(conv: nn.Conv2d) -> Tensor:
+    """The bias of a convolution built with one (every convolution of these units is)."""
+    assert conv.bias is not None
+    return conv.bias
+
+
+def _bias_sum(convs: list[nn.Conv2d]) -> Tensor:
+    """The sum of the biases of ``convs`` (the first plus the others, in order)."""
+    biases = [_bias(conv) for conv in convs]
+    return sum(biases[1:], biases[0])
 
 
 def cat_adjacency(a_eff: Tensor) -> Tensor:
@@ -36,6 +56,8 @@ def cat_adjacency(a_eff: Tensor) -> Tensor:
 
 class GraphUnitBase(nn.Module):
     """Shared parts: fixed graph ``A``, learnable ``graph_attn``, per-subset 1×1 convs, BN and the unit residual."""
+
+    gcn_residual: nn.Sequential | None
 
     def __init__(self, in_channels: int, out_channels: int, A: Tensor) -> None:
         super().__init__()
@@ -59,8 +81,8 @@ class GraphUnitBase(nn.Module):
     def _mix(self, xa: Tensor) -> Tensor:
         """Apply the three 1×1 subset convs to ``xa`` ``(B, 3, C, T, V)`` and sum them: ``(B, C_out, T, V)``."""
         b, k, c, t, v = xa.shape
-        weight = torch.cat([conv.weight for conv in self.g_conv], dim=1)  # (C_out, 3·C_in, 1, 1)
-        bias = sum(conv.bias for conv in self.g_conv)
+        weight = torch.cat([conv.weight for conv in _convs(self.g_conv)], dim=1)  # (C_out, 3·C_in, 1, 1)
+        bias = _bias_sum(_convs(self.g_conv))
         return F.conv2d(xa.reshape(b, k * c, t, v), weight, bias)
 
     def _finish(self, y: Tensor, x: Tensor) -> Tensor:
@@ -68,16 +90,23 @@ class GraphUnitBase(nn.Module):
         y = y + (x if self.gcn_residual is None else self.gcn_residual(x))
         return F.relu(y)
 
+    def _residual_parts(self) -> tuple[nn.Conv2d, nn.BatchNorm2d] | None:
+        """The unit residual's convolution and BatchNorm, or None for the identity."""
+        if self.gcn_residual is None:
+            return None
+        return cast(nn.Conv2d, self.gcn_residual[0]), cast(nn.BatchNorm2d, self.gcn_residual[1])
+
     # -- step path -----------------------------------------------------------------------------------------------------
-    def fuse(self) -> dict[str, Tensor]:
+    def fuse(self) -> Fused:
         """Weights for :meth:`step` with the BatchNorms folded in."""
         scale, shift = bn_affine(self.bn)
-        w = torch.cat([conv.weight.reshape(self.out_channels, -1) * scale[:, None] for conv in self.g_conv])
-        b = sum(conv.bias for conv in self.g_conv) * scale + shift
-        fused: dict = {"lin": FusedLinear(w.t(), None), "b": b}
-        if self.gcn_residual is not None:
-            fused["res"] = FusedLinear(*fold_linear(self.gcn_residual[0].weight, self.gcn_residual[0].bias,
-                                                    self.gcn_residual[1]))
+        convs = _convs(self.g_conv)
+        w = torch.cat([conv.weight.reshape(self.out_channels, -1) * scale[:, None] for conv in convs])
+        b = _bias_sum(convs) * scale + shift
+        fused: Fused = {"lin": FusedLinear(w.t(), None), "b": b}
+        res = self._residual_parts()
+        if res is not None:
+            fused["res"] = FusedLinear(*fold_linear(res[0].weight, res[0].bias, res[1]))
         return fused
 
     @staticmethod
@@ -86,13 +115,14 @@ class GraphUnitBase(nn.Module):
 
     def analytic_macs(self, positions: float) -> float:
         """MACs by the paper's convention at ``positions`` = frames · V · M joint positions (graph products free)."""
-        total = sum(conv_macs(c, positions) for c in self.g_conv)
+        total = sum((conv_macs(c, positions) for c in _convs(self.g_conv)), 0.0)
         total += bn_macs(self.out_channels, positions) + relu_macs(self.out_channels, positions)
-        if self.gcn_residual is not None:
-            total += conv_macs(self.gcn_residual[0], positions) + bn_macs(self.out_channels, positions)
+        res = self._residual_parts()
+        if res is not None:
+            total += conv_macs(res[0], positions) + bn_macs(self.out_channels, positions)
         return total
 
-    def _step_graph(self, x: Tensor, fused: dict[str, Tensor], a_cat: Tensor) -> Tensor:
+    def _step_graph(self, x: Tensor, fused: Fused, a_cat: Tensor) -> Tensor:
         """Graph convolution of one frame ``x`` ``(B, V, C)``; ``a_cat`` from :meth:`_cat_adjacency`."""
         b, v, c = x.shape
         x2 = x.reshape(b * v, c)
@@ -117,12 +147,12 @@ class GraphConv(GraphUnitBase):
         xa = torch.matmul(x.reshape(n, 1, c * t, v), a).view(n, NUM_SUBSETS, c, t, v)
         return self._finish(self._mix(xa), x)
 
-    def fuse(self) -> dict[str, Tensor]:
+    def fuse(self) -> Fused:
         fused = super().fuse()
         fused["a_cat"] = self._cat_adjacency(self.A * self.graph_attn)
         return fused
 
-    def step(self, x: Tensor, fused: dict[str, Tensor]) -> Tensor:
+    def step(self, x: Tensor, fused: Fused) -> Tensor:
         return self._step_graph(x, fused, fused["a_cat"])
 
 
@@ -152,7 +182,8 @@ class AdaptiveGraphConv(GraphUnitBase):
 
     def analytic_macs(self, positions: float) -> float:
         # the reference evaluates θ and φ in both variants
-        return super().analytic_macs(positions) + sum(conv_macs(c, positions) for c in (*self.a_conv, *self.b_conv))
+        convs = _convs(self.a_conv) + _convs(self.b_conv)
+        return super().analytic_macs(positions) + sum((conv_macs(c, positions) for c in convs), 0.0)
 
     def _joint_scale(self) -> Tensor:
         return 1.0 + (self.A + self.graph_attn).sum(-1)  # (3, V)
@@ -174,19 +205,20 @@ class AdaptiveGraphConv(GraphUnitBase):
         xa = torch.matmul(x.reshape(n, 1, c * t, v), adj).view(n, NUM_SUBSETS, c, t, v)
         return self._finish(self._mix(xa), x)
 
-    def fuse(self) -> dict[str, Tensor]:
+    def fuse(self) -> Fused:
         fused = super().fuse()
         if self.variant == "mod":
             fused["a_cat"] = self._cat_adjacency(torch.diag_embed(self._joint_scale()))
         else:
+            a_conv, b_conv = _convs(self.a_conv), _convs(self.b_conv)
             fused["a_plus"] = (self.A + self.graph_attn).contiguous()
-            fused["theta"] = FusedLinear(torch.cat([c.weight.reshape(self.inter_c, -1) for c in self.a_conv]).t(),
-                                         torch.cat([c.bias for c in self.a_conv]))
-            fused["phi"] = FusedLinear(torch.cat([c.weight.reshape(self.inter_c, -1) for c in self.b_conv]).t(),
-                                       torch.cat([c.bias for c in self.b_conv]))
+            fused["theta"] = FusedLinear(torch.cat([c.weight.reshape(self.inter_c, -1) for c in a_conv]).t(),
+                                         torch.cat([_bias(c) for c in a_conv]))
+            fused["phi"] = FusedLinear(torch.cat([c.weight.reshape(self.inter_c, -1) for c in b_conv]).t(),
+                                       torch.cat([_bias(c) for c in b_conv]))
         return fused
 
-    def step(self, x: Tensor, fused: dict[str, Tensor]) -> Tensor:
+    def step(self, x: Tensor, fused: Fused) -> Tensor:
         if self.variant == "mod":
             return self._step_graph(x, fused, fused["a_cat"])
         b, v, c = x.shape
@@ -207,6 +239,8 @@ class PartitionGraphConv(nn.Module):
     its edges, or is absent (``edge_importance=False``). ``bn`` is the original's ``tcn.0``; the ReLU its ``tcn.1``.
     Over a clip ``(B, C_in, T, V) -> (B, C_out, T, V)``; over one frame ``(B, V, C_in) -> (B, V, C_out)``.
     """
+
+    A: Tensor  # a buffer (register_buffer)
 
     def __init__(self, in_channels: int, out_channels: int, A: Tensor, edge_importance: bool = True) -> None:
         super().__init__()
@@ -229,16 +263,16 @@ class PartitionGraphConv(nn.Module):
         y = torch.einsum("bkctv,kvw->bctw", y.view(b, self.num_subsets, self.out_channels, t, v), self._graph())
         return F.relu(self.bn(y))
 
-    def fuse(self) -> dict[str, Tensor]:
+    def fuse(self) -> Fused:
         """Weights for :meth:`step`: BN folded into the convolution, the bias carried through the graph."""
         scale, shift = bn_affine(self.bn)
         k, c = self.num_subsets, self.out_channels
         a = self._graph()
         w = (self.conv.weight.reshape(k, c, -1) * scale[None, :, None]).reshape(k * c, -1)
-        bias = torch.einsum("kvw,kc->wc", a, self.conv.bias.view(k, c)) * scale + shift  # (V, C_out)
+        bias = torch.einsum("kvw,kc->wc", a, _bias(self.conv).view(k, c)) * scale + shift  # (V, C_out)
         return {"lin": FusedLinear(w.t(), None), "b": bias.contiguous(), "a_cat": cat_adjacency(a)}
 
-    def step(self, x: Tensor, fused: dict[str, Tensor]) -> Tensor:
+    def step(self, x: Tensor, fused: Fused) -> Tensor:
         b, v, c = x.shape
         z = fused["lin"](x.reshape(b * v, c)).view(b, v * self.num_subsets, self.out_channels)  # row v·K + k
         return torch.relu(torch.matmul(fused["a_cat"], z) + fused["b"])

@@ -7,7 +7,8 @@ from torch import nn
 
 
 def init_weights(module: nn.Module, bs: float = 1.0) -> None:
-    """Initialise one layer: convolutions N(0, sqrt(2 / (fan_out · bs))), BatchNorm weight = bs, Linear N(0, sqrt(2/bs)).
+    """Initialise one layer: convolutions N(0, sqrt(2 / (fan_out · bs))), BatchNorm weight = bs, Linear
+    N(0, sqrt(2/bs)).
 
     ``bs`` is the reference's "branch scale": the number of summed branches for per-subset convolutions, 1e-6 for the
     BatchNorm that closes a graph unit (so each block starts close to its residual), the class count for the head.

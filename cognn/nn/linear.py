@@ -16,6 +16,8 @@ attention's projections) is a :class:`FusedLinear`: BatchNorm already folded int
 Elementwise work, graph products and the head stay float32: they cost little and keep the exactness tests in float32.
 The temporal ring buffers store frames in :attr:`FusedLinear.input_dtype` (bfloat16 for ``bf16``), so a window of
 ``K`` frames reaches the product without a conversion.
+
+A unit's ``fuse()`` returns its products with the other step weights as one :data:`~cognn.nn.types.Fused` dict.
 """
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ import warnings
 import torch
 from torch import Tensor
 
-__all__ = ["FusedLinear", "INT8_MIN_MACS", "PRECISIONS", "check_precision"]
+from .types import Fused
+
+__all__ = ["Fused", "FusedLinear", "INT8_MIN_MACS", "PRECISIONS", "check_precision"]
 
 PRECISIONS = ("fp32", "bf16", "int8")
 #: products smaller than this (C_in · C_out per row) stay float32 in ``int8``: measured on one core, quantizing the
@@ -43,7 +47,8 @@ def check_precision(precision: str) -> str:
 class FusedLinear:
     """``x @ w + b`` for ``x`` ``(rows, C_in)`` in a chosen precision (see the module docstring)."""
 
-    __slots__ = ("w", "b", "precision", "_w16", "_b16", "_packed", "_wq", "_wscale", "_int8_ok", "_out", "_out16", "_in")
+    __slots__ = ("w", "b", "precision", "_w16", "_b16", "_packed", "_wq", "_wscale", "_int8_ok", "_out", "_out16",
+                 "_in")
 
     def __init__(self, w: Tensor, b: Tensor | None, precision: str = "fp32") -> None:
         self.w = w.contiguous()
@@ -68,7 +73,7 @@ class FusedLinear:
                 self._wq = torch.round(self.w / scale).clamp_(-127, 127).to(torch.int8).contiguous()
                 self._wscale = scale
 
-    def to(self, precision: str) -> "FusedLinear":
+    def to(self, precision: str) -> FusedLinear:
         """The same product in ``precision`` (float32 weights kept)."""
         return self if precision == self.precision else FusedLinear(self.w, self.b, precision)
 
@@ -92,6 +97,7 @@ class FusedLinear:
         if self.precision == "fp32":
             return torch.mm(x, self.w, out=out) if self.b is None else torch.addmm(self.b, x, self.w, out=out)
         if self.precision == "bf16":
+            assert self._w16 is not None  # set in __init__ for bf16
             x16 = x if x.dtype == torch.bfloat16 else x.to(torch.bfloat16)
             y16 = self._buffer(x, torch.bfloat16)
             if self._b16 is None:
@@ -120,6 +126,7 @@ class FusedLinear:
                 x = self._in.copy_(x)
             return torch.ops.quantized.linear_dynamic(x, self._packed, False)
         if self._int8_ok:
+            assert self._wq is not None and self._wscale is not None  # set in __init__ where no packed kernel exists
             scale = x.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127.0  # per row
             xq = torch.round(x / scale).clamp_(-127, 127).to(torch.int8)
             try:
@@ -139,8 +146,8 @@ def _prepack(w: Tensor, scale: Tensor, b: Tensor | None) -> object | None:
     try:
         with warnings.catch_warnings():  # the quantized-tensor API is deprecated in torch 2.13; _int_mm remains
             warnings.simplefilter("ignore", UserWarning)
-            wq = torch.quantize_per_channel(w.t().contiguous(), scale.double(), torch.zeros(w.shape[1], dtype=torch.long),
-                                            0, torch.qint8)
+            wq = torch.quantize_per_channel(w.t().contiguous(), scale.double(),
+                                            torch.zeros(w.shape[1], dtype=torch.long), 0, torch.qint8)
         packed = torch.ops.quantized.linear_prepack(wq, b)
         torch.ops.quantized.linear_dynamic(torch.zeros(1, w.shape[0]), packed, False)  # the kernel runs here
     except (RuntimeError, AttributeError, NotImplementedError):

@@ -6,12 +6,12 @@ released output equals the clip convolution's output at that position.
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from .fold import bn_affine
-from .linear import FusedLinear
 from .init import init_weights
+from .linear import FusedLinear
+from .types import Fused
 
 
 class TemporalConv(nn.Module):
@@ -31,11 +31,14 @@ class TemporalConv(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.bn(self.t_conv(x))
 
-    def fuse(self) -> dict[str, Tensor]:
-        """``lin``: ``w`` ``(K·C_in, C_out)`` with row ``k·C_in + c`` = tap ``k`` of input channel ``c``, BN folded in."""
+    def fuse(self) -> Fused:
+        """``lin``: ``w`` ``(K·C_in, C_out)`` with row ``k·C_in + c`` = tap ``k`` of input channel ``c``, BN folded
+        in."""
         scale, shift = bn_affine(self.bn)
         w = self.t_conv.weight[..., 0] * scale[:, None, None]  # (C_out, C_in, K)
-        return {"lin": FusedLinear(w.permute(2, 1, 0).reshape(-1, w.shape[0]), self.t_conv.bias * scale + shift)}
+        bias = self.t_conv.bias
+        assert bias is not None  # t_conv is built with a bias
+        return {"lin": FusedLinear(w.permute(2, 1, 0).reshape(-1, w.shape[0]), bias * scale + shift)}
 
 
 class TemporalRing:
@@ -56,7 +59,7 @@ class TemporalRing:
         self.buf: Tensor | None = None
         self.pos = 0
 
-    def push(self, x: Tensor, fused: dict[str, Tensor], replicate: bool = False,
+    def push(self, x: Tensor, fused: Fused, replicate: bool = False,
              rows: slice | None = None) -> Tensor | None:
         """Add frame ``x`` ``(B, V, C)``; return the next output ``(B, V, C_out)`` when one is due, else ``None``.
 

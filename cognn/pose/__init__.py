@@ -7,9 +7,18 @@ helpers import MediaPipe and OpenCV when first used.
 from __future__ import annotations
 
 from .landmarker import MODEL_ENV_VAR, PersonPose, PoseEstimator, default_model_path, load_image, resolve_model_path
-from .mapping import (KINETICS18_FROM_MP, NTU25_FROM_MP, estimate_root_translation, mediapipe_to_domain,
-                      mediapipe_to_kinetics18, mediapipe_to_ntu25, mp_world_to_ntu_axes, normalize_kinetics,
-                      ntu25_visibility, people_to_domain)
+from .mapping import (
+                      KINETICS18_FROM_MP,
+                      NTU25_FROM_MP,
+                      estimate_root_translation,
+                      mediapipe_to_domain,
+                      mediapipe_to_kinetics18,
+                      mediapipe_to_ntu25,
+                      mp_world_to_ntu_axes,
+                      normalize_kinetics,
+                      ntu25_visibility,
+                      people_to_domain,
+)
 from .slots import PersonSlots, SlotAssignment, arrange
 from .smoothing import DEFAULT_SMOOTHING, NO_SMOOTHING, LandmarkSmoother, OneEuroFilter, SmoothingConfig
 from .tracker import DEFAULT_MAX_SIDE, PoseFrame, PoseOptions, PoseTracker, extract_skeletons

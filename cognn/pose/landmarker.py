@@ -101,7 +101,7 @@ def _close_landmarker(landmarker) -> None:
         landmarker.close()
 
 
-_LIVE: "weakref.WeakSet[PoseEstimator]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[PoseEstimator] = weakref.WeakSet()
 _exit_hook_installed = False
 
 
@@ -233,7 +233,7 @@ class PoseEstimator:
     def closed(self) -> bool:
         return self._landmarker is None
 
-    def __enter__(self) -> "PoseEstimator":
+    def __enter__(self) -> PoseEstimator:
         return self
 
     def __exit__(self, *exc) -> None:

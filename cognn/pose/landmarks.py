@@ -51,7 +51,7 @@ class LandmarkClip:
                            world=self.world[t, p].copy(), visibility=self.visibility[t, p].copy())
                 for p in range(int(self.count[t]))]
 
-    def segment(self, start: int, stop: int) -> "LandmarkClip":
+    def segment(self, start: int, stop: int) -> LandmarkClip:
         """Frames ``start..stop-1`` (timestamps kept)."""
         sl = slice(start, stop)
         return LandmarkClip(self.source, self.width, self.height, self.timestamps[sl], self.world[sl],

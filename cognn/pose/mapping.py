@@ -61,7 +61,7 @@ convention: ``x / w - 0.5``, ``y / h - 0.5``, no y flip, zeros where the score i
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

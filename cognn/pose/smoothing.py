@@ -16,8 +16,8 @@ serves both.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Hashable, Iterable
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class OneEuroFilter:
         self.reset()
 
     @classmethod
-    def from_config(cls, config: SmoothingConfig) -> "OneEuroFilter":
+    def from_config(cls, config: SmoothingConfig) -> OneEuroFilter:
         return cls(config.min_cutoff, config.beta, config.d_cutoff)
 
     def reset(self) -> None:

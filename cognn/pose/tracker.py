@@ -124,7 +124,7 @@ class PoseTracker:
         if self._own:
             self.estimator.close()
 
-    def __enter__(self) -> "PoseTracker":
+    def __enter__(self) -> PoseTracker:
         return self
 
     def __exit__(self, *exc: object) -> None:

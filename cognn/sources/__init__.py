@@ -7,10 +7,22 @@
 * :mod:`.open` — :func:`open_source` for any of them, :func:`expand_inputs` for folders.
 """
 from .files import SequenceSource
-from .frame import (DEFAULT_FPS, KINETICS_CANVAS, NTU_COLOR_SIZE, NTU_FPS, FrameSource, SkeletonFrame,
-                    project_to_canvas)
-from .open import (DEMO_RECORDING, HDF5_EXTENSIONS, KINETICS_EXTENSIONS, SKELETON_EXTENSIONS, SUPPORTED_EXTENSIONS, VIDEO_EXTENSIONS,
-                   SourceSpec, expand_inputs, is_pixel, natural_layout, open_source, source_kind, split_sample)
+from .frame import DEFAULT_FPS, KINETICS_CANVAS, NTU_COLOR_SIZE, NTU_FPS, FrameSource, SkeletonFrame, project_to_canvas
+from .open import (
+                    DEMO_RECORDING,
+                    HDF5_EXTENSIONS,
+                    KINETICS_EXTENSIONS,
+                    SKELETON_EXTENSIONS,
+                    SUPPORTED_EXTENSIONS,
+                    VIDEO_EXTENSIONS,
+                    SourceSpec,
+                    expand_inputs,
+                    is_pixel,
+                    natural_layout,
+                    open_source,
+                    source_kind,
+                    split_sample,
+)
 from .pixels import CameraSource, VideoSource
 from .stream import StreamFrame, StreamGap, StreamLostError, StreamOptions, StreamSource, gap_of, parse_camera
 

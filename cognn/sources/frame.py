@@ -6,8 +6,9 @@ score, zeros where the score is 0. Absent persons are zeros.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -80,7 +81,7 @@ class FrameSource(Protocol):
 
     def __iter__(self) -> Iterator[SkeletonFrame]: ...
 
-    def __enter__(self) -> "FrameSource": ...
+    def __enter__(self) -> FrameSource: ...
 
     def __exit__(self, *exc: object) -> None: ...
 

@@ -1,8 +1,9 @@
 """Pixel sources: a video file or a camera, every picture turned into a skeleton by :class:`cognn.pose.PoseTracker`.
 
 A video is decoded ahead in a background thread (:class:`_DecodeAhead`), so decoding the next picture overlaps pose
-on this one: at 1080p decoding costs about a third of pose. Timestamps: a video's come from its position (``CAP_PROP_POS_MSEC``, from 0; the previous one + 1/fps where the
-container gives none or an implausible one); a camera's from the monotonic clock at capture. Each frame also carries
+on this one: at 1080p decoding costs about a third of pose. Timestamps: a video's come from its position
+(``CAP_PROP_POS_MSEC``, from 0; the previous one + 1/fps where the container gives none or an implausible one); a
+camera's from the monotonic clock at capture. Each frame also carries
 ``captured`` (``time.perf_counter()`` right after the picture was decoded), from which latency is measured.
 """
 from __future__ import annotations

@@ -30,8 +30,10 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +75,7 @@ class StreamOptions:
     max_lost: float = 60.0
     #: "auto" (the stream's clock while plausible, else arrival), "stream" (its clock whenever it increases), "arrival"
     clock: str = "auto"
-    #: largest spread (seconds) of the stream-clock-to-arrival offset over ``clock_window`` for the stream clock to count
+    #: largest spread (seconds) of the offset stream clock - arrival over ``clock_window`` for the stream clock to count
     max_jitter: float = 0.25
     #: seconds of agreement needed before the stream clock is trusted, and the window it is judged over
     clock_window: float = 2.0
@@ -225,7 +227,7 @@ def redact_url(spec: str | int) -> str:
 
 
 @contextmanager
-def _cv_silent(enabled: bool = True):  # type: ignore[no-untyped-def]
+def _cv_silent(enabled: bool = True) -> Iterator[None]:
     """OpenCV's own logging off for the duration (no fd redirection: safe to hold while other threads print)."""
     import cv2
 
@@ -241,13 +243,13 @@ def _cv_silent(enabled: bool = True):  # type: ignore[no-untyped-def]
         logging.setLogLevel(level)
 
 
-def _open_capture(target: int | str, options: StreamOptions):  # type: ignore[no-untyped-def]
+def _open_capture(target: int | str, options: StreamOptions) -> Any:
     """``cv2.VideoCapture`` for an index, a device path or a URL (FFmpeg with open/read timeouts)."""
     import cv2
 
     from ..pose.quiet import opencv_quiet
 
-    def make():  # type: ignore[no-untyped-def]
+    def make() -> Any:
         if isinstance(target, int) or target.startswith("/dev/"):
             return cv2.VideoCapture(target)
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(options.open_timeout * 1000),
@@ -260,7 +262,7 @@ def _open_capture(target: int | str, options: StreamOptions):  # type: ignore[no
     return make()
 
 
-def _stream_time(cap) -> float | None:  # type: ignore[no-untyped-def]
+def _stream_time(cap: Any) -> float | None:
     """``CAP_PROP_POS_MSEC`` in seconds, None when missing or negative."""
     import math
 
@@ -298,12 +300,14 @@ class StreamSource(_PixelSource):
         self.num_frames = None
         #: every loss of the stream so far
         self.gaps: list[StreamGap] = []
+        #: while the reader is reopening a lost stream: ``(time.perf_counter() when lost, attempts so far)``
+        self._lost: tuple[float, int] | None = None
         self.clock = StreamClock(options.clock, max_jitter=options.max_jitter, window=options.clock_window)
         self._stop = threading.Event()
         self._queue: queue.Queue = queue.Queue(maxsize=options.buffer)
         self._closed = False
         self._done = False
-        self._cap = None
+        self._cap: Any = None
         first = self._connect(None)
         if first is None:
             raise CognnError(f"{self.name} cannot be opened (no such device or stream, not reachable, in use by "
@@ -390,18 +394,33 @@ class StreamSource(_PixelSource):
         lost_at = time.perf_counter()
         delay = opts.retry_delay
         attempts = 0
+        self._lost = (lost_at, 0)
         while attempts < opts.max_attempts:
             if time.perf_counter() + delay - lost_at > opts.max_lost or self._stop.wait(delay):
                 break
             attempts += 1
+            self._lost = (lost_at, attempts)
             got = self._connect(attempts)
             if got is not None:
+                self._lost = None
                 return got
             delay = min(opts.retry_max_delay, max(delay * opts.retry_factor, 0.05))
+        self._lost = None
         if self._stop.is_set():
             return None
         raise StreamLostError(f"{self.name}: the stream was lost ({reason}) and not back after {attempts} "
                               f"attempt{'s' if attempts != 1 else ''} over {time.perf_counter() - lost_at:.1f} s")
+
+    @property
+    def status(self) -> str | None:
+        """``"reconnecting (attempt 2, lost 1.4 s ago)"`` while a lost stream is being reopened, else None (safe to
+        read from any thread: a program shows it while :meth:`read` waits)."""
+        lost = self._lost
+        if lost is None:
+            return None
+        ago = time.perf_counter() - lost[0]
+        tries = f"attempt {lost[1]}, " if lost[1] else ""
+        return f"reconnecting ({tries}lost {ago:.1f} s ago)"
 
     # -- frames ------------------------------------------------------------------------------------------------------
     def read(self) -> StreamFrame | None:
@@ -423,7 +442,7 @@ class StreamSource(_PixelSource):
         if isinstance(item, BaseException):
             self._done = True
             raise item
-        picture, stream_t, arrival, attempts = item  # type: ignore[misc]
+        picture, stream_t, arrival, attempts = item
         return self._stamped(picture, stream_t, arrival, attempts)
 
     def _stamped(self, picture: np.ndarray, stream_t: float | None, arrival: float,

@@ -10,9 +10,10 @@ validation sets.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from ..domains import CAMERA3D
 from ..errors import CognnError, InputFileError
 from ..layouts import get_layout
 from .data import ArraySource
+
+if TYPE_CHECKING:
+    from ..pose.landmarker import PoseEstimator
 
 __all__ = ["VIDEO_EXTENSIONS", "SKELETON_EXTENSIONS", "RECORDING_EXTENSIONS", "CACHE_DIR", "MIN_CLIPS_PER_CLASS",
            "scan_clip_folder", "file_sha1", "resample", "fit_length", "stratified_split", "ClipSets",
@@ -128,7 +132,7 @@ class _PoseRunner:
         self.cache = cache
         self.pose_model = pose_model
         self.log = log
-        self._estimator = None
+        self._estimator: PoseEstimator | None = None
         self._key: str | None = None
 
     @property

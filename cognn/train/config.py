@@ -77,7 +77,7 @@ class TrainConfig:
     quiet: bool = False
     stop_after: int | None = None
 
-    def check(self) -> "TrainConfig":
+    def check(self) -> TrainConfig:
         """Raise CognnError for settings that cannot work; returns self."""
         if self.model not in names("registered"):
             try:

@@ -8,9 +8,10 @@ The samplers therefore yield ``(index, epoch)`` pairs, which reach the dataset i
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -105,7 +106,7 @@ class ArraySource:
     def get(self, index: int) -> tuple[np.ndarray, int]:
         return self.data[index], int(self.labels[index])
 
-    def subset(self, indices: Sequence[int], description: str = "") -> "ArraySource":
+    def subset(self, indices: Sequence[int] | np.ndarray, description: str = "") -> ArraySource:
         """The samples at ``indices`` as a new source."""
         idx = np.asarray(indices, dtype=np.int64)
         names = [self.names[i] for i in idx] if self.names else []
@@ -179,7 +180,7 @@ class EpochSampler(DistributedSampler):
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed,
                          drop_last=False)
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[tuple[int, int]]:
         epoch = self.epoch
         for i in super().__iter__():
             yield (int(i), epoch)

@@ -122,6 +122,7 @@ def evaluate_checkpoint(weights: str | Path, data: str | Path, *, batch: int = 1
     report.tallies["clip"], report.predictions["clip"] = run_clip_mode(model, loader, dev, model.num_classes,
                                                                        reporter)
     if step_mode:
+        assert isinstance(model, CoSkeletonNet)  # checked above
         model.warm_start = False
         report.tallies["step"], report.predictions["step"] = run_step_mode(model, loader, dev, model.num_classes,
                                                                            reporter)

@@ -2,8 +2,8 @@
 being trained, with a new class head when the class count differs, and backbone freezing."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn

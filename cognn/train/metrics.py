@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -28,7 +29,9 @@ class Tally:
     top1: int = 0
     top5: int = 0
     count: int = 0
-    confusion: np.ndarray | None = None  # (true, predicted) counts; zeros (K, K) by default
+    #: (true, predicted) counts; zeros (K, K) by default (``None`` is replaced by them in __post_init__, so the
+    #: attribute is always an array)
+    confusion: np.ndarray = cast(np.ndarray, None)
 
     def __post_init__(self) -> None:
         if self.confusion is None:
@@ -45,7 +48,7 @@ class Tally:
         pred = logits.argmax(1).cpu().numpy()
         np.add.at(self.confusion, (labels.cpu().numpy(), pred), 1)
 
-    def reduce(self, env: DistEnv) -> "Tally":
+    def reduce(self, env: DistEnv) -> Tally:
         """The tally summed over all ranks (this one in a world of one)."""
         if not env.distributed:
             return self

@@ -5,8 +5,8 @@ no GUI toolkit is imported), and written atomically (:class:`cognn.atomic.Atomic
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

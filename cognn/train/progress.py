@@ -3,7 +3,8 @@ from ranks other than 0."""
 from __future__ import annotations
 
 import sys
-from typing import Iterable, Iterator, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 __all__ = ["Reporter"]
 

@@ -19,13 +19,13 @@ class _AllReduceSum(torch.autograd.Function):
     """Sum over ranks; the gradient of every rank's input is the sum over ranks of the output gradients."""
 
     @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor) -> Tensor:
         out = x.clone()
         dist.all_reduce(out, op=dist.ReduceOp.SUM)
         return out
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> Tensor:
         out = grad.clone()
         dist.all_reduce(out, op=dist.ReduceOp.SUM)
         return out
@@ -59,7 +59,8 @@ class GlobalBatchNorm(_BatchNorm):
         y = centred * torch.rsqrt(var + self.eps).view(shape)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
-        if self.track_running_stats and self.running_mean is not None:
+        if (self.track_running_stats and self.running_mean is not None and self.running_var is not None
+                and self.num_batches_tracked is not None):
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
                 m = (1.0 / float(self.num_batches_tracked)) if self.momentum is None else self.momentum

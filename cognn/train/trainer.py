@@ -12,6 +12,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -31,6 +32,9 @@ from .logs import write_logs
 from .metrics import Tally, per_class
 from .progress import Reporter
 from .state import capture_rng, load_scheduler_state, load_state, restore_rng, save_state, scheduler_state
+
+if TYPE_CHECKING:
+    from ..checkpoints.schema import Checkpoint
 
 __all__ = ["train", "TrainResult", "seed_everything", "STATE_FILE", "BEST_FILE", "LAST_FILE"]
 
@@ -92,7 +96,7 @@ class _Run:
         self.cfg, self.env, self.rep = cfg, env, rep
         self.out = Path(cfg.out) if cfg.out is not None else Path("out") / cfg.model
         self._settings: dict = {}
-        self._init = None  # the --init checkpoint, read once
+        self._init: Checkpoint | None = None  # the --init checkpoint, read once
         self._arch: dict = {}  # width and family options for build()
 
     # -- set-up -------------------------------------------------------------------------------------------------------
@@ -119,7 +123,7 @@ class _Run:
         if cfg.clips is not None:
             from .clips import prepare_clips
 
-            kwargs = dict(val_fraction=cfg.val_fraction, seed=cfg.seed, pose_model=cfg.pose_model)
+            kwargs: dict[str, Any] = dict(val_fraction=cfg.val_fraction, seed=cfg.seed, pose_model=cfg.pose_model)
             if self.env.main:
                 sets = prepare_clips(cfg.clips, log=self.rep.say, warn=self.rep.warn, **kwargs)
             barrier(self.env)  # rank 0 has filled the pose cache
@@ -131,6 +135,7 @@ class _Run:
             if sets.val is None:
                 self.rep.warn("warning: no class has 2 clips, so there is no validation set")
             return sets.train, sets.val
+        assert cfg.data is not None  # TrainConfig.check: either --data or --clips
         train = FileSource(cfg.data)
         val = FileSource(cfg.val) if cfg.val is not None else None
         if val is not None:
@@ -192,9 +197,9 @@ class _Run:
         from .syncbn import convert_batchnorm
 
         s = model.spec
-        model = convert_batchnorm(model, env.device)
+        synced = convert_batchnorm(model, env.device)
         return nn.parallel.DistributedDataParallel(
-            model, device_ids=[env.device] if env.device.type == "cuda" else None,
+            synced, device_ids=[env.device] if env.device.type == "cuda" else None,
             find_unused_parameters=s.mod and family_of(s.name).unused_in_mod)
 
     def _loaders(self, train_src, val_src, pipeline: ClipPipeline, val_pipeline: ClipPipeline):
@@ -202,7 +207,7 @@ class _Run:
         if cfg.batch % env.world:
             raise CognnError(f"--batch {cfg.batch} (the global batch) must be divisible by the {env.world} processes")
         per_rank = cfg.batch // env.world
-        common = dict(num_workers=cfg.workers, pin_memory=env.device.type == "cuda",
+        common: dict[str, Any] = dict(num_workers=cfg.workers, pin_memory=env.device.type == "cuda",
                       persistent_workers=cfg.workers > 0)
         train_ds = ClipDataset(train_src, pipeline)
         sampler = EpochSampler(train_ds, num_replicas=env.world, rank=env.rank, seed=cfg.seed, shuffle=True)
@@ -276,7 +281,7 @@ class _Run:
 
         core, params = self._build(train_src)
         model = self._wrap(core)
-        core = _unwrap(model)
+        core = cast(SkeletonNet, _unwrap(model))
         lr = cfg.learning_rate()
         opt = torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
         milestones = cfg.lr_milestones()
