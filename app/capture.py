@@ -22,8 +22,7 @@ from typing import Any
 from PyQt6.QtCore import QObject, pyqtSignal, pyqtSlot
 
 from cognn.live.session import Session
-from cognn.sources import FrameSource
-from cognn.sources.stream import gap_of
+from cognn.sources import FrameSource, gap_of
 
 from .messages import USER_ERRORS, FrameItem, SourceInfo, SourceRequest, describe_error
 from .queue import Commands, FrameQueue

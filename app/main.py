@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", metavar="PATH", help="weights file (default: weights/manifest.json's default)")
     p.add_argument("--skeleton-video", metavar="VIDEO", help="RGB video to draw an NTU .skeleton replay on")
     p.add_argument("--top-k", type=int, default=None, metavar="K", help="actions to list (default 5)")
+    p.add_argument("--precision", choices=["fp32", "bf16", "int8"], default=None,
+                   help="precision of the model step's products (default fp32, or the last one chosen in the "
+                        "Model menu; bf16/int8 speed and agreement: docs/benchmarks.md)")
     p.add_argument("--mirror", action="store_true",
                    help="draw a mirror image (selfie view); the pose model still sees the camera's own frame")
     p.add_argument("--per-person", action="store_true",
@@ -82,7 +85,7 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         p.error(f"--top-k must be at least 1, got {a.top_k}")
     if a.camera is not None:
         from cognn.errors import CognnError
-        from cognn.sources.stream import parse_camera
+        from cognn.sources import parse_camera
 
         try:
             a.camera = parse_camera(a.camera)
@@ -127,6 +130,19 @@ def main(argv: list[str] | None = None) -> int:
         _restore_qt_handler(previous_handler)
 
 
+def _weights_exist(weights: str) -> bool:
+    """A weights file, or a bundled model's short name (``kinetics400``)."""
+    from cognn.weights import resolve_weights
+
+    if Path(weights).is_file():
+        return True
+    try:
+        resolve_weights(weights)
+    except Exception:  # not a bundled name either
+        return False
+    return True
+
+
 def _run(a: argparse.Namespace, scripted: bool) -> int:
     from PyQt6.QtCore import QEventLoop, QTimer
     from PyQt6.QtWidgets import QApplication
@@ -142,11 +158,12 @@ def _run(a: argparse.Namespace, scripted: bool) -> int:
     settings = AppSettings.ephemeral() if scripted else AppSettings()
     model = a.model if a.model is not None else (None if a.weights else settings.model)
     weights = a.weights if a.weights is not None else (None if a.model else settings.weights)
-    if weights is not None and not Path(weights).is_file():
+    if a.weights is None and weights is not None and not _weights_exist(weights):
         weights = None  # a remembered file that has gone away
     top_k = a.top_k or settings.top_k or 5
+    precision = a.precision or settings.precision or "fp32"
     win = MainWindow(model=model, weights=weights, top_k=top_k, settings=settings, scripted=scripted,
-                     mirror=a.mirror, per_person=a.per_person)
+                     mirror=a.mirror, per_person=a.per_person, precision=precision)
     if scripted:
         win.resize(SCRIPTED_SIZE[0], SCRIPTED_SIZE[1])
     status = {"code": 0}

@@ -41,13 +41,13 @@ class SourceRequest:
     @property
     def live(self) -> bool:
         """A camera or a stream (no end, no seeking)."""
-        from cognn.sources.stream import is_stream_spec
+        from cognn.sources import is_stream_spec
 
         return isinstance(self.spec, int) or is_stream_spec(self.spec)
 
     def label(self) -> str:
         """The source as shown (a stream URL's password hidden)."""
-        from cognn.sources.stream import redact_url
+        from cognn.sources import redact_url
 
         return redact_url(self.spec) if self.live else str(self.spec)
 
@@ -95,6 +95,8 @@ class ModelRequest:
     per_person: bool = False
     #: show only these classes (``kinetics-motion`` or a class-list file); None: all
     classes: str | None = None
+    #: precision of the model step's products: fp32, bf16 or int8 (cognn.nn.linear; the torch backend)
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)

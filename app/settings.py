@@ -29,7 +29,7 @@ class AppSettings:
             self._q = QSettings("cognn", "cognn-app")
 
     @classmethod
-    def ephemeral(cls) -> "AppSettings":
+    def ephemeral(cls) -> AppSettings:
         """Settings that start empty and are never stored (scripted runs)."""
         self = cls.__new__(cls)
         self._memory = {}
@@ -84,6 +84,16 @@ class AppSettings:
     @weights.setter
     def weights(self, value: str | None) -> None:
         self._set("model/weights", value)
+
+    @property
+    def precision(self) -> str | None:
+        """The model step's precision (fp32, bf16, int8), or None (fp32)."""
+        v = self._str("model/precision")
+        return v if v in ("fp32", "bf16", "int8") else None
+
+    @precision.setter
+    def precision(self, value: str | None) -> None:
+        self._set("model/precision", value)
 
     @property
     def top_k(self) -> int | None:

@@ -30,7 +30,8 @@ def build_session(request: ModelRequest, mirror: bool = False) -> Session:
     config = LiveConfig(persons="single" if request.per_person else "all", mirror=mirror)
     backend = "onnx" if request.weights and str(request.weights).lower().endswith(".onnx") else "torch"
     return Session.from_weights(request.weights, model=request.model, layout=request.layout, config=config,
-                                top_k=request.top_k, classes=request.classes, backend=backend)
+                                top_k=request.top_k, classes=request.classes, backend=backend,
+                                precision=request.precision if backend == "torch" else "fp32")
 
 
 def model_info(session: Session, request: ModelRequest) -> ModelInfo:
@@ -157,7 +158,8 @@ class ModelWorker(QObject):
             session = self._factory(request, self._mirror)
         except USER_ERRORS as exc:
             self.failed.emit(f"cannot load the model: {describe_error(exc)}")
-            fallback = ModelRequest(top_k=request.top_k, layout=request.layout, per_person=request.per_person)
+            fallback = ModelRequest(top_k=request.top_k, layout=request.layout, per_person=request.per_person,
+                                    precision=request.precision)
             if self.session is None and request != fallback:  # nothing to run yet: the default keeps frames moving
                 return self._build(fallback)
             return False

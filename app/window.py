@@ -10,13 +10,30 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 
 from PyQt6.QtCore import QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QKeySequence, QPalette
-from PyQt6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QInputDialog, QLabel,
-                             QListWidget, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSlider, QSplitter,
-                             QToolButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from cognn.live.session import warmup_text
 from cognn.render import percent
@@ -85,7 +102,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, *, model: str | None = None, weights: str | None = None, top_k: int = 5,
                  settings: AppSettings | None = None, scripted: bool = False, queue_size: int = 2,
-                 mirror: bool = False, per_person: bool = False) -> None:
+                 mirror: bool = False, per_person: bool = False, precision: str = "fp32") -> None:
         super().__init__()
         self.settings = settings or AppSettings()
         self.scripted = scripted  # errors go to stderr instead of dialogs
@@ -127,7 +144,8 @@ class MainWindow(QMainWindow):
         self.queue = FrameQueue(queue_size)
         self.capture = CaptureWorker(self.queue)
         self.model = ModelWorker(self.queue, ModelRequest(model=model, weights=weights, top_k=self.top_k,
-                                                          per_person=per_person), mirror=mirror)
+                                                          per_person=per_person, precision=precision), mirror=mirror)
+        self.precision_actions[precision].setChecked(True)
         self.mirror_action.setChecked(bool(mirror))
         self.capture.opened.connect(self._on_opened)
         self.capture.failed.connect(self._on_source_failed)
@@ -333,6 +351,16 @@ class MainWindow(QMainWindow):
         topk = mm.addMenu("Top-k")
         for k in (1, 3, 5, 10):
             topk.addAction(f"{k}", lambda k=k: self.set_top_k(k))
+        prec = mm.addMenu("Step precision")
+        prec_group = QActionGroup(self)
+        self.precision_actions: dict[str, QAction] = {}
+        for p, text in (("fp32", "float32 (exact)"), ("bf16", "bfloat16 (faster where the CPU has AVX512-BF16)"),
+                        ("int8", "int8 (dynamic quantization, fastest)")):
+            a = QAction(text, self, checkable=True)
+            a.triggered.connect(lambda _=False, p=p: self.set_precision(p))
+            prec_group.addAction(a)
+            prec.addAction(a)
+            self.precision_actions[p] = a
 
     # -- commands -----------------------------------------------------------------------------------------------------
     def open_source(self, spec: str | int | Path, *, skeleton_video: str | None = None, autoplay: bool = True,
@@ -359,7 +387,7 @@ class MainWindow(QMainWindow):
             self.model_label.setText(f"loading a {layout} model…")
             req_m = self.model.request
             self.model.load(ModelRequest(model=None, weights=None, top_k=self.top_k, layout=layout,
-                                         per_person=req_m.per_person))
+                                         per_person=req_m.per_person, precision=req_m.precision))
             return
         self._open_after_model = None
         self.capture.open_source(req)
@@ -415,28 +443,32 @@ class MainWindow(QMainWindow):
         layout = self.model_info.layout if self.model_info is not None else None
         req = self.model.request
         self.model.load(ModelRequest(model=name, weights=None, top_k=self.top_k, layout=layout,
-                                     per_person=req.per_person, classes=req.classes))
+                                     per_person=req.per_person, classes=req.classes, precision=req.precision))
 
     def set_weights(self, path: str | None) -> None:
         """Load a weights file (its model comes from the file), or the default weights for ``None``."""
         req = self.model.request
         self.model_label.setText("loading weights…")
         self.model.load(ModelRequest(model=req.model if path is None else None, weights=path, top_k=self.top_k,
-                                     per_person=req.per_person))  # a new model: all its classes
+                                     per_person=req.per_person, precision=req.precision))  # a new model: all classes
 
     def set_top_k(self, k: int) -> None:
         self.top_k = max(1, int(k))
         self.bars.set_rows(self.top_k)
-        req = self.model.request
-        self.model.load(ModelRequest(model=req.model, weights=req.weights, top_k=self.top_k, layout=req.layout,
-                                     per_person=req.per_person, classes=req.classes))
+        self.model.load(replace(self.model.request, top_k=self.top_k))
+
+    def set_precision(self, precision: str) -> None:
+        """Run the model step in ``precision`` (fp32, bf16 or int8; docs/benchmarks.md has the speed and agreement
+        of each); the stream goes on, the model starts over."""
+        self.precision_actions[precision].setChecked(True)
+        if precision != self.model.request.precision:
+            self.model_label.setText(f"loading ({precision})…")
+            self.model.load(replace(self.model.request, precision=precision))
 
     def set_classes(self, spec: str | None) -> None:
         """Show only a subset of the model's classes (``kinetics-motion`` or a class-list file), scores
         renormalised among them; None shows all."""
-        req = self.model.request
-        self.model.load(ModelRequest(model=req.model, weights=req.weights, top_k=self.top_k, layout=req.layout,
-                                     per_person=req.per_person, classes=spec))
+        self.model.load(replace(self.model.request, top_k=self.top_k, classes=spec))
 
     def classes_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Class names to show (one a line)", "",
@@ -476,8 +508,6 @@ class MainWindow(QMainWindow):
 
     def all_events(self) -> list:
         """The events of the current source: ended ones and, closed at the latest frame, the open ones."""
-        from dataclasses import replace
-
         out = list(self.events) + [replace(e) for e in self.open_events.values()]
         return sorted(out, key=lambda e: (e.start, e.person))
 
@@ -542,7 +572,7 @@ class MainWindow(QMainWindow):
         """Open a camera: an index (``0``), a device path (``/dev/video0``) or a stream URL (``rtsp://...``,
         ``http://...`` MJPEG); False (and an error shown) for anything else."""
         from cognn.errors import CognnError
-        from cognn.sources.stream import parse_camera
+        from cognn.sources import parse_camera
 
         try:
             spec = parse_camera(value)
@@ -678,6 +708,8 @@ class MainWindow(QMainWindow):
             action.setChecked(weights is not None and weights in names_)
         self.settings.model = info.request.model or name
         self.settings.weights = info.request.weights
+        self.settings.precision = info.request.precision
+        self.precision_actions[info.request.precision].setChecked(True)
         self.model_loaded.emit(info)
 
     def _on_model_failed(self, message: str) -> None:

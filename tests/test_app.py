@@ -155,6 +155,31 @@ def test_switching_model_keeps_the_stream_going(qtbot, window):
     assert len(pred.top) == 5 == len(window.last_top)  # stride 1: a prediction every frame
 
 
+def test_step_precision_is_chosen_in_the_model_menu_and_remembered(qtbot, window, settings_path):
+    path = shared_data(*SKELETON)
+    _play(qtbot, window, path, 5)
+    assert window.precision_actions["fp32"].isChecked()
+    with qtbot.waitSignal(window.model_loaded, timeout=WAIT_MS) as blocker:
+        window.precision_actions["int8"].trigger()
+    info = blocker.args[0]
+    assert info.request.precision == "int8" and info.session.recognizer.model.precision == "int8"
+    assert window.precision_actions["int8"].isChecked() and AppSettings(settings_path).precision == "int8"
+    shown = window.frames_shown
+    window.play()
+    qtbot.waitUntil(lambda: window.frames_shown >= shown + 5, timeout=WAIT_MS)
+    assert window.last_result.prediction.top  # the int8 step answers
+    with qtbot.waitSignal(window.model_loaded, timeout=WAIT_MS):  # another model keeps the precision
+        window.set_model("coagcn_mod")
+    assert window.model_info.session.recognizer.model.precision == "int8"
+
+
+def test_bundled_weights_by_name_are_kept():
+    from cognn_app.main import _weights_exist
+
+    assert _weights_exist("kinetics400") and _weights_exist("gestures")
+    assert not _weights_exist("no_such_model_or_file")
+
+
 def test_close_stops_every_thread(qtbot, settings_path):
     win = MainWindow(model="costgcn_mod", settings=AppSettings(settings_path))
     qtbot.addWidget(win)

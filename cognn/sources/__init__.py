@@ -24,11 +24,13 @@ from .open import (
                     split_sample,
 )
 from .pixels import CameraSource, VideoSource
-from .stream import StreamFrame, StreamGap, StreamLostError, StreamOptions, StreamSource, gap_of, parse_camera
+from .stream import (StreamFrame, StreamGap, StreamLostError, StreamOptions, StreamSource, gap_of, is_stream_spec,
+                     parse_camera, redact_url)
 
 __all__ = ["SkeletonFrame", "FrameSource", "SequenceSource", "VideoSource", "CameraSource", "open_source",
            "expand_inputs", "source_kind", "natural_layout", "is_pixel", "split_sample", "project_to_canvas",
            "SourceSpec", "VIDEO_EXTENSIONS", "SKELETON_EXTENSIONS", "KINETICS_EXTENSIONS", "HDF5_EXTENSIONS",
            "SUPPORTED_EXTENSIONS", "DEMO_RECORDING", "NTU_FPS", "NTU_COLOR_SIZE", "KINETICS_CANVAS", "DEFAULT_FPS"]
 # network and device streams (cognn.sources.stream)
-__all__ += ["StreamSource", "StreamOptions", "StreamFrame", "StreamGap", "StreamLostError", "gap_of", "parse_camera"]
+__all__ += ["StreamSource", "StreamOptions", "StreamFrame", "StreamGap", "StreamLostError", "gap_of", "parse_camera",
+            "is_stream_spec", "redact_url"]
