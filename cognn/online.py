@@ -9,11 +9,13 @@ is swapped in when it steps. Everything about sources, frame rates, labels, even
 """
 from __future__ import annotations
 
+import os
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -218,10 +220,11 @@ class OnlineRecognizer:
 
     # -- construction from files -------------------------------------------------------------------------------------
     @classmethod
-    def from_weights(cls, weights: str | Path | None = None, *, model: str | None = None, layout: str | None = None,
+    def from_weights(cls, weights: str | os.PathLike[str] | None = None, *, model: str | None = None,
+                     layout: str | None = None,
                      top_k: int = 5, device: str | torch.device = "cpu", warm_start: bool = True,
                      subset: Sequence[str] | None = None, backend: str = "torch",
-                     precision: str | None = None) -> "OnlineRecognizer":
+                     precision: str | None = None) -> OnlineRecognizer:
         """A recognizer for a checkpoint (any family cognn reads, or a bundled model's short name) or, with
         ``weights=None``, for the default entry of ``weights/manifest.json`` (for ``model`` / ``layout`` if given).
         A regular model is loaded into its continual twin; ``subset`` restricts the classes shown.
@@ -248,9 +251,9 @@ class OnlineRecognizer:
         return rec
 
     @classmethod
-    def _from_torch(cls, weights: str | Path | None, *, model: str | None, layout: str | None, top_k: int,
+    def _from_torch(cls, weights: str | os.PathLike[str] | None, *, model: str | None, layout: str | None, top_k: int,
                     device: str | torch.device, warm_start: bool,
-                    subset: Sequence[str] | None) -> "OnlineRecognizer":
+                    subset: Sequence[str] | None) -> OnlineRecognizer:
         from .models import spec, twin
 
         if model is not None and not spec(model).continual:
@@ -269,8 +272,8 @@ class OnlineRecognizer:
                               subset=subset)
 
     @classmethod
-    def _from_onnx(cls, weights: str | Path | None, *, model: str | None, layout: str | None, top_k: int,
-                   warm_start: bool, subset: Sequence[str] | None, precision: str | None) -> "OnlineRecognizer":
+    def _from_onnx(cls, weights: str | os.PathLike[str] | None, *, model: str | None, layout: str | None, top_k: int,
+                   warm_start: bool, subset: Sequence[str] | None, precision: str | None) -> OnlineRecognizer:
         """A recognizer running an exported step graph in ONNX Runtime (no torch is imported)."""
         from .export.runtime import OnnxStep
 
@@ -298,7 +301,7 @@ class OnlineRecognizer:
     @classmethod
     def _from_file(cls, path: Path, entry: Any, *, model: str | None, layout: str | None, top_k: int,
                    device: str | torch.device, warm_start: bool,
-                   subset: Sequence[str] | None = None) -> "OnlineRecognizer":
+                   subset: Sequence[str] | None = None) -> OnlineRecognizer:
         from .checkpoints import read_checkpoint
         from .checkpoints.format import model_from_checkpoint
         from .models import spec, twin
@@ -326,7 +329,7 @@ class OnlineRecognizer:
     @classmethod
     def _untrained(cls, model: str | None, layout: str | None, entry: Any, *, top_k: int,
                    device: str | torch.device, warm_start: bool,
-                   subset: Sequence[str] | None = None) -> "OnlineRecognizer":
+                   subset: Sequence[str] | None = None) -> OnlineRecognizer:
         import torch
 
         from .models import build
@@ -490,7 +493,7 @@ def _subset_indices(classes: list[str], subset: Sequence[str] | None) -> np.ndar
     return np.array([classes.index(c) for c in names], dtype=np.int64)
 
 
-def _resolve(weights: str | Path) -> Path:
+def _resolve(weights: str | os.PathLike[str]) -> Path:
     """A bundled model's short name or a path -> the checkpoint path."""
     from .weights import resolve_weights
 

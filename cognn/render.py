@@ -10,11 +10,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .atomic import AtomicOutput, OutputError
 from .layouts import Layout, get_layout
+
+if TYPE_CHECKING:
+    import cv2
 
 __all__ = ["PERSON_COLOURS", "draw_skeleton", "render_frame", "VideoRenderer", "Framer", "percent",
            "VIDEO_FORMATS"]
@@ -220,7 +224,7 @@ class VideoRenderer:
         self.frames = 0
         self._fourcc = VIDEO_FORMATS[ext]
         self._out = AtomicOutput(self.path, what="video", inputs=inputs, keep_suffix=True)
-        self._writer = None
+        self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
 
     def write(self, frame: np.ndarray) -> None:
@@ -232,7 +236,7 @@ class VideoRenderer:
         if self._writer is None:
             self._size = (w, h)
             with opencv_quiet():
-                self._writer = cv2.VideoWriter(str(self._out.temp), cv2.VideoWriter_fourcc(*self._fourcc),
+                self._writer = cv2.VideoWriter(str(self._out.temp), cv2.VideoWriter_fourcc(*self._fourcc),  # type: ignore[attr-defined]
                                                self.fps, (w, h))
             if not self._writer.isOpened():
                 self._writer = None

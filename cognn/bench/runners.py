@@ -69,8 +69,9 @@ class PredictionRunner:
         #: what this runner times besides the model: "fp32", "bf16", "int8", "one person"
         self.variant = "one person" if one_person else precision
         if self.continual:
-            self.model.set_precision(precision)
-            s = self.model.stride
+            co = self.continual_model
+            co.set_precision(precision)
+            s = co.stride
             frames = torch.randn(batch, c, s, v, m, generator=g).to(device)
             if one_person:
                 frames[..., 1:] = 0  # the other slots empty, as in most live scenes
@@ -83,9 +84,16 @@ class PredictionRunner:
         self.cpu_times: list[float] = []
         self.last_cpu = 0.0
 
+    @property
+    def continual_model(self) -> CoSkeletonNet:
+        """The model, as the continual model it is (only for a continual runner)."""
+        if not isinstance(self.model, CoSkeletonNet):
+            raise TypeError(f"{self.name} is not a continual model")
+        return self.model
+
     def prime(self) -> None:
         """Step until a prediction comes out, so every later call of ``stride`` steps ends on one."""
-        model: CoSkeletonNet = self.model
+        model = self.continual_model
         model.clean_state()
         with torch.inference_mode():
             for _ in range(model.receptive_field + model.stride):
@@ -98,7 +106,7 @@ class PredictionRunner:
             if self.continual:
                 y = None
                 for f in self.frames:
-                    y = self.model.forward_step(f)
+                    y = self.continual_model.forward_step(f)
                 if y is None:
                     raise RuntimeError(f"{self.name}: a stride of steps ended without a prediction")
             else:

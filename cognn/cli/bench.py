@@ -133,8 +133,15 @@ def _is_terminal() -> bool:
 def _run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..bench import (BenchOptions, dataset_classes, format_rows, header_line, latency_vs_window, plot_latency,
-                         run_benchmark)
+    from ..bench import (
+        BenchOptions,
+        dataset_classes,
+        format_rows,
+        header_line,
+        latency_vs_window,
+        plot_latency,
+        run_benchmark,
+    )
 
     bar = None
     threads_before = torch.get_num_threads()  # restored at the end: main() may run inside another program

@@ -20,11 +20,11 @@ def one_line_warnings(prog: str) -> Iterator[None]:
     """Warnings (a file whose bad joints were zeroed, untrained weights) printed as ``prog: warning: ...``, one line
     each, instead of Python's file-and-line form."""
     previous = warnings.formatwarning
-    warnings.formatwarning = lambda message, *_args, **_kw: f"{prog}: warning: {message}\n"  # type: ignore[assignment]
+    warnings.formatwarning = lambda message, *_args, **_kw: f"{prog}: warning: {message}\n"
     try:
         yield
     finally:
-        warnings.formatwarning = previous  # type: ignore[assignment]
+        warnings.formatwarning = previous
 
 
 def run_main(prog: str, parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int],

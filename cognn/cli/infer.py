@@ -32,13 +32,14 @@ import io
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, TextIO
 
 from ..errors import CognnError
 from ..sources.open import DEMO_RECORDING
 from .common import one_line_warnings, positive_int
-from .infer_jobs import InputResult, Options, OutputFailed, make_session, run_here, run_pool
+from .infer_jobs import InputResult, Options, OutputFailedError, make_session, run_here, run_pool
 
 PROG = "cognn-infer"
 
@@ -482,7 +483,7 @@ def _write_records(args: argparse.Namespace, specs: list[str | int], opts: Optio
                     out.abort()
     except BrokenPipeError:
         raise
-    except (OSError, OutputFailed) as e:  # a full disk, a device that refuses writes: the output, not an input
+    except (OSError, OutputFailedError) as e:  # a full disk, a device that refuses writes: the output, not an input
         where = "stdout" if out is None else args.output
         reason = e.strerror if isinstance(e, OSError) else str(e)
         raise UsageError(f"the records cannot be written to {where} ({reason or e})") from None

@@ -6,18 +6,19 @@ import os
 import signal
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import CognnError
 from ..live.events import Event
 from ..live.session import LiveConfig, Session
 
-__all__ = ["Options", "InputResult", "OutputFailed", "make_session", "run_input", "run_here", "run_pool", "numbered",
-           "sentence"]
+__all__ = ["Options", "InputResult", "OutputFailedError", "make_session", "run_input", "run_here", "run_pool",
+           "numbered", "sentence"]
 
-class OutputFailed(Exception):
+class OutputFailedError(Exception):
     """Writing the records failed (a full disk, a device refusing writes): not the input's fault, stop everything."""
 
     def __init__(self, error: OSError) -> None:
@@ -157,7 +158,7 @@ def run_input(index: int, spec: str | int, session: Session, opts: Options, emit
                     except BrokenPipeError:
                         raise
                     except OSError as e:
-                        raise OutputFailed(e) from None
+                        raise OutputFailedError(e) from None
                 res.frames += 1
                 res.ready_frames += bool(step.prediction is not None and step.prediction.exact)
                 res.model_ms += step.model_ms
@@ -180,7 +181,7 @@ def run_input(index: int, spec: str | int, session: Session, opts: Options, emit
         res.events = session.finish()
         res.warmup_s = rec.frames_to_ready / session.fps if session.fps else None
         res.outputs = [str(p) for p in session.stop_recording()]
-    except (BrokenPipeError, OutputFailed):  # the records cannot go anywhere: stop everything, not just this input
+    except (BrokenPipeError, OutputFailedError):  # the records cannot go anywhere: stop everything, not just this input
         raise
     except (CognnError, OSError, ValueError) as e:
         res.error = sentence(e, name)
@@ -241,7 +242,7 @@ def _stop_worker(signum: int, frame: Any) -> None:
     os._exit(0)
 
 
-def _worker_job(job: tuple[int, str]) -> InputResult:
+def _worker_job(job: tuple[int, str | int]) -> InputResult:
     global _IN_JOB
     index, spec = job
     assert _WORKER is not None

@@ -12,8 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .common import err, run_main
+
+if TYPE_CHECKING:
+    from ..train.config import TrainConfig
 
 PROG = "cognn-train"
 
@@ -74,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
     from ..train.config import TrainConfig, parse_augment
 
     return TrainConfig(

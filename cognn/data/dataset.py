@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..layouts import Layout
 from . import augment
 from .store import DatasetFile, open_dataset
 from .transforms import bone, motion
@@ -57,7 +58,7 @@ class SkeletonDataset(Dataset):
         return self.file.labels
 
     @property
-    def layout(self):
+    def layout(self) -> Layout:
         return self.file.layout
 
     def __len__(self) -> int:

@@ -160,7 +160,7 @@ class _Tokens:
         lens = ends - starts
         if n and lens.max() > _MAX_FAST_LEN:  # junk: the 8-bit counters below could overflow
             fast = np.zeros(n, bool)
-            ndot = np.zeros(n, np.uint32)
+            ndot: np.ndarray = np.zeros(n, np.uint32)
             lead_minus = fast
         else:
             csum = np.zeros(len(arr) + 1, np.uint32)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from ..domains import CAMERA3D, LAYOUT_DOMAIN
 from ..layouts import Layout, get_layout
@@ -62,7 +63,7 @@ def rotation_matrix(axis: np.ndarray, theta: float) -> np.ndarray:
     ])
 
 
-def angle_between(v1: np.ndarray, v2: np.ndarray) -> float:
+def angle_between(v1: npt.ArrayLike, v2: npt.ArrayLike) -> float:
     """Angle in radians between two vectors (0 when either is below 1e-6)."""
     v1, v2 = np.asarray(v1), np.asarray(v2)
     if np.abs(v1).sum() < 1e-6 or np.abs(v2).sum() < 1e-6:

@@ -158,8 +158,8 @@ class PersonRecognizers:
             raise ValueError("pair mode needs a model with two person slots")
         recognizer.reset()
         self.recognizer = recognizer
-        self.tracker = PersonTracker(domain or getattr(recognizer, "domain", "camera3d"), max_distance=max_distance,
-                                     max_missed=max_missed)
+        own_domain: str = getattr(recognizer, "domain", "camera3d")
+        self.tracker = PersonTracker(domain or own_domain, max_distance=max_distance, max_missed=max_missed)
         self._recs: dict[int, Stream] = {}
         self._pair_members: tuple[int, ...] = ()
         self._pair_id: int | None = None

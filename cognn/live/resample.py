@@ -84,7 +84,8 @@ class Resampler:
             return []
         self.accepted += 1
         out: list[ResampledFrame] = []
-        if self._prev_t is None or t - self._prev_t > self.max_gap or self._prev_x.shape != x.shape:
+        if (self._prev_t is None or self._prev_x is None  # both set together, after the first frame
+                or t - self._prev_t > self.max_gap or self._prev_x.shape != x.shape):
             self._anchor_t, self._anchor_k = t, self._next_k
             out.append(ResampledFrame(self._next_k, t, x.copy(), source_index))
             self._next_k += 1
@@ -98,6 +99,7 @@ class Resampler:
 
     def _between(self, g: float, t: float, x: np.ndarray) -> np.ndarray:
         t0, x0 = self._prev_t, self._prev_x
+        assert t0 is not None and x0 is not None  # push calls this only after a first frame
         w = min(1.0, max(0.0, (g - t0) / (t - t0)))
         if abs(g - t) <= _SNAP:  # on an input frame (up to rounding): that frame exactly
             w = 1.0

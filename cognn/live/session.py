@@ -30,16 +30,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from queue import Queue
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from ..errors import CognnError
 from ..online import OnlineRecognizer, Prediction
+from ..pose.smoothing import SmoothingConfig
 from ..pose.tracker import PoseOptions, PoseTracker
 from ..render import Framer
 from ..sources import FrameSource, SkeletonFrame
@@ -112,7 +113,7 @@ class LiveConfig:
             raise ValueError(f"gap_reset must be >= 0 seconds (or None), got {self.gap_reset}")
 
     @property
-    def smoothing(self):  # type: ignore[no-untyped-def]
+    def smoothing(self) -> SmoothingConfig:
         """The landmark smoothing of :attr:`pose`."""
         return self.pose.smoothing
 
@@ -262,7 +263,7 @@ class Session:
     def from_weights(cls, weights: str | os.PathLike | None = None, *, model: str | None = None,
                      layout: str | None = None, config: LiveConfig = LiveConfig(), top_k: int = 5,
                      device: str = "cpu", classes: str | list[str] | None = None, backend: str = "torch",
-                     precision: str | None = None) -> "Session":
+                     precision: str | None = None) -> Session:
         """A session for a checkpoint or a bundled model's short name (see
         :meth:`cognn.online.OnlineRecognizer.from_weights`; untrained weights are flagged there); ``classes``
         restricts the classes shown (scores renormalised among them): names, a class-list file or a named subset
@@ -392,7 +393,7 @@ class Session:
                 self._tracker.close()
                 self._tracker = None
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -425,7 +426,7 @@ class Session:
     def start(self, source: FrameSource | str | None = None, *, canvas_size: tuple[int, int] | None = None) -> None:
         """A new stream from ``source`` (or an input named so): everything of the previous one forgotten."""
         if source is not None and not isinstance(source, str):
-            canvas_size = canvas_size or tuple(getattr(source, "canvas_size", self.canvas_size))  # type: ignore
+            canvas_size = canvas_size or getattr(source, "canvas_size", self.canvas_size)
             source = str(getattr(source, "name", ""))
         if source is not None:
             self.source_name = source
@@ -638,11 +639,12 @@ class Session:
         self.start(source)
         return self.steps(source, max_frames=max_frames, prefetch=prefetch)
 
-    def steps(self, source: FrameSource, *, max_frames: int | None = None, prefetch: int = 0) -> Iterator[LiveStep]:
+    def steps(self, source: FrameSource, *, max_frames: int | None = None,
+              prefetch: int = 0) -> Generator[LiveStep, None, None]:
         """Step through ``source`` from where it is, in the current stream. ``prefetch > 0`` reads (and runs pose
         on) up to that many frames ahead in a thread, so pose of the next frame overlaps the model step of this
         one."""
-        frames = _prefetched(source, prefetch, max_frames) if prefetch > 0 else _limited(source, max_frames)
+        frames = _Prefetched(source, prefetch, max_frames) if prefetch > 0 else _limited(source, max_frames)
         try:
             for frame in frames:
                 yield self.step(frame)
@@ -757,7 +759,7 @@ def _limited(source: FrameSource, max_frames: int | None) -> Iterator[SkeletonFr
 _END = object()
 
 
-class _prefetched:
+class _Prefetched:
     """Reads a source in a background thread, ``depth`` frames ahead; iterating yields them in order and re-raises
     the reader's error. :meth:`close` stops the reader."""
 

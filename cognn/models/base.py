@@ -513,7 +513,7 @@ def _with_precision(tree: Any, precision: str) -> Any:
     return tree
 
 
-def _clone(state):
+def _clone(state: Any) -> Any:
     """A deep copy of a step state's tensors (containers rebuilt, other values shared)."""
     if isinstance(state, Tensor):
         return state.clone()

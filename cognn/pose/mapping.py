@@ -95,7 +95,7 @@ def _onehot(i: int) -> np.ndarray:
 
 
 def _mean(*idx: int) -> np.ndarray:
-    return sum(_onehot(i) for i in idx) / len(idx)
+    return sum((_onehot(i) for i in idx), np.zeros(MP_NUM_LANDMARKS, dtype=np.float64)) / len(idx)
 
 
 def _lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:

@@ -11,6 +11,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -66,7 +67,8 @@ class PersonSlots:
         if not occupied or n == 0:
             return {}
         lim = self.max_distance
-        dist = [[math.hypot(p[0] - x, p[1] - y) for x, y in pts] for p in (self._pos[s] for s in occupied)]
+        held = [cast("tuple[float, float]", self._pos[s]) for s in occupied]  # occupied: not None
+        dist = [[math.hypot(p[0] - x, p[1] - y) for x, y in pts] for p in held]
         best: dict[int, int] = {}
         if len(occupied) <= 3 and n <= 4:
             best_key = (0, 0.0)
@@ -109,8 +111,9 @@ class PersonSlots:
                     self._track[slot] = self._next_id
                     self._next_id += 1
         for s in range(self.num_slots):
-            if assigned[s] is not None:
-                self._pos[s] = pts[assigned[s]]
+            chosen = assigned[s]
+            if chosen is not None:
+                self._pos[s] = pts[chosen]
                 self._missed[s] = 0
             elif self._pos[s] is not None:
                 self._missed[s] += 1
@@ -119,7 +122,8 @@ class PersonSlots:
         if self.promote and self._pos[0] is None:
             src = next((s for s in range(1, self.num_slots) if self._pos[s] is not None), None)
             if src is not None:
-                for lst in (self._pos, self._track, self._missed, assigned):
+                per_slot: tuple[list[Any], ...] = (self._pos, self._track, self._missed, assigned)
+                for lst in per_slot:
                     lst[0], lst[src] = lst[src], lst[0]
         tracks = tuple(self._track[s] if assigned[s] is not None else None for s in range(self.num_slots))
         return SlotAssignment(detections=tuple(assigned), track_ids=tracks)
@@ -135,7 +139,7 @@ def arrange(assignment: SlotAssignment, items: Sequence[np.ndarray], shape: tupl
         if not items:
             raise ValueError("shape is required when there are no detections")
         shape = np.shape(items[0])
-    out = np.zeros((len(assignment.detections),) + tuple(shape), dtype=dtype)
+    out: np.ndarray = np.zeros((len(assignment.detections),) + tuple(shape), dtype=dtype)
     for slot, det in enumerate(assignment.detections):
         if det is not None:
             out[slot] = items[det]

@@ -81,7 +81,8 @@ class OneEuroFilter:
     def __call__(self, x: np.ndarray, timestamp: float, valid: np.ndarray | None = None) -> np.ndarray:
         x = np.asarray(x, np.float64)
         t = float(timestamp)
-        if self._x is None or self._x.shape != x.shape or not math.isfinite(t):
+        if (self._x is None or self._dx is None or self._t is None  # all three are set together
+                or self._x.shape != x.shape or not math.isfinite(t)):
             self._x, self._dx, self._t = x.copy(), np.zeros_like(x), t
             return x.astype(np.float32)
         dt = t - self._t

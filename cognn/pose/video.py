@@ -5,17 +5,21 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InputFileError
+
+if TYPE_CHECKING:
+    import cv2
 
 __all__ = ["iter_video_frames", "open_video", "video_fps"]
 
 _DEFAULT_FPS = 30.0
 
 
-def open_video(path: Path):
+def open_video(path: Path) -> cv2.VideoCapture:
     """An opened ``cv2.VideoCapture``, or InputFileError naming the file and the problem."""
     import cv2
 
@@ -30,7 +34,7 @@ def open_video(path: Path):
     return cap
 
 
-def video_fps(cap) -> float:
+def video_fps(cap: Any) -> float:
     """Container frame rate, or 30 if it is missing or absurd (only a fallback: timestamps come first)."""
     import cv2
 
@@ -50,12 +54,12 @@ def iter_video_frames(path: str | os.PathLike, *, max_frames: int | None = None
     return _frames(open_video(p), p, max_frames)
 
 
-def _frames(cap, p: Path, max_frames: int | None) -> Iterator[tuple[int, float, np.ndarray]]:
+def _frames(cap: cv2.VideoCapture, p: Path, max_frames: int | None) -> Iterator[tuple[int, float, np.ndarray]]:
     import cv2
 
     try:
         dt = 1.0 / video_fps(cap)
-        t0: float | None = None
+        t0 = 0.0  # the first frame's raw time, set with it
         prev: float | None = None
         index = 0
         while max_frames is None or index < max_frames:
@@ -69,8 +73,7 @@ def _frames(cap, p: Path, max_frames: int | None) -> Iterator[tuple[int, float, 
                 ts = 0.0
             else:
                 cand = None if raw is None else raw - t0
-                ok_ts = cand is not None and prev < cand <= prev + max(1.0, 10 * dt)
-                ts = cand if ok_ts else prev + dt
+                ts = cand if cand is not None and prev < cand <= prev + max(1.0, 10 * dt) else prev + dt
             prev = ts
             yield index, ts, frame
             index += 1

@@ -24,8 +24,17 @@ from .open import (
                     split_sample,
 )
 from .pixels import CameraSource, VideoSource
-from .stream import (StreamFrame, StreamGap, StreamLostError, StreamOptions, StreamSource, gap_of, is_stream_spec,
-                     parse_camera, redact_url)
+from .stream import (
+                    StreamFrame,
+                    StreamGap,
+                    StreamLostError,
+                    StreamOptions,
+                    StreamSource,
+                    gap_of,
+                    is_stream_spec,
+                    parse_camera,
+                    redact_url,
+)
 
 __all__ = ["SkeletonFrame", "FrameSource", "SequenceSource", "VideoSource", "CameraSource", "open_source",
            "expand_inputs", "source_kind", "natural_layout", "is_pixel", "split_sample", "project_to_canvas",

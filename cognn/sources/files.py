@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from ..domains import CAMERA3D, IMAGE2D
 from ..errors import InputFileError
 from ..layouts import Layout, get_layout
 from .frame import DEFAULT_FPS, KINETICS_CANVAS, NTU_COLOR_SIZE, NTU_FPS, SkeletonFrame, SourceBase, project_to_canvas
+
+if TYPE_CHECKING:
+    import cv2
 
 __all__ = ["SequenceSource", "ntu_source", "kinetics_source", "recording_source", "dataset_source"]
 
@@ -40,7 +44,7 @@ class _VideoFrames:
         from ..pose.video import open_video
 
         self.path = Path(path)
-        self._cap = open_video(self.path)
+        self._cap: cv2.VideoCapture | None = open_video(self.path)
         self._next = 0
 
     def get(self, index: int) -> np.ndarray | None:

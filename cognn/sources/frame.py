@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..domains import IMAGE2D
 from ..layouts import Layout
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["SkeletonFrame", "FrameSource", "SourceBase", "project_to_canvas", "NTU_FPS", "NTU_COLOR_SIZE",
            "KINETICS_CANVAS", "DEFAULT_FPS"]
@@ -107,7 +110,7 @@ class SourceBase:
     def close(self) -> None:
         pass
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -38,7 +38,9 @@ def split_sample(spec: str) -> tuple[str, int | None]:
 def source_kind(spec: SourceSpec) -> str | None:
     """``"camera"`` for an index, ``"stream"`` for a URL or device path, ``"video"``, ``"ntu"``, ``"kinetics"``,
     ``"hdf5"`` by file extension, else None."""
-    if isinstance(spec, int) and not isinstance(spec, bool):
+    if isinstance(spec, int):
+        if isinstance(spec, bool):  # not a path either (os.fspath raised the same TypeError here)
+            raise TypeError("spec must be a path or a camera index")
         return "camera"
     # -- streams (cognn.sources.stream): before the extension, as http://host/clip.mp4 is a stream too
     from .stream import is_stream_spec
@@ -71,7 +73,7 @@ def natural_layout(spec: SourceSpec, default: str) -> str:
         return "ntu25"
     if kind == "kinetics":
         return "kinetics18"
-    if kind == "hdf5":
+    if kind == "hdf5" and not isinstance(spec, int):  # an HDF5 file is a path
         from ..data.store import open_h5
 
         try:

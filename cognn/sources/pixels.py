@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from queue import Empty, Full, Queue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,11 +25,16 @@ from ..layouts import Layout, get_layout
 from ..pose.tracker import PoseOptions, PoseTracker
 from .frame import SkeletonFrame, SourceBase
 
+if TYPE_CHECKING:
+    import cv2
+
 __all__ = ["VideoSource", "CameraSource"]
 
 
 class _PixelSource(SourceBase):
     """Pose on every picture: the shared part of videos and cameras."""
+
+    num_frames: int | None  # None for live sources
 
     def _tracker_for(self, num_persons: int, pose: PoseOptions, tracker: PoseTracker | None) -> None:
         if tracker is not None:
@@ -75,7 +80,7 @@ class VideoSource(_PixelSource):
         self.name = self.path.name
         self.layout = get_layout(layout)
         self.domain = LAYOUT_DOMAIN[self.layout.name]
-        self._cap = open_video(self.path)
+        self._cap: cv2.VideoCapture | None = open_video(self.path)
         try:
             ok, first = self._cap.read()
             if not ok or first is None:
@@ -98,6 +103,7 @@ class VideoSource(_PixelSource):
     def _raw_time(self) -> float | None:
         import cv2
 
+        assert self._cap is not None  # open while pictures are decoded
         ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
         return ms / 1000.0 if ms is not None and math.isfinite(ms) and ms >= 0 else None
 
@@ -228,7 +234,7 @@ class CameraSource(_PixelSource):
             cap.release()
             raise CognnError(f"camera {index} cannot be opened (no such device, in use by another program, or no "
                              "permission); try another --camera index")
-        self._cap = cap
+        self._cap: cv2.VideoCapture | None = cap
         self.fps = video_fps(cap)
         self.canvas_size = (int(first.shape[1]), int(first.shape[0]))
         self._clock0 = time.monotonic()
@@ -263,7 +269,7 @@ class CameraSource(_PixelSource):
             self._close_tracker()
 
 
-def _open_camera(index: int):  # type: ignore[no-untyped-def]
+def _open_camera(index: int) -> cv2.VideoCapture:
     """``cv2.VideoCapture(index)`` with OpenCV's own warnings about missing devices kept off the terminal."""
     import cv2
 

@@ -411,7 +411,7 @@ def _wave(rng: np.random.Generator, frames: int, fps: float, shape: BodyShape, s
         up_abd = rng.uniform(65, 140) * D + wiggle(rng, frames, fps, 3 * D, 0.5)
         up_flex = rng.uniform(-5, 45) * D
         lo_abd = rng.uniform(165, 195) * D + amp * np.sin(ph)
-        lo_flex = rng.uniform(0, 30) * D + 0.3 * amp * np.sin(ph + rng.uniform(0, np.pi))
+        lo_flex: np.ndarray | float = rng.uniform(0, 30) * D + 0.3 * amp * np.sin(ph + rng.uniform(0, np.pi))
     else:  # the whole arm up, swinging side to side
         up_abd = rng.uniform(140, 170) * D + 0.5 * amp * np.sin(ph)
         up_flex = rng.uniform(0, 30) * D
@@ -605,7 +605,7 @@ def bow(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodySha
     if rng.random() < 0.6 and "left_target" not in pose.arms:  # arms hang with gravity instead of following the torso
         tilt = rotation(0.0, pose.pelvis[:, 0] + pose.spine[:, 0])
         down_c = np.einsum("tji,j->ti", tilt, np.array([0.0, -1.0, 0.0]))
-        for side, s in SIDES:
+        for side, _s in SIDES:
             pose.arms[f"{side}_upper"] = _blend(pose.arms[f"{side}_upper"], down_c, p)
             pose.arms[f"{side}_lower"] = _blend(pose.arms[f"{side}_lower"], down_c, p)
     return pose
