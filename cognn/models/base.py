@@ -390,6 +390,10 @@ class CoSkeletonNet(SkeletonNet):
         if len(self._blank_runs[i]) != rows:
             self._blank_runs[i] = [0] * rows
         runs = self._blank_runs[i]
+        if not any(blank):  # everybody present (or every slot computed): nothing to skip or count
+            if any(runs):
+                runs[:] = [0] * rows
+            return layer.step(x, lf, replicate), blank
         # slot -> its settled output (V, C_out), for these weights
         cache: dict[int, Tensor] = lf.setdefault("blank_out", {})
         skip = [blank[r] and runs[r] >= layer.settle and (r % m) in cache and not replicate for r in range(rows)]

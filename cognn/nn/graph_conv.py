@@ -127,12 +127,13 @@ class GraphUnitBase(nn.Module):
         b, v, c = x.shape
         x2 = x.reshape(b * v, c)
         z = fused["lin"](x2).view(b, v * NUM_SUBSETS, self.out_channels)  # row index v·3 + k
-        y = torch.matmul(a_cat, z) + fused["b"]
+        y = torch.matmul(a_cat, z)  # a fresh tensor: the additions and the ReLU go in place
+        y += fused["b"]
         if self.gcn_residual is None:
-            y = y + x
+            y += x
         else:
-            y = y + fused["res"](x2).view(b, v, self.out_channels)
-        return torch.relu(y)
+            y += fused["res"](x2).view(b, v, self.out_channels)
+        return y.relu_()
 
 
 class GraphConv(GraphUnitBase):
@@ -275,7 +276,9 @@ class PartitionGraphConv(nn.Module):
     def step(self, x: Tensor, fused: Fused) -> Tensor:
         b, v, c = x.shape
         z = fused["lin"](x.reshape(b * v, c)).view(b, v * self.num_subsets, self.out_channels)  # row v·K + k
-        return torch.relu(torch.matmul(fused["a_cat"], z) + fused["b"])
+        y = torch.matmul(fused["a_cat"], z)
+        y += fused["b"]
+        return y.relu_()
 
     def analytic_macs(self, positions: float) -> float:
         """MACs by the paper's convention: the convolution (bias included), BN and ReLU; the graph product is free."""

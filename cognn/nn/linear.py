@@ -6,12 +6,15 @@ attention's projections) is a :class:`FusedLinear`: BatchNorm already folded int
 
 * ``fp32`` — ``torch.addmm``;
 * ``bf16`` — inputs and weights rounded to bfloat16, the product accumulated in float32 by oneDNN (AVX512-BF16 where the
-  CPU has it), the result float32 again;
+  CPU has it), the result float32 again; a product under :data:`LOW_PRECISION_MIN_MACS` stays float32;
 * ``int8`` — dynamic quantization: weights per output channel symmetric int8, packed once for the CPU's int8 kernel
   (FBGEMM/oneDNN, VNNI where the CPU has it); each input quantized per call, the product accumulated in int32 and
   scaled back to float32 inside the kernel. Where that kernel is missing, ``torch._int_mm`` with per-row input scales;
-  a product under :data:`INT8_MIN_MACS` multiply-adds per row (quantizing costs more than it saves) or a shape no
-  int8 kernel takes stays float32.
+  a product under :data:`LOW_PRECISION_MIN_MACS` multiply-adds per row (quantizing costs more than it saves) or a
+  shape no int8 kernel takes stays float32.
+
+On a narrow network (the bundled gesture model, half width) or with few rows (one person: 18-25) most products are
+small, and a lower precision gains little or nothing: docs/benchmarks.md has the measurements.
 
 Elementwise work, graph products and the head stay float32: they cost little and keep the exactness tests in float32.
 The temporal ring buffers store frames in :attr:`FusedLinear.input_dtype` (bfloat16 for ``bf16``), so a window of
@@ -28,13 +31,14 @@ from torch import Tensor
 
 from .types import Fused
 
-__all__ = ["Fused", "FusedLinear", "INT8_MIN_MACS", "PRECISIONS", "check_precision"]
+__all__ = ["Fused", "FusedLinear", "INT8_MIN_MACS", "LOW_PRECISION_MIN_MACS", "PRECISIONS", "check_precision"]
 
 PRECISIONS = ("fp32", "bf16", "int8")
-#: products smaller than this (C_in · C_out per row) stay float32 in ``int8``: measured on one core, quantizing the
-#: input of a 64 × 192 product costs twice what the int8 kernel saves, 128 × 384 breaks even (50 rows) and
-#: 2304 × 256 runs 3.5x faster
-INT8_MIN_MACS = 48 * 1024
+#: products smaller than this (C_in · C_out per row) stay float32 in ``bf16`` and ``int8``: measured on one core at 50
+#: rows, quantizing the input of a 64 × 192 product costs twice what the int8 kernel saves and its bfloat16 product is
+#: 1.8x slower than float32, 128 × 384 about breaks even, 2304 × 256 runs 2.3x (bf16) and 3.5x (int8) faster
+LOW_PRECISION_MIN_MACS = 48 * 1024
+INT8_MIN_MACS = LOW_PRECISION_MIN_MACS  # the name of earlier releases
 
 
 def check_precision(precision: str) -> str:
@@ -62,8 +66,9 @@ class FusedLinear:
         self._out: Tensor | None = None  # the result, reused from step to step (see __call__)
         self._out16: Tensor | None = None
         self._in: Tensor | None = None  # a contiguous copy of a strided input, for the int8 kernel
-        self._int8_ok = precision == "int8" and self.w.shape[0] * self.w.shape[1] >= INT8_MIN_MACS
-        if precision == "bf16":
+        large = self.w.shape[0] * self.w.shape[1] >= LOW_PRECISION_MIN_MACS
+        self._int8_ok = precision == "int8" and large
+        if precision == "bf16" and large:
             self._w16 = self.w.to(torch.bfloat16)
             self._b16 = None if self.b is None else self.b.to(torch.bfloat16)
         elif self._int8_ok:
@@ -84,7 +89,7 @@ class FusedLinear:
     @property
     def input_dtype(self) -> torch.dtype:
         """The dtype the product reads without a conversion (what a ring buffer feeding it should store)."""
-        return torch.bfloat16 if self.precision == "bf16" else torch.float32
+        return torch.bfloat16 if self._w16 is not None else torch.float32
 
     def __call__(self, x: Tensor) -> Tensor:
         """``x @ w + b`` as float32 ``(rows, C_out)``.
@@ -94,10 +99,9 @@ class FusedLinear:
         compute from it. Gradients are not supported (the step path runs without them).
         """
         out = self._buffer(x, torch.float32)
-        if self.precision == "fp32":
+        if self.precision == "fp32" or (self.precision == "bf16" and self._w16 is None):
             return torch.mm(x, self.w, out=out) if self.b is None else torch.addmm(self.b, x, self.w, out=out)
-        if self.precision == "bf16":
-            assert self._w16 is not None  # set in __init__ for bf16
+        if self._w16 is not None:
             x16 = x if x.dtype == torch.bfloat16 else x.to(torch.bfloat16)
             y16 = self._buffer(x, torch.bfloat16)
             if self._b16 is None:
