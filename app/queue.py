@@ -69,10 +69,6 @@ class Commands:
         self.cv = threading.Condition()
         self.stopped = False
 
-    def notify(self) -> None:
-        with self.cv:
-            self.cv.notify_all()
-
 
 def start_worker(worker: QObject, name: str) -> QThread:
     """Move ``worker`` to a new QThread called ``name`` whose start runs ``worker.run``; returns the started thread."""

@@ -87,3 +87,13 @@ def test_state_copies_carry_the_blank_bookkeeping():
         skipping.clean_state()
         skipping.set_state(saved)
     assert _compare(skipping, computing, x[:, :, 180:]) > 0
+
+
+def test_precision_change_keeps_skipping_exact():
+    """bfloat16 rows are computed independently, so leaving a slot out stays exact there too (against the same
+    model computing every slot in bfloat16)."""
+    skipping, computing = _twins("stgcn_mod", "ntu25")
+    for m in (skipping, computing):
+        m.set_precision("bf16")
+    x = _stream(skipping, 260, present=[(200, 260)], slot=1)
+    assert _compare(skipping, computing, x) > 0

@@ -86,9 +86,15 @@ def _one_sentence(e: BaseException, path) -> str:
 # ---------------------------------------------------------------------------------------------------------------------
 # 4. paths that are not regular files
 
+from cognn.data.classes import class_subset  # noqa: E402
+from cognn.live.alarms import load_alarm_config  # noqa: E402
+from cognn.live.events import read_events  # noqa: E402
+
 READERS = [("ntu", read_ntu_skeleton, ".skeleton"), ("kinetics", read_kinetics_json, ".json"),
            ("recording", load_recording, ".h5"), ("dataset", open_dataset, ".h5"), ("format", h5_format, ".h5"),
-           ("length", dataset_length, ".h5"), ("bytes", read_bytes, ".bin"), ("check", check_input_file, ".bin")]
+           ("length", dataset_length, ".h5"), ("bytes", read_bytes, ".bin"), ("check", check_input_file, ".bin"),
+           ("class list", lambda p: class_subset(str(p)), ".txt"), ("alarm policy", load_alarm_config, ".json"),
+           ("events", read_events, ".jsonl")]
 
 
 @pytest.mark.parametrize("name, reader, ext", READERS, ids=[r[0] for r in READERS])

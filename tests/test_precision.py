@@ -63,3 +63,30 @@ def test_bf16_rings_store_bfloat16_where_the_product_is_bfloat16_and_precision_i
     assert rings[0].buf.dtype == torch.float32 and rings[-1].buf.dtype == torch.bfloat16
     with pytest.raises(ValueError, match="unknown precision 'fp16'; use one of fp32, bf16, int8"):
         co.set_precision("fp16")
+
+
+def test_precision_can_change_mid_stream_and_int8_computes_every_slot():
+    """A stream goes on across precision changes (the ring history is converted); int8 quantizes each input with one
+    scale for all rows, so it computes an empty person slot instead of leaving it out (which would not be exact)."""
+    co = models.build("costgcn_mod", num_classes=4, base_channels=32, clip_frames=90).eval()
+    x = torch.randn(120, 1, 3, 25, 2, generator=torch.Generator().manual_seed(3))
+    x[..., 1] = 0  # one person
+    with torch.inference_mode():
+        for precision, frames in (("bf16", x[:90]), ("fp32", x[90:100]), ("int8", x[100:])):
+            co.set_precision(precision)
+            outs = [co.forward_step(f) for f in frames]
+        assert outs[-1] is not None and torch.isfinite(outs[-1]).all()
+    assert not any(lf.get("blank_out") for lf in co._fuse()[1:])  # int8: nothing skipped
+
+
+def test_clean_state_keeps_the_step_weights_and_refresh_weights_rebuilds_them():
+    co = models.build("costgcn_mod", num_classes=4, base_channels=32).eval()
+    with torch.inference_mode():
+        co.forward_step(torch.randn(1, 3, 25, 2))
+        fused = co._fuse()
+        co.clean_state()  # a new person or a gap: no refolding of BatchNorm, no repacking
+        assert co._fuse() is fused
+        with torch.no_grad():
+            co.fc.bias.add_(1.0)
+        co.refresh_weights()
+        assert co._fuse() is not fused

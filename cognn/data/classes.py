@@ -88,18 +88,16 @@ def class_subset(spec: str) -> list[str]:
     """Class names to show: a named subset (``"kinetics-motion"``) or a text file of one name per line (lines
     starting with ``#`` are comments). Raises :class:`~cognn.errors.InputFileError` naming the file."""
     from ..errors import InputFileError
+    from .files import read_text
 
     if spec in SUBSETS:
         path = datasets_dir() / SUBSETS[spec]
     else:
         path = Path(spec)
-        if not path.is_file():
-            raise InputFileError(path, f"no such class list (a text file of class names, one per line, or one of "
-                                       f"{', '.join(SUBSETS)})")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputFileError(path, f"cannot be read as a class list ({e})") from None
+        if not path.exists() and not path.is_symlink():
+            raise InputFileError(path, f"not found: no such class list (a text file of class names, one per line, "
+                                       f"or one of {', '.join(SUBSETS)})")
+    text = read_text(path, "class list")
     names = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not names:
         raise InputFileError(path, "lists no class name")

@@ -20,12 +20,15 @@ import numpy as np
 
 from ..errors import InputFileError
 
-__all__ = ["MAX_INPUT_BYTES", "VALUE_LIMIT", "InputValueWarning", "check_input_file", "read_bytes",
+__all__ = ["MAX_INPUT_BYTES", "MAX_TEXT_BYTES", "VALUE_LIMIT", "InputValueWarning", "check_input_file", "read_bytes",
+           "read_text",
            "zero_bad_joints", "warn_values", "warn_zeroed"]
 
 #: largest text input (NTU ``.skeleton``, Kinetics JSON) read whole: 64 MiB. The real files are 0.1-2 MB (an NTU
 #: sample of 300 frames and 2 bodies is about 1.5 MB); parsing needs about 25 bytes of memory per input byte.
 MAX_INPUT_BYTES = 64 * 2**20
+#: the most cognn reads of a small text file the user names (class lists, alarm policies, event files)
+MAX_TEXT_BYTES = 16 * 2**20
 #: joint values beyond this magnitude are treated as broken (metres, pixels and normalised coordinates are all far
 #: smaller; squaring such a value in float32 would overflow to inf further down)
 VALUE_LIMIT = 1e6
@@ -126,6 +129,16 @@ def read_bytes(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES) -> byt
         raise InputFileError(p, f"cannot read: {e.strerror or e}") from None
     finally:
         os.close(fd)
+
+
+def read_text(path: str | os.PathLike, what: str = "text", max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """A small UTF-8 text file, read as :func:`read_bytes` reads (no fifo, device or directory; at most ``max_bytes``);
+    :class:`InputFileError` names the file and says it is not ``what``."""
+    data = read_bytes(path, max_bytes=max_bytes)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputFileError(Path(path), f"is not a UTF-8 {what} file (byte {e.start})") from None
 
 
 def zero_bad_joints(x: np.ndarray, channel_axis: int, limit: float = VALUE_LIMIT) -> tuple[np.ndarray, int]:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..data.files import read_text
 from ..errors import InputFileError
 from .events import Event
 from .labels import UNCERTAIN, SteadyLabel
@@ -200,12 +201,7 @@ def load_alarm_config(path: str | os.PathLike) -> AlarmConfig:
     suffix = path.suffix.lower()
     if suffix not in (".json", ".toml"):
         raise InputFileError(path, f"an alarm policy is a .json or .toml file, not {suffix or 'no extension'!r}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFileError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputFileError(path, f"cannot be read ({e})") from None
+    text = read_text(path, "alarm policy")
     if suffix == ".toml":
         try:
             import tomllib

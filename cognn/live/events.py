@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ..data.files import read_text
 from ..errors import InputFileError
 from .labels import UNCERTAIN
 
@@ -214,12 +215,7 @@ def read_events(path: str | os.PathLike, fmt: str | None = None) -> list[Event]:
         fmt = _format(path, fmt)
     except ValueError as e:
         raise InputFileError(path, str(e).split(": ", 1)[-1]) from None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFileError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputFileError(path, f"cannot be read ({e})") from None
+    text = read_text(path, "events")
     if fmt == "csv":
         reader = csv.DictReader(text.splitlines())
         optional = ("person", "source", "reps")

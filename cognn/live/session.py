@@ -33,7 +33,7 @@ import time
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from queue import Queue
+from queue import Full, Queue
 from typing import Any
 
 import numpy as np
@@ -594,7 +594,8 @@ class Session:
         views = [replace(v, anchor=self._anchor(px, v.slots), body=self._body_views.get(p))
                  for p, v in sorted(self._views.items())]
         latency = None if frame.captured is None else 1000.0 * (time.perf_counter() - frame.captured)
-        step = LiveStep(frame, views, closed, len(model_frames), image, px, self.segmenter.open_events, history,
+        going = {k: replace(e) for k, e in self.segmenter.open_events.items()}  # copies: another thread draws them
+        step = LiveStep(frame, views, closed, len(model_frames), image, px, going, history,
                         latency, gap, reset)
         if self._recorder is not None:
             self._record(step)
@@ -775,7 +776,7 @@ class _Prefetched:
             try:
                 self._queue.put(item, timeout=0.05)
                 return True
-            except Exception:  # queue.Full
+            except Full:
                 continue
         return False
 

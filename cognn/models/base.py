@@ -172,7 +172,9 @@ class CoSkeletonNet(SkeletonNet):
         self.early_mode = early_mode
         #: precision of the step's matrix products (cognn.nn.linear: fp32, bf16, int8); clip mode is always float32
         self.precision = "fp32"
-        #: leave settled all-zero person slots out of the step (exact; see _layer_step); False computes every slot
+        #: leave settled all-zero person slots out of the step (exact; see _layer_step); False computes every slot.
+        #: Not in int8: its products quantize each input with one scale for all rows, so a row's result depends on
+        #: the rows beside it and leaving one out would change the others
         self.skip_blank = True
         rf, pad, stride = self._backbone_geometry()
         shortest = rf - pad  # the first pooled position must hold at least one real frame
@@ -186,12 +188,17 @@ class CoSkeletonNet(SkeletonNet):
 
     # -- geometry ------------------------------------------------------------------------------------------------------
     def _backbone_geometry(self) -> tuple[int, int, int]:
-        rf, pad, stride = 1, 0, 1
-        for layer in self.blocks():
-            rf += (layer.receptive_field - 1) * stride
-            pad += layer.padding * stride
-            stride *= layer.stride
-        return rf, pad, stride
+        """(receptive field, padding, stride) of the layer stack in frames: fixed at construction, computed once
+        (the step asks for it every frame)."""
+        cached: tuple[int, int, int] | None = self.__dict__.get("_geometry")
+        if cached is None:
+            rf, pad, stride = 1, 0, 1
+            for layer in self.blocks():
+                rf += (layer.receptive_field - 1) * stride
+                pad += layer.padding * stride
+                stride *= layer.stride
+            cached = self.__dict__["_geometry"] = (rf, pad, stride)
+        return cached
 
     @property
     def receptive_field(self) -> int:
@@ -237,7 +244,9 @@ class CoSkeletonNet(SkeletonNet):
 
     # -- state ---------------------------------------------------------------------------------------------------------
     def clean_state(self) -> None:
-        """Forget every frame seen so far (call on a new source, a seek, or after editing weights in place)."""
+        """Forget every frame seen so far (call on a new source or a seek). The step weights (BatchNorm folded,
+        products packed for the precision) are kept: after editing parameters in place call :meth:`refresh_weights`
+        (``load_state_dict``, ``.to()``, ``train()`` and :meth:`set_precision` do it themselves)."""
         for layer in self.blocks():
             layer.clean_state()
         self._pool: Tensor | None = None
@@ -249,6 +258,9 @@ class CoSkeletonNet(SkeletonNet):
         self.steps_seen = 0
         #: per layer and batch row: how many blank-constant inputs in a row the layer has been fed (see _layer_step)
         self._blank_runs: list[list[int]] = [[] for _ in self.layers]
+
+    def refresh_weights(self) -> None:
+        """Rebuild the step weights from the parameters at the next step (after editing them in place)."""
         self._fused = None
 
     def get_state(self, copy: bool = True) -> dict:
@@ -284,6 +296,7 @@ class CoSkeletonNet(SkeletonNet):
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
         self.clean_state()
+        self.refresh_weights()
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def set_precision(self, precision: str) -> None:
@@ -365,7 +378,8 @@ class CoSkeletonNet(SkeletonNet):
             head = fused[0]
             x = frame.permute(0, 3, 2, 1).reshape(n, m * v * c) * head["in_scale"] + head["in_shift"]
             x = x.view(n * m, v, c)
-            blank = ((frame.abs().amax(dim=(1, 2)) == 0).view(-1).tolist() if self.skip_blank and not frame.is_meta
+            skip = self.skip_blank and self.precision != "int8" and not frame.is_meta
+            blank = ((frame.abs().amax(dim=(1, 2)) == 0).view(-1).tolist() if skip
                      else [False] * (n * m))  # (N·M,): all-zero person slots
             for i, (layer, lf) in enumerate(zip(self.blocks(), fused[1:])):
                 x, blank = self._layer_step(i, layer, lf, x, replicate, blank, m)

@@ -31,14 +31,13 @@ from torch import Tensor
 
 from .types import Fused
 
-__all__ = ["Fused", "FusedLinear", "INT8_MIN_MACS", "LOW_PRECISION_MIN_MACS", "PRECISIONS", "check_precision"]
+__all__ = ["Fused", "FusedLinear", "LOW_PRECISION_MIN_MACS", "PRECISIONS", "check_precision"]
 
 PRECISIONS = ("fp32", "bf16", "int8")
 #: products smaller than this (C_in · C_out per row) stay float32 in ``bf16`` and ``int8``: measured on one core at 50
 #: rows, quantizing the input of a 64 × 192 product costs twice what the int8 kernel saves and its bfloat16 product is
 #: 1.8x slower than float32, 128 × 384 about breaks even, 2304 × 256 runs 2.3x (bf16) and 3.5x (int8) faster
 LOW_PRECISION_MIN_MACS = 48 * 1024
-INT8_MIN_MACS = LOW_PRECISION_MIN_MACS  # the name of earlier releases
 
 
 def check_precision(precision: str) -> str:
@@ -98,8 +97,8 @@ class FusedLinear:
         faults that take as long as a small product): the step's callers use it at once and keep only what they
         compute from it. Gradients are not supported (the step path runs without them).
         """
-        out = self._buffer(x, torch.float32)
         if self.precision == "fp32" or (self.precision == "bf16" and self._w16 is None):
+            out = self._buffer(x, torch.float32)
             return torch.mm(x, self.w, out=out) if self.b is None else torch.addmm(self.b, x, self.w, out=out)
         if self._w16 is not None:
             x16 = x if x.dtype == torch.bfloat16 else x.to(torch.bfloat16)
@@ -108,19 +107,20 @@ class FusedLinear:
                 torch.mm(x16, self._w16, out=y16)
             else:
                 torch.addmm(self._b16, x16, self._w16, out=y16)
-            return out.copy_(y16)
+            return self._buffer(x, torch.float32).copy_(y16)
         return self._int8(x)
 
     def _buffer(self, x: Tensor, dtype: torch.dtype) -> Tensor:
-        """The reused result buffer of ``dtype`` for ``x``'s rows (reallocated when the rows or device change)."""
+        """The reused result buffer of ``dtype`` for ``x``'s rows: the first rows of the largest one needed so far
+        (fewer rows when a person slot is left out, more in a warm-up flush), reallocated only to grow."""
         buf = self._out if dtype == torch.float32 else self._out16
-        if buf is None or buf.shape[0] != x.shape[0] or buf.device != x.device:
+        if buf is None or buf.shape[0] < x.shape[0] or buf.device != x.device:
             buf = torch.empty(x.shape[0], self.w.shape[1], dtype=dtype, device=x.device)
             if dtype == torch.float32:
                 self._out = buf
             else:
                 self._out16 = buf
-        return buf
+        return buf[:x.shape[0]]
 
     def _int8(self, x: Tensor) -> Tensor:
         if self._packed is not None:

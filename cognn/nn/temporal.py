@@ -78,6 +78,8 @@ class TemporalRing:
             if rows is not None:
                 raise ValueError("a ring steps a subset of its rows only after it has held all of them")
             self.buf = x.new_zeros(b * v, 2 * k, c, dtype=fused["lin"].input_dtype)
+        elif self.buf.dtype != fused["lin"].input_dtype:  # the precision changed mid-stream: the history carries over
+            self.buf = self.buf.to(fused["lin"].input_dtype)
         buf = self.buf if rows is None else self.buf[rows.start * v:rows.stop * v]
         x2 = x.reshape(b * v, c)
         if replicate:
