@@ -66,7 +66,7 @@ class AppSettings:
     @last_source.setter
     def last_source(self, value: str | None) -> None:
         if value is not None and not value.startswith("camera:"):
-            value = str(Path(value).expanduser().resolve())
+            value = os.path.abspath(Path(value).expanduser())  # absolute, the user's own path (links kept)
         self._set("source/last", value)
 
     @property
