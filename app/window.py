@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.open_events: dict = {}
         self._arrivals: deque[float] = deque(maxlen=30)
         self.fps = 0.0
+        self._pose_ms: float | None = None  # the latest pose time (held pictures show it again)
         self._closed = False
         #: a live stream's state while it is lost ("reconnecting ..."), polled from the capture worker
         self.stream_status: str | None = None
@@ -631,6 +632,7 @@ class MainWindow(QMainWindow):
         self.last_result = None
         self._end_pending = False
         self.last_top, self._last_top1 = [], -1
+        self._pose_ms = None
         self.bars.set_top([])
         self._clear_events()
         self._arrivals.clear()
@@ -763,8 +765,10 @@ class MainWindow(QMainWindow):
         if pred is not None:
             self.weights_notice.setVisible(not pred.has_weights)
         model_ms = pred.model_ms if pred is not None else None
-        self.plot.add(pose=r.frame.pose_ms, model=model_ms, latency=r.latency_ms)
-        pose = "  –  " if r.frame.pose_ms is None else f"{r.frame.pose_ms:5.1f}"
+        if r.frame.posed:  # a held picture (pose skipped: the model does not use it) shows the last pose time
+            self._pose_ms = r.frame.pose_ms
+        self.plot.add(pose=self._pose_ms, model=model_ms, latency=r.latency_ms)
+        pose = "  –  " if self._pose_ms is None else f"{self._pose_ms:5.1f}"
         model = "  –  " if model_ms is None else f"{model_ms:5.1f}"
         self.timing_label.setText(f"pose {pose} ms   model {model} ms\n"
                                   f"{self.fps:5.1f} fps   capture→result {r.latency_ms:5.0f} ms"

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Pose speed and landmark quality per processing size and MediaPipe variant, on a real video (default: the 1080p
-workout clip ../shared/data/video/fanchiang_3-2.mp4).
+"""Pose speed and landmark quality per processing size, MediaPipe variant and search interval, on a real video
+(default: the 1080p workout clip ../shared/data/video/fanchiang_3-2.mp4).
 
     python benchmarks/bench_pose.py [VIDEO] [--frames 120] [--sizes 960,640,480,320] [--models full]
+                                    [--slots 2] [--search-every 1,10]
 
 Every setting runs :class:`cognn.pose.PoseTracker` (the one frame-to-skeleton path of cognn: resize to the
-processing size, MediaPipe in VIDEO mode, the NTU mapping, no smoothing) over the same decoded frames, the settings
-alternating frame by frame so machine noise falls on all alike. Reported per setting: pose ms per frame (median,
-p95), the share of frames with a person, and the landmark error against the reference setting (the first size of the
-first model): the median distance of the joints both found, in shoulder widths of the reference skeleton.
+processing size, MediaPipe in VIDEO mode with ``--slots`` person slots as the NTU models have, the NTU mapping, no
+smoothing) over the same decoded frames, the settings alternating frame by frame so machine noise falls on all
+alike. ``--search-every``: with fewer people in view than slots, how often MediaPipe looks for more (1: on every
+frame, MediaPipe's own behaviour; cognn's default is 10, see PoseOptions.search_every). Reported per setting: pose ms
+per frame (median, p95), the share of frames with a person, and the landmark error against the reference setting
+(the first of each list): the median distance of the joints both found, in shoulder widths of the reference
+skeleton.
 """
 from __future__ import annotations
 
@@ -57,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=120)
     p.add_argument("--sizes", type=_int_list, default=[960, 640, 480, 320], help="processing sizes (longer side)")
     p.add_argument("--models", default="full", help="comma-separated pose variants or .task files (default full)")
+    p.add_argument("--slots", type=int, default=2, help="person slots (default 2, as the NTU models)")
+    p.add_argument("--search-every", type=_int_list, default=[1, 10],
+                   help="search intervals to compare (default 1,10)")
     args = p.parse_args(argv)
 
     from cognn.bench import environment, header_line
@@ -66,12 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     pictures, fps = _decode(Path(args.video), args.frames)
     h, w = pictures[0].shape[:2]
     print(header_line(environment("cpu", 1)))
-    print(f"{Path(args.video).name}: {w}x{h}, {len(pictures)} frames at {fps:g} fps; pose per frame, no smoothing")
-    settings = [(m, s) for m in args.models.split(",") for s in args.sizes]
+    print(f"{Path(args.video).name}: {w}x{h}, {len(pictures)} frames at {fps:g} fps; pose per frame, no smoothing, "
+          f"{args.slots} person slot(s)")
+    settings = [(m, s, e) for m in args.models.split(",") for s in args.sizes for e in args.search_every]
     off = SmoothingConfig(enabled=False)
-    trackers = {k: PoseTracker("ntu25", 1, PoseOptions(model=k[0], max_side=k[1], smoothing=off)) for k in settings}
-    times: dict[tuple[str, int], list[float]] = {k: [] for k in settings}
-    skeletons: dict[tuple[str, int], list[np.ndarray | None]] = {k: [] for k in settings}
+    trackers = {k: PoseTracker("ntu25", args.slots, PoseOptions(model=k[0], max_side=k[1], smoothing=off,
+                                                                 search_every=k[2])) for k in settings}
+    times: dict[tuple[str, int, int], list[float]] = {k: [] for k in settings}
+    skeletons: dict[tuple[str, int, int], list[np.ndarray | None]] = {k: [] for k in settings}
     try:
         for i, picture in enumerate(pictures):
             order = settings[i % len(settings):] + settings[:i % len(settings)]
@@ -84,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         for t in trackers.values():
             t.close()
     ref = settings[0]
-    print(f"\n| Pose model | Processing size | ms/frame p50 | p95 | frames with a person | joint error vs "
-          f"{ref[0]} @ {ref[1]} (shoulder widths, median) |")
-    print("|---|---|---|---|---|---|")
+    print(f"\n| Pose model | Processing size | Search every | ms/frame p50 | p95 | frames with a person | joint error "
+          f"vs {ref[0]} @ {ref[1]}, every {ref[2]} (shoulder widths, median) |")
+    print("|---|---|---|---|---|---|---|")
     for k in settings:
         errs = []
         for a, b in zip(skeletons[ref], skeletons[k]):
@@ -99,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         seen = sum(s is not None for s in skeletons[k]) / len(pictures)
         err = "reference" if k == ref else (f"{np.median(errs):.3f}" if errs else "–")
         ms = np.asarray(times[k][2:])  # the first frames run the person detector
-        print(f"| {k[0]} | {k[1]} | {np.median(ms):.1f} | {np.percentile(ms, 95):.1f} | {seen:.0%} | {err} |")
+        print(f"| {k[0]} | {k[1]} | {k[2]} | {np.median(ms):.1f} | {np.percentile(ms, 95):.1f} | {seen:.0%} | "
+              f"{err} |")
     print(f"\n(load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end)")
     return 0
 

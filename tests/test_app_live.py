@@ -134,6 +134,8 @@ def test_body_out_of_view_is_a_banner(qtbot, settings_path, tmp_path):
 
     clip = crop_video(shared_data("video", "fanchiang_3-2.mp4"), tmp_path / "top.mp4", "top")
     win = _window(qtbot, settings_path, weights="kinetics400")
+    posed: list[bool] = []
+    win.frame_shown.connect(lambda r: posed.append(r.frame.posed))
     try:
         with qtbot.waitSignal(win.source_opened, timeout=WAIT_MS):
             win.open_source(str(clip), speed=0.0)
@@ -143,5 +145,9 @@ def test_body_out_of_view_is_a_banner(qtbot, settings_path, tmp_path):
         assert last is not None and last.persons and last.persons[0].message == "step back: legs not visible"
         win.view.repaint()
         assert "step back: legs not visible" in win.view.banner_drawn
+        # a 60 fps clip: every picture shown, pose on every other one (the 30 fps model's), the pose time held between
+        assert posed[:6] == [True, False] * 3
+        assert all(v == v for v in list(win.plot.values["pose"])[-20:])  # no NaN gaps in the timing plot
+        assert "pose   –" not in win.timing_label.text()
     finally:
         win.close()

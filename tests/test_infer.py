@@ -162,7 +162,9 @@ def test_every_shared_video_with_max_frames(capsys, weights):
     assert list(groups) == [str(v) for v in videos]
     assert all(len(recs) == 5 for recs in groups.values())
     check_stream(records, 1)
-    assert all(r["pose_ms"] is not None for r in records)
+    # pose on every picture, except every other one of the 60 fps clip (the model's 30 fps does not need it)
+    assert all((r["pose_ms"] is None) == (r["source"].endswith("fanchiang_3-2.mp4") and r["frame"] % 2 == 1)
+               for r in records)
 
 
 def test_skeleton_round_trip_gives_the_same_top_labels(capsys, weights, tmp_path):

@@ -101,3 +101,26 @@ def test_a_full_device_blames_the_output(tmp_path, target):
     assert proc.returncode == 2 and "Traceback" not in err
     assert err.strip().splitlines()[-1] == f"cognn-infer: error: the records cannot be written to {target} " \
                                            "(No space left on device)"
+
+
+def test_ctrl_c_lets_the_frame_in_hand_finish_and_then_stops():
+    """cognn-infer's loop: Ctrl-C during a frame's step and records is held until they are written, then raised;
+    between frames (waiting for the next one) it stops at once; the handler is put back afterwards."""
+    from cognn.cli.common import WholeUnits
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("the test runner replaced Python's own SIGINT handler")
+    done = []
+    with pytest.raises(KeyboardInterrupt), WholeUnits() as whole:
+        with whole.unit():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler has run by now: it only noted the request
+            done.append("records of the frame")
+        done.append("the next frame")  # never reached
+    assert done == ["records of the frame"]
+    with pytest.raises(KeyboardInterrupt), WholeUnits():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        done.append("waiting")  # never reached: outside a unit Ctrl-C interrupts at once
+    assert done == ["records of the frame"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from ..errors import CognnError
 
@@ -25,6 +28,47 @@ def one_line_warnings(prog: str) -> Iterator[None]:
         yield
     finally:
         warnings.formatwarning = previous
+
+
+class WholeUnits:
+    """Ctrl-C held back while one unit of work runs (a frame: its model step, its records and its rendered picture),
+    raised as KeyboardInterrupt as soon as the unit is done; between units (waiting for the next frame) it interrupts
+    at once. An interrupted run so keeps whole frames: as many records as rendered pictures. Only where Python's own
+    handler is in place, in the main thread (a pool worker that ignores SIGINT is left alone)."""
+
+    def __init__(self) -> None:
+        self._inside = False
+        self._pending = False
+        self._previous: Any = None
+
+    def __enter__(self) -> WholeUnits:
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self._inside:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def unit(self) -> Iterator[None]:
+        """One unit of work, never cut in the middle by Ctrl-C."""
+        self._inside = True
+        try:
+            yield
+        finally:
+            self._inside = False
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
 
 
 def run_main(prog: str, parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int],

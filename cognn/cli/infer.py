@@ -4,7 +4,8 @@
                 [--output PATH|-] [--format jsonl|csv] [--device cpu|cuda] [--workers N]
                 [--backend torch|onnx] [--precision fp32|bf16|int8]
                 [--save-skeletons FILE.h5] [--render FILE.mp4] [--max-frames N] [--quiet]
-                [--events FILE.jsonl|FILE.csv] [--per-person] [--no-smooth] [--mirror]
+                [--events FILE.jsonl|FILE.csv] [--per-person] [--no-smooth] [--mirror] [--pose-every-frame]
+                [--pose-size PIXELS] [--pose-model lite|full|heavy|FILE] [--pose-search-every N]
                 [--thresholds FILE] [--allow CLASS,...] [--reps CLASS[=SIGNAL],...] [--gap-reset SECONDS]
     cognn-infer --camera INDEX|DEVICE|URL [...]
     cognn-infer --demo [...]
@@ -155,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
                       "(only full ships; weights/pose_landmarker_<variant>.task) or a .task file (default full)")
     live.add_argument("--pose-size", type=_pose_size, metavar="PIXELS", help="longest side of the picture pose "
                       "sees (default 640; 0: the whole frame). Smaller is faster (docs/benchmarks.md)")
+    live.add_argument("--pose-search-every", type=positive_int, metavar="N", help="with fewer people in view than "
+                      "person slots, let MediaPipe look for more only every N-th frame and just track the others "
+                      "(default 1: every frame). About 40%% less pose time with one person in view, but a fast mover "
+                      "can be lost in a crowded scene (docs/benchmarks.md)")
+    live.add_argument("--pose-every-frame", action="store_true", help="run pose on every picture of a video (default: "
+                      "only on those the model's 30 fps needs, every other picture of a 60 fps video; the records of "
+                      "the others hold the latest answer with pose_ms null)")
     live.add_argument("--mirror", action="store_true", help="draw a mirror image in --render (the model still sees "
                       "the camera's own frame)")
     live.add_argument("--thresholds", metavar="FILE", help="false-alarm policy (.json or .toml): per-class score "
@@ -403,7 +411,9 @@ def _run(args: argparse.Namespace) -> int:
                    device=args.device, max_frames=args.max_frames, save_skeletons=args.save_skeletons,
                    render=args.render, several=several, per_person=args.per_person, smooth=not args.no_smooth,
                    mirror=args.mirror, inputs=inputs, classes=classes, pose_model=args.pose_model,
-                   pose_size=args.pose_size, backend=args.backend, precision=args.precision, **alarms)
+                   pose_size=args.pose_size, pose_every_frame=args.pose_every_frame,
+                   pose_search_every=args.pose_search_every,
+                   backend=args.backend, precision=args.precision, **alarms)
     session = make_session(opts, say=_say)
     rec = session.recognizer
     if args.top_k > len(rec.classes):

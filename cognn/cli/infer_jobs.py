@@ -13,7 +13,8 @@ from typing import Any
 
 from ..errors import CognnError
 from ..live.events import Event
-from ..live.session import LiveConfig, Session
+from ..live.session import LiveConfig, LiveStep, Session
+from .common import WholeUnits
 
 __all__ = ["Options", "InputResult", "OutputFailedError", "make_session", "run_input", "run_here", "run_pool",
            "numbered", "sentence"]
@@ -54,6 +55,10 @@ class Options:
     pose_model: str | None = None
     #: longest side of the picture pose sees (0: the whole frame; None: the default)
     pose_size: int | None = None
+    #: pose on every picture of a video, not only on those the model's rate needs
+    pose_every_frame: bool = False
+    #: with fewer people in view than slots, MediaPipe looks for more every n-th frame (None: the default, 1)
+    pose_search_every: int | None = None
     #: false-alarm policy (cognn.live.alarms.AlarmConfig; None: the checkpoint's), allow-list, extra repetitive
     #: classes ``{class: signal}``, the stream gap (seconds) that resets the model (see cognn.live.session.LiveConfig)
     alarms: Any = None
@@ -100,10 +105,11 @@ def make_session(opts: Options, say: Callable[[str], None] | None = None) -> Ses
     from ..pose.tracker import PoseOptions
 
     pose = PoseOptions(model=opts.pose_model, smoothing=DEFAULT_SMOOTHING if opts.smooth else NO_SMOOTHING,
-                       max_side=PoseOptions().max_side if opts.pose_size is None else (opts.pose_size or None))
+                       max_side=PoseOptions().max_side if opts.pose_size is None else (opts.pose_size or None),
+                       search_every=opts.pose_search_every or PoseOptions().search_every)
     config = LiveConfig(pose=pose, persons="single" if opts.per_person else "all", mirror=opts.mirror,
                         alarms=opts.alarms, allow=opts.allow, rep_classes=dict(opts.rep_classes),
-                        gap_reset=opts.gap_reset)
+                        gap_reset=opts.gap_reset, pose_every_frame=opts.pose_every_frame)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         session = Session.from_weights(opts.weights, model=opts.model, layout=opts.layout, config=config,
@@ -129,7 +135,6 @@ def run_input(index: int, spec: str | int, session: Session, opts: Options, emit
               progress: Any = None) -> InputResult:
     """Run one input frame by frame through ``session``, emitting a record per frame; failures are caught and
     reported in the result (the other inputs go on)."""
-    from ..live.records import make_records
     from ..sources import is_pixel
     from ..sources.stream import StreamLostError, is_stream_spec, redact_url
 
@@ -149,25 +154,12 @@ def run_input(index: int, spec: str | int, session: Session, opts: Options, emit
                                                                                   opts.several),
                                     None if not opts.render else numbered(opts.render, index, opts.several),
                                     inputs=opts.inputs, fps=src.fps)
-        frames = session.steps(src, max_frames=opts.max_frames, prefetch=PREFETCH if is_pixel(spec) else 0)
+        frames = session.frames(src, max_frames=opts.max_frames, prefetch=PREFETCH if is_pixel(spec) else 0)
         try:
-            for step in frames:
-                for record in make_records(step, name, rec.model_name, rec.has_weights, opts.per_person):
-                    try:
-                        emit(record)
-                    except BrokenPipeError:
-                        raise
-                    except OSError as e:
-                        raise OutputFailedError(e) from None
-                res.frames += 1
-                res.ready_frames += bool(step.prediction is not None and step.prediction.exact)
-                res.model_ms += step.model_ms
-                if step.frame.pose_ms is not None:
-                    res.pose_ms.append(step.frame.pose_ms)
-                if step.latency_ms is not None:
-                    res.latency_ms.append(step.latency_ms)
-                if progress is not None:
-                    progress.update(1)
+            with WholeUnits() as whole:
+                for frame in frames:
+                    with whole.unit():  # Ctrl-C never leaves a frame rendered without its records or the reverse
+                        _one_step(session, session.step(frame), res, name, opts, emit, progress)
         except KeyboardInterrupt:  # Ctrl-C ends a live run; the frames so far are kept and the files closed
             res.interrupted = True
         except StreamLostError as e:  # a stream that did not come back: what was read so far is kept, as on Ctrl-C
@@ -175,7 +167,9 @@ def run_input(index: int, spec: str | int, session: Session, opts: Options, emit
                 raise
             res.error = sentence(e, name)
         finally:
-            frames.close()
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
         if res.frames == 0 and not res.interrupted:
             raise CognnError(f"{name}: no frame could be read")
         res.events = session.finish()
@@ -195,6 +189,30 @@ def run_input(index: int, spec: str | int, session: Session, opts: Options, emit
         if src is not None:
             src.close()
     return res
+
+
+def _one_step(session: Session, step: LiveStep, res: InputResult, name: str, opts: Options,
+              emit: Callable[[dict[str, Any]], None], progress: Any) -> None:
+    """A step's records written, and counted in ``res``."""
+    from ..live.records import make_records
+
+    rec = session.recognizer
+    for record in make_records(step, name, rec.model_name, rec.has_weights, opts.per_person):
+        try:
+            emit(record)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputFailedError(e) from None
+    res.frames += 1
+    res.ready_frames += bool(step.prediction is not None and step.prediction.exact)
+    res.model_ms += step.model_ms
+    if step.frame.pose_ms is not None:
+        res.pose_ms.append(step.frame.pose_ms)
+    if step.latency_ms is not None:
+        res.latency_ms.append(step.latency_ms)
+    if progress is not None:
+        progress.update(1)
 
 
 def run_here(specs: list[str | int], opts: Options, session: Session, emit: Callable[[dict[str, Any]], None],

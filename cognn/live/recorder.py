@@ -90,7 +90,7 @@ class Recorder:
         if self._writer is None and self._video is None:
             self._open(fps)
         t = self._timestamp(float(step.frame.timestamp), fps)
-        if self._writer is not None:
+        if self._writer is not None and step.frame.posed:  # a held picture adds no skeleton of its own
             self._writer.append(np.asarray(step.frame.skeleton, np.float32), t)
         self.add_events(step.events)
         if step.gap is not None and self._writer is not None:

@@ -3,7 +3,8 @@
 A frame's whole way, in order::
 
     session.open(spec)        any source the same way (file, folder item, camera, recording); pixel sources share
-                              one pose tracker (cognn.pose.PoseTracker) with the session's pose options
+                              one pose tracker (cognn.pose.PoseTracker) with the session's pose options; a video
+                              runs pose only on the pictures the model's rate needs (60 fps: every other one)
     session.start(source)     a new stream: resampler, model state, labels, open events forgotten
     session.step(frame)       SkeletonFrame -> resampled to the model's rate (0..n model frames) -> the model step
                               per person (OnlineRecognizer streams) -> steady labels -> the alarm policy and the
@@ -30,15 +31,16 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from queue import Full, Queue
+from queue import Queue
 from typing import Any
 
 import numpy as np
 
 from ..errors import CognnError
+from ..handoff import put_unless_stopped
 from ..online import OnlineRecognizer, Prediction
 from ..pose.smoothing import SmoothingConfig
 from ..pose.tracker import PoseOptions, PoseTracker
@@ -72,6 +74,9 @@ class LiveConfig:
     resample_mode: str = "linear"
     #: the model's rate; None: the checkpoint's ``fps`` (30 when it declares none)
     fps: float | None = None
+    #: run pose on every picture of a video; off (default): only on those the model's rate needs (a 60 fps video
+    #: for a 30 fps model: every other one, see :meth:`cognn.sources.VideoSource.pose_at_most`)
+    pose_every_frame: bool = False
     #: "all" (everybody in the model's slots, one state), "single" (a state and label per person), "pair"
     persons: str = "all"
     #: model frames a missing person is held before their state is dropped
@@ -378,6 +383,9 @@ class Session:
         except BaseException:
             src.close()
             raise
+        at_most = getattr(src, "pose_at_most", None)
+        if at_most is not None and self.config.resample and not self.config.pose_every_frame:
+            at_most(self.fps)
         return src
 
     def check_source(self, source: FrameSource) -> None:
@@ -578,7 +586,9 @@ class Session:
         limit = self.config.gap_reset
         reset = gap is not None and limit is not None and gap >= limit
         broken = self._break() if reset else []
-        if self.resampler is not None:
+        if not frame.posed:  # a picture the model's rate does not need: the latest answers hold
+            model_frames = []
+        elif self.resampler is not None:
             model_frames = self.resampler.push(frame.timestamp, frame.skeleton, frame.index)
         else:
             model_frames = [ResampledFrame(frame.index, float(frame.timestamp),
@@ -589,7 +599,8 @@ class Session:
             closed += self._model_step(mf, frame, history)
         closed = broken + self._settle(closed)
         self.events += closed
-        self._watch_bodies(frame)
+        if frame.posed:
+            self._watch_bodies(frame)
         image, px = self._drawing(frame)
         views = [replace(v, anchor=self._anchor(px, v.slots), body=self._body_views.get(p))
                  for p, v in sorted(self._views.items())]
@@ -645,7 +656,7 @@ class Session:
         """Step through ``source`` from where it is, in the current stream. ``prefetch > 0`` reads (and runs pose
         on) up to that many frames ahead in a thread, so pose of the next frame overlaps the model step of this
         one."""
-        frames = _Prefetched(source, prefetch, max_frames) if prefetch > 0 else _limited(source, max_frames)
+        frames = self.frames(source, max_frames=max_frames, prefetch=prefetch)
         try:
             for frame in frames:
                 yield self.step(frame)
@@ -653,6 +664,13 @@ class Session:
             close = getattr(frames, "close", None)
             if close is not None:
                 close()
+
+    @staticmethod
+    def frames(source: FrameSource, *, max_frames: int | None = None, prefetch: int = 0) -> Iterable[SkeletonFrame]:
+        """The frames :meth:`steps` steps through, for a caller that calls :meth:`step` itself: at most
+        ``max_frames``, read ``prefetch`` ahead in a thread when > 0. Call its ``close()`` (when it has one) after
+        it, to stop the reading thread."""
+        return _Prefetched(source, prefetch, max_frames) if prefetch > 0 else _limited(source, max_frames)
 
     # -- outputs -----------------------------------------------------------------------------------------------------
     def annotate(self, step: LiveStep, *, header: str = "") -> np.ndarray:
@@ -772,13 +790,7 @@ class _Prefetched:
         self._thread.start()
 
     def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except Full:
-                continue
-        return False
+        return put_unless_stopped(self._queue, item, self._stop)
 
     def _read(self, source: FrameSource, max_frames: int | None) -> None:
         try:

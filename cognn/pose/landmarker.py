@@ -15,6 +15,7 @@ import weakref
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -170,21 +171,34 @@ class PoseEstimator:
     repeats or goes back is bumped to 1 ms after the previous one, and ``None`` means previous + 1/30 s.
     ``mode="image"`` treats every frame on its own.  Use it as a context manager or call :meth:`close`.
     ``quiet`` hides the native log lines MediaPipe writes to stderr while it starts (it briefly redirects fd 2).
+
+    ``search_every`` (video mode): MediaPipe runs its person detector on every frame while it tracks fewer people
+    than ``num_poses``, which doubles the cost of a frame with one person in view of a two-person landmarker. With
+    ``n`` people tracked (0 < n < num_poses), the frames go to a landmarker for ``n`` people, which only tracks them,
+    and every ``search_every``-th frame to the full one, which looks for more: a person who walks in is found
+    within ``search_every`` frames. 1: look on every frame.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, *, mode: str = "video", num_poses: int = 2,
                  min_detection_confidence: float = 0.5, min_presence_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5, quiet: bool = True) -> None:
+                 min_tracking_confidence: float = 0.5, quiet: bool = True, search_every: int = 1) -> None:
         if mode not in ("video", "image"):
             raise ValueError(f"mode must be 'video' or 'image', got {mode!r}")
         if num_poses < 1:
             raise ValueError(f"num_poses must be >= 1, got {num_poses}")
+        if search_every < 1:
+            raise ValueError(f"search_every must be >= 1, got {search_every}")
         self.model_path = resolve_model_path(model_path)
         self.mode = mode
         self.num_poses = int(num_poses)
+        self.search_every = int(search_every)
         self.quiet = quiet
         self._last_ts_ms: int | None = None
         self._landmarker = None
+        #: landmarkers for fewer people than num_poses (tracking only), made when first needed
+        self._fewer: dict[int, Any] = {}
+        self._tracked = 0
+        self._since_search = 0
         from mediapipe.tasks.python import BaseOptions, vision
 
         self._options = vision.PoseLandmarkerOptions(
@@ -210,15 +224,51 @@ class PoseEstimator:
         _LIVE.add(self)
         _install_exit_hook()
         self._last_ts_ms = None
+        self._tracked = 0
+        self._since_search = 0
         self._quiet_calls = 30 if self.quiet else 0  # the first inferences log a few lines (until one finds a pose)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
     def close(self) -> None:
-        """Release the native landmarker (idempotent)."""
+        """Release the native landmarkers (idempotent)."""
         fin = getattr(self, "_finalizer", None)
         if fin is not None:
             fin()
         self._landmarker = None
+        self._close_fewer()
+
+    def _close_fewer(self) -> None:
+        fewer = getattr(self, "_fewer", {})
+        for _landmarker, fin in fewer.values():
+            fin()
+        fewer.clear()
+
+    def _tracking(self, n: int) -> Any:
+        """The landmarker for ``n`` people (fewer than ``num_poses``), made on first use."""
+        entry = self._fewer.get(n)
+        if entry is None:
+            from dataclasses import replace as _replace
+
+            from mediapipe.tasks.python import vision
+
+            options = _replace(self._options, num_poses=n)
+            try:
+                with stderr_silenced(self.quiet):
+                    landmarker = vision.PoseLandmarker.create_from_options(options)
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise InputFileError(self.model_path, f"MediaPipe could not load the pose model: {exc}") from None
+            entry = self._fewer[n] = (landmarker, weakref.finalize(self, _close_landmarker, landmarker))
+        return entry[0]
+
+    def _landmarker_now(self) -> Any:
+        """The landmarker for this frame (see ``search_every``)."""
+        n = self._tracked
+        if self.mode != "video" or self.search_every <= 1 or not 0 < n < self.num_poses \
+                or self._since_search >= self.search_every - 1:
+            self._since_search = 0
+            return self._landmarker
+        self._since_search += 1
+        return self._tracking(n)
 
     def new_stream(self) -> None:
         """Start a new video: forget tracking state and timestamps (recreates the native landmarker in VIDEO mode
@@ -228,6 +278,7 @@ class PoseEstimator:
         if self.mode == "video" and self._last_ts_ms is not None:
             self.close()
             self._create()
+        self._close_fewer()
 
     @property
     def closed(self) -> bool:
@@ -274,12 +325,15 @@ class PoseEstimator:
         quiet = self._quiet_calls > 0
         with stderr_silenced(quiet):
             if self.mode == "video":
-                result = self._landmarker.detect_for_video(image, self._next_timestamp_ms(timestamp_s))
+                landmarker = self._landmarker_now()
+                result = landmarker.detect_for_video(image, self._next_timestamp_ms(timestamp_s))
             else:
                 result = self._landmarker.detect(image)
         if quiet:
             self._quiet_calls = 0 if result.pose_landmarks else self._quiet_calls - 1
-        return _to_people(result, rgb.shape[1], rgb.shape[0])
+        people = _to_people(result, rgb.shape[1], rgb.shape[0])
+        self._tracked = len(people)
+        return people
 
 
 def _to_people(result, width: int, height: int) -> list[PersonPose]:

@@ -26,11 +26,14 @@ from .mapping import KINETICS18_FROM_MP, NTU25_FROM_MP, people_to_domain
 from .slots import PersonSlots, arrange
 from .smoothing import DEFAULT_SMOOTHING, LandmarkSmoother, SmoothingConfig
 
-__all__ = ["PoseOptions", "PoseFrame", "PoseTracker", "Estimator", "extract_skeletons", "DEFAULT_MAX_SIDE"]
+__all__ = ["PoseOptions", "PoseFrame", "PoseTracker", "Estimator", "extract_skeletons", "DEFAULT_MAX_SIDE",
+           "DEFAULT_SEARCH_EVERY"]
 
 #: frames are shrunk to this longest side for pose (the landmark model's input is 256 px; 640 keeps small people
 #: findable); drawing coordinates stay in the original pixels
 DEFAULT_MAX_SIDE = 640
+#: a frame with fewer people than slots looks for more every this many frames (1/3 s at 30 fps; docs/benchmarks.md)
+DEFAULT_SEARCH_EVERY = 1
 
 
 class Estimator(Protocol):
@@ -61,10 +64,15 @@ class PoseOptions:
     translation: bool = True
     #: horizontal field of view assumed for that fit
     hfov_deg: float = 65.0
+    #: with fewer people in view than slots, look for more on every n-th frame only, and only track the others: a
+    #: frame then costs what one person's tracking costs, not a detection too (see PoseEstimator; 1: every frame)
+    search_every: int = DEFAULT_SEARCH_EVERY
 
     def __post_init__(self) -> None:
         if self.max_side is not None and self.max_side < 64:
             raise ValueError(f"max_side must be at least 64 pixels (or None), got {self.max_side}")
+        if self.search_every < 1:
+            raise ValueError(f"search_every must be at least 1 (every frame), got {self.search_every}")
 
 
 @dataclass
@@ -103,7 +111,8 @@ class PoseTracker:
         if estimator is None:
             from .landmarker import PoseEstimator
 
-            estimator = PoseEstimator(options.model, mode="video", num_poses=self.num_persons)
+            estimator = PoseEstimator(options.model, mode="video", num_poses=self.num_persons,
+                                      search_every=options.search_every)
         self.estimator = estimator
         self.slots = PersonSlots(self.num_persons)
         self.smoother = LandmarkSmoother(options.smoothing)
@@ -148,12 +157,18 @@ class PoseTracker:
                                   visibility=p.visibility)
         return out
 
+    def picture(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """The picture as pose sees and the user is shown it (un-mirrored when the options say so)."""
+        import cv2
+
+        return cv2.flip(frame_bgr, 1) if self.options.flip_horizontal else frame_bgr
+
     def process(self, frame_bgr: np.ndarray, timestamp: float) -> PoseFrame:
         """One BGR picture taken at ``timestamp`` seconds -> :class:`PoseFrame`."""
         import cv2
 
         opts = self.options
-        image = cv2.flip(frame_bgr, 1) if opts.flip_horizontal else frame_bgr
+        image = self.picture(frame_bgr)
         small, scale = image, 1.0
         if opts.max_side is not None and max(image.shape[:2]) > opts.max_side:
             scale = opts.max_side / max(image.shape[:2])

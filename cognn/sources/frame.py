@@ -53,6 +53,10 @@ class SkeletonFrame:
     pose_ms: float | None = None
     #: ``time.perf_counter()`` when the picture was captured or decoded (before pose): latency is measured from here
     captured: float | None = None
+    #: False for a picture pose was not run on, because the model does not need it (a 60 fps video for a 30 fps
+    #: model: every other picture, see :meth:`cognn.sources.VideoSource.pose_at_most`); ``skeleton``, ``persons``
+    #: and ``draw_px`` are then the last posed picture's, ``pose_ms`` is None
+    posed: bool = True
 
 
 @runtime_checkable

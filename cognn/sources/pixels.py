@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from queue import Empty, Full, Queue
+from queue import Empty, Queue
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..domains import LAYOUT_DOMAIN
 from ..errors import CognnError, InputFileError
+from ..handoff import put_unless_stopped
 from ..layouts import Layout, get_layout
 from ..pose.tracker import PoseOptions, PoseTracker
 from .frame import SkeletonFrame, SourceBase
@@ -46,17 +47,34 @@ class _PixelSource(SourceBase):
         self.domain = self.tracker.domain
 
     def _frame(self, picture: np.ndarray, timestamp: float, captured: float) -> SkeletonFrame:
-        pf = self.tracker.process(picture, timestamp)
         index = self._pos
+        last = self._last_posed
+        if last is not None and (index - self._pose_origin) % self._pose_every:
+            self._pos += 1
+            return SkeletonFrame(index=index, timestamp=timestamp, skeleton=last.skeleton, persons=last.persons,
+                                 image=self.tracker.picture(picture), draw_px=last.draw_px, pose_ms=None,
+                                 captured=captured, posed=False)
+        pf = self.tracker.process(picture, timestamp)
         self._pos += 1
-        return SkeletonFrame(index=index, timestamp=timestamp, skeleton=pf.skeleton, persons=pf.persons,
-                             image=pf.image, draw_px=pf.draw_px, pose_ms=pf.pose_ms, captured=captured)
+        frame = SkeletonFrame(index=index, timestamp=timestamp, skeleton=pf.skeleton, persons=pf.persons,
+                              image=pf.image, draw_px=pf.draw_px, pose_ms=pf.pose_ms, captured=captured)
+        self._last_posed = frame
+        return frame
+
+    def _restart_pose(self) -> None:
+        """A new stream from the current position (open, seek): pose starts with the next picture."""
+        self._last_posed = None
+        self._pose_origin = self._pos
 
     def _close_tracker(self) -> None:
         if self._own_tracker:
             self.tracker.close()
 
     _pos = 0
+    #: pose runs on every n-th picture from ``_pose_origin`` on (1: all of them)
+    _pose_every = 1
+    _pose_origin = 0
+    _last_posed: SkeletonFrame | None = None
 
     @property
     def position(self) -> int:
@@ -149,6 +167,17 @@ class VideoSource(_PixelSource):
         self._pos = int(index)
         self._prev_ts = None
         self.tracker.new_stream()
+        self._restart_pose()
+
+    def pose_at_most(self, fps: float) -> int:
+        """Run pose only on the pictures a model at ``fps`` frames/s needs: every n-th, n = the video's rate over
+        ``fps`` rounded down (a 60 fps video for a 30 fps model: every other picture, the ones on the model's grid
+        of times; 24-50 fps: every picture). The others come as held frames (``posed=False``) with the last posed
+        skeleton. Counts from the next picture on; returns n."""
+        n = int(self.fps / fps + 0.05) if fps > 0 and math.isfinite(fps) and math.isfinite(self.fps) else 1
+        self._pose_every = max(1, n)
+        self._restart_pose()
+        return self._pose_every
 
     def _stop_ahead(self) -> None:
         if self._ahead is not None:
@@ -184,12 +213,7 @@ class _DecodeAhead:
                 item: Any = (picture, time.perf_counter(), self._raw_time()) if ok and picture is not None else None
             except Exception as e:  # handed to the reader
                 item = e
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(item, timeout=0.05)
-                    break
-                except Full:
-                    continue
+            put_unless_stopped(self._queue, item, self._stop)
             if item is None or isinstance(item, Exception):
                 return
 

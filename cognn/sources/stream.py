@@ -39,6 +39,7 @@ import numpy as np
 
 from ..domains import LAYOUT_DOMAIN
 from ..errors import CognnError
+from ..handoff import put_unless_stopped
 from ..layouts import Layout, get_layout
 from ..pose.tracker import PoseOptions, PoseTracker
 from .frame import SkeletonFrame
@@ -356,13 +357,7 @@ class StreamSource(_PixelSource):
             self._cap = None
 
     def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_stopped(self._queue, item, self._stop)
 
     def _reader(self) -> None:
         try:
