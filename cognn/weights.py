@@ -10,7 +10,6 @@ The CLIs and the app read it to find default files: :func:`default_entry` for a 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .data.files import file_digest
 from .errors import InputFileError
 
 __all__ = ["MANIFEST_FORMAT", "KINDS", "WeightsEntry", "weights_dir", "manifest_path", "load_manifest",
@@ -183,8 +183,4 @@ def verify_sha256(entry: WeightsEntry) -> bool:
     """True when the entry's file exists and its sha256 is the one listed; InputFileError if the file is absent."""
     if not entry.path.is_file():
         raise InputFileError(entry.path, f"is listed in the weights manifest as {entry.name!r} but is not there")
-    h = hashlib.sha256()
-    with open(entry.path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest() == entry.sha256
+    return file_digest(entry.path) == entry.sha256

@@ -15,7 +15,6 @@ Running it twice gives the same bytes. Licence: BSD-2-Clause, see ``weights/NOTI
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ from cognn.atomic import AtomicOutput  # noqa: E402
 from cognn.checkpoints import model_from_checkpoint, read_checkpoint, save_checkpoint  # noqa: E402
 from cognn.checkpoints.schema import STGCN_KINETICS_FEEDER  # noqa: E402
 from cognn.data.classes import class_names  # noqa: E402
+from cognn.data.files import file_digest  # noqa: E402
 
 SOURCE = REPO.parent / "shared" / "data" / "weights" / "st_gcn_kinetics400_int8.pt"
 SOURCE_SHA256 = "0f87dac4dea546cb175c5662d8e6fb08de4b39652a42f3a70b6f8cca4a399a10"
@@ -61,17 +61,9 @@ DESCRIPTION = (
 URL = "https://github.com/yysijie/st-gcn"
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def build(source: Path, out: Path) -> Path:
     """Write the checkpoint; returns its path. Refuses a source other than the known file."""
-    digest = sha256(source)
+    digest = file_digest(source)
     if digest != SOURCE_SHA256:
         raise SystemExit(f"{source}: sha256 {digest[:16]}... is not the known st_gcn_kinetics400_int8.pt "
                          f"({SOURCE_SHA256[:16]}...)")
@@ -89,9 +81,9 @@ def build(source: Path, out: Path) -> Path:
 
 def manifest_entry(out: Path) -> dict:
     """The file's entry in ``weights/manifest.json`` (schema of :mod:`cognn.weights`)."""
-    return {"name": ENTRY, "alias": ALIAS, "kind": "model", "file": out.name, "sha256": sha256(out), "model": MODEL,
-            "layout": "kinetics18", "domain": "image2d", "classes": "kinetics400", "data": DATA, "metrics": METRICS,
-            "licence": LICENCE, "default": False, "description": DESCRIPTION, "url": URL}
+    return {"name": ENTRY, "alias": ALIAS, "kind": "model", "file": out.name, "sha256": file_digest(out),
+            "model": MODEL, "layout": "kinetics18", "domain": "image2d", "classes": "kinetics400", "data": DATA,
+            "metrics": METRICS, "licence": LICENCE, "default": False, "description": DESCRIPTION, "url": URL}
 
 
 def update_manifest(path: Path, entry: dict) -> None:
@@ -115,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-manifest", action="store_true", help="do not touch the manifest")
     args = p.parse_args(argv)
     out = build(args.source, args.out)
-    print(f"wrote {out} ({out.stat().st_size:,} bytes, sha256 {sha256(out)})")
+    print(f"wrote {out} ({out.stat().st_size:,} bytes, sha256 {file_digest(out)})")
     if not args.no_manifest:
         update_manifest(args.manifest, manifest_entry(out))
         print(f"updated {args.manifest} (entry {ENTRY!r})")

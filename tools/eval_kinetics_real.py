@@ -23,7 +23,6 @@ cached in ``.cache/kinetics_eval/`` (keyed by the video's SHA-1).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -36,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cognn.checkpoints import load_model  # noqa: E402
+from cognn.data.files import file_digest  # noqa: E402
 from cognn.models.base import EARLY_MODES  # noqa: E402
 from cognn.train.clips import resample  # noqa: E402
 
@@ -55,18 +55,10 @@ def _log(msg: str) -> None:
     print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
 
 
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def skeletons(video: Path) -> tuple[np.ndarray, dict]:
     """``(T, 3, 18, 2)`` at 30 fps in the plain image2d form, and info; extracted once, then read from the cache."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    cached = CACHE / f"{video.stem}-{_sha1(video)[:12]}-v{CACHE_VERSION}.npz"
+    cached = CACHE / f"{video.stem}-{file_digest(video, 'sha1')[:12]}-v{CACHE_VERSION}.npz"
     if cached.is_file():
         z = np.load(cached, allow_pickle=False)
         return z["skeleton"], json.loads(str(z["info"]))

@@ -12,7 +12,6 @@ files against it).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import struct
 import sys
@@ -23,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cognn.atomic import AtomicOutput  # noqa: E402
+from cognn.data.files import file_digest  # noqa: E402
 from cognn.errors import CognnError, InputFileError  # noqa: E402
 from cognn.live.alarms import DEFAULT_ALARMS, AlarmConfig  # noqa: E402
 from cognn.live.reps import repetitive_classes  # noqa: E402
@@ -38,15 +38,6 @@ GESTURE_LIVE: dict[str, Any] = {
     "alarms": {**DEFAULT_ALARMS.to_dict(), "repetitive": ["jumping_jacks", "squat", "arm_raise", "march"]},
     "body": {"needs": ["head", "shoulders", "arms"], "classes": {"squat": ["legs"], "march": ["legs"]}},
 }
-
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_live(live: dict[str, Any], classes: list[str], layout: str) -> None:
@@ -104,7 +95,7 @@ def update_manifest(manifest: Path, weights: Path) -> str | None:
     doc = json.loads(manifest.read_text(encoding="utf-8"))
     for entry in doc.get("entries", []):
         if (manifest.parent / entry.get("file", "")).resolve() == weights.resolve():
-            entry["sha256"] = sha256(weights)
+            entry["sha256"] = file_digest(weights)
             with AtomicOutput(manifest, what="manifest") as o:
                 o.temp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             return str(entry["name"])
@@ -125,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CognnError, ValueError, OSError) as e:
         print(f"set_live_meta: error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {out} (live: {', '.join(sorted(live))}; sha256 {sha256(out)})")
+    print(f"wrote {out} (live: {', '.join(sorted(live))}; sha256 {file_digest(out)})")
     if not args.no_manifest and args.manifest.exists():
         name = update_manifest(args.manifest, out)
         print(f"updated {args.manifest} (entry {name!r})" if name else f"{args.manifest} has no entry for {out.name}")

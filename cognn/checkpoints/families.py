@@ -30,7 +30,6 @@ names say it (``stgcnmod_*``), else the regular model is assumed.
 """
 from __future__ import annotations
 
-import hashlib
 import pickle
 import re
 import struct
@@ -41,6 +40,7 @@ from typing import Any, cast
 
 import torch
 
+from ..data.files import file_digest
 from ..errors import InputFileError
 from ..models import FAMILIES as MODEL_FAMILIES
 from ..models import Family, family, family_of
@@ -101,14 +101,6 @@ def sniff(path: str | Path) -> str:
         raise InputFileError(path, "is a plain Python pickle, not a PyTorch or safetensors checkpoint; cognn does not "
                                    "load arbitrary pickles")
     raise InputFileError(path, "is not a checkpoint cognn can read (neither safetensors nor a PyTorch file)")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _load_torch(path: Path, container: str) -> tuple[Any, list[str]]:
@@ -382,7 +374,7 @@ def read_foreign(path: str | Path, container: str | None = None) -> Checkpoint:
             "classes": _class_list(guess["dataset"], arch["num_classes"]) if "dataset" in guess else [],
             "model_kwargs": arch["model_kwargs"],
             "quantization": {"tensors": {k: q.describe() for k, q in raw.quantized.items()}} if raw.quantized else {},
-            "source": {"family": raw.family, "file": path.name, "sha256": _sha256(path), **raw.info}}
+            "source": {"family": raw.family, "file": path.name, "sha256": file_digest(path), **raw.info}}
     if arch["layout"] in fam.preprocessing:
         meta["preprocessing"] = fam.preprocessing[arch["layout"]]
     try:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 import warnings
@@ -21,7 +22,7 @@ import numpy as np
 from ..errors import InputFileError
 
 __all__ = ["MAX_INPUT_BYTES", "MAX_TEXT_BYTES", "VALUE_LIMIT", "InputValueWarning", "check_input_file", "read_bytes",
-           "read_text",
+           "read_text", "file_digest",
            "zero_bad_joints", "warn_values", "warn_zeroed"]
 
 #: largest text input (NTU ``.skeleton``, Kinetics JSON) read whole: 64 MiB. The real files are 0.1-2 MB (an NTU
@@ -139,6 +140,15 @@ def read_text(path: str | os.PathLike, what: str = "text", max_bytes: int = MAX_
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputFileError(Path(path), f"is not a UTF-8 {what} file (byte {e.start})") from None
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes, read in 1 MiB blocks (the weights manifest lists sha256; caches key on sha1)."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
 
 
 def zero_bad_joints(x: np.ndarray, channel_axis: int, limit: float = VALUE_LIMIT) -> tuple[np.ndarray, int]:

@@ -212,14 +212,20 @@ class PoseEstimator:
         )
         self._create()
 
-    def _create(self) -> None:
+    def _new_landmarker(self, num_poses: int) -> Any:
+        """A native landmarker with this estimator's options for ``num_poses`` people."""
+        from dataclasses import replace
+
         from mediapipe.tasks.python import vision
 
         try:
             with stderr_silenced(self.quiet):
-                self._landmarker = vision.PoseLandmarker.create_from_options(self._options)
+                return vision.PoseLandmarker.create_from_options(replace(self._options, num_poses=num_poses))
         except (ValueError, RuntimeError, OSError) as exc:
             raise InputFileError(self.model_path, f"MediaPipe could not load the pose model: {exc}") from None
+
+    def _create(self) -> None:
+        self._landmarker = self._new_landmarker(self.num_poses)
         self._finalizer = weakref.finalize(self, _close_landmarker, self._landmarker)
         _LIVE.add(self)
         _install_exit_hook()
@@ -247,16 +253,7 @@ class PoseEstimator:
         """The landmarker for ``n`` people (fewer than ``num_poses``), made on first use."""
         entry = self._fewer.get(n)
         if entry is None:
-            from dataclasses import replace as _replace
-
-            from mediapipe.tasks.python import vision
-
-            options = _replace(self._options, num_poses=n)
-            try:
-                with stderr_silenced(self.quiet):
-                    landmarker = vision.PoseLandmarker.create_from_options(options)
-            except (ValueError, RuntimeError, OSError) as exc:
-                raise InputFileError(self.model_path, f"MediaPipe could not load the pose model: {exc}") from None
+            landmarker = self._new_landmarker(n)
             entry = self._fewer[n] = (landmarker, weakref.finalize(self, _close_landmarker, landmarker))
         return entry[0]
 

@@ -9,7 +9,6 @@ validation sets.
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..data.files import file_digest
 from ..domains import CAMERA3D
 from ..errors import CognnError, InputFileError
 from ..layouts import get_layout
@@ -71,13 +71,9 @@ def scan_clip_folder(root: str | Path) -> tuple[list[str], list[tuple[Path, int]
     return classes, files
 
 
-def file_sha1(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-1 of a file's bytes."""
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def file_sha1(path: str | Path) -> str:
+    """Hex SHA-1 of a file's bytes (the clip cache's key)."""
+    return file_digest(path, "sha1")
 
 
 def resample(skeleton: np.ndarray, timestamps: np.ndarray, fps: float = FPS) -> np.ndarray:
