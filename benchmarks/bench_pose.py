@@ -9,7 +9,7 @@ Every setting runs :class:`cognn.pose.PoseTracker` (the one frame-to-skeleton pa
 processing size, MediaPipe in VIDEO mode with ``--slots`` person slots as the NTU models have, the NTU mapping, no
 smoothing) over the same decoded frames, the settings alternating frame by frame so machine noise falls on all
 alike. ``--search-every``: with fewer people in view than slots, how often MediaPipe looks for more (1: on every
-frame, MediaPipe's own behaviour; cognn's default is 10, see PoseOptions.search_every). Reported per setting: pose ms
+frame, MediaPipe's own behaviour and cognn's default, PoseOptions.search_every). Reported per setting: pose ms
 per frame (median, p95), the share of frames with a person, and the landmark error against the reference setting
 (the first of each list): the median distance of the joints both found, in shoulder widths of the reference
 skeleton.

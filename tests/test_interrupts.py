@@ -123,4 +123,8 @@ def test_ctrl_c_lets_the_frame_in_hand_finish_and_then_stops():
         time.sleep(0.05)
         done.append("waiting")  # never reached: outside a unit Ctrl-C interrupts at once
     assert done == ["records of the frame"]
+    with pytest.raises(KeyboardInterrupt), WholeUnits() as whole, whole.unit():  # a frame that fails after Ctrl-C:
+        os.kill(os.getpid(), signal.SIGINT)                                       # the stop is not lost
+        time.sleep(0.05)
+        raise ValueError("the frame failed")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -66,9 +66,9 @@ class WholeUnits:
             yield
         finally:
             self._inside = False
-        if self._pending:
-            self._pending = False
-            raise KeyboardInterrupt
+            if self._pending:  # also when the unit failed: the user asked to stop, which comes first
+                self._pending = False
+                raise KeyboardInterrupt
 
 
 def run_main(prog: str, parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int],

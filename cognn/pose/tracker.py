@@ -32,7 +32,8 @@ __all__ = ["PoseOptions", "PoseFrame", "PoseTracker", "Estimator", "extract_skel
 #: frames are shrunk to this longest side for pose (the landmark model's input is 256 px; 640 keeps small people
 #: findable); drawing coordinates stay in the original pixels
 DEFAULT_MAX_SIDE = 640
-#: a frame with fewer people than slots looks for more every this many frames (1/3 s at 30 fps; docs/benchmarks.md)
+#: a frame with fewer people than slots looks for more every this many frames: 1, on every frame (MediaPipe's own
+#: way); a larger interval is faster but was measured to lose people and change results (docs/benchmarks.md)
 DEFAULT_SEARCH_EVERY = 1
 
 
