@@ -11,6 +11,7 @@ import pytest
 from helpers import REPO, shared_data
 
 from cognn.data.store import load_recording
+from cognn.live.records import make_records
 from cognn.live.session import LiveConfig, Session
 from cognn.pose import PoseOptions
 from cognn.sources import open_source
@@ -76,6 +77,9 @@ def test_the_session_poses_the_model_grid_and_answers_on_every_picture(tmp_path)
     assert all(s.prediction is not None and s.image is not None for s in held)
     for a, b in zip(held[1::2], held[0::2]):  # a held picture shows the answer of the picture before
         np.testing.assert_array_equal(a.prediction.probs, b.prediction.probs)
+    records = [make_records(s, "clip", "costgcn_mod", True)[0] for s in held]
+    assert [r["held"] for r in records] == [False, True] * 24  # no new output on a picture the model does not use
+    assert [r["pose_ms"] is None for r in records] == [False, True] * 24
     # the model's input differs only by pose tracking and smoothing seeing 30 instead of 60 pictures a second
     diff = np.abs(np.stack([s.frame.skeleton for s in held[::2]]) - np.stack([s.frame.skeleton for s in every[::2]]))
     assert np.median(diff) < 0.01 and diff.max() < 0.2  # metres, NTU camera space

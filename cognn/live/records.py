@@ -2,7 +2,8 @@
 
 Fields, in order: ``source`` (the input as given), ``frame`` (0-based input frame), ``timestamp`` (seconds),
 ``persons`` (seen in the frame), ``ready`` (the prediction is exact: the receptive field holds only real frames),
-``held`` (no new output at this frame: a strided model's latest answer, shown again), ``label`` and ``label_score``
+``held`` (no new output at this frame: a strided model's latest answer, or a frame that released no model frame,
+such as every other picture of a 60 fps video for a 30 fps model, shown again), ``label`` and ``label_score``
 (the label shown to a person: the steady label, or "uncertain" when nothing is probable enough or the class was
 withheld), ``top`` (K ``{label, score}``,
 highest first), ``model_ms`` (the latest model step), ``pose_ms`` (pixel inputs, else null),
@@ -54,7 +55,7 @@ def make_records(step: LiveStep, source: str, model: str, trained: bool,
         shown = view.shown.label if view.shown is not None else view.label.label
         rec: dict[str, Any] = {
             "source": source, "frame": int(frame.index), "timestamp": _num(frame.timestamp, 6),
-            "persons": int(frame.persons), "ready": bool(p.ready), "held": bool(p.held),
+            "persons": int(frame.persons), "ready": bool(p.ready), "held": bool(p.held or step.model_frames == 0),
             "label": shown, "label_score": _num(view.label.score, 6),
             "top": [{"label": label, "score": _num(score, 6)} for label, score in p.top],
             "model_ms": _num(p.model_ms, 4), "pose_ms": _num(frame.pose_ms, 3), "latency_ms": _num(step.latency_ms, 3),
