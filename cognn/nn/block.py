@@ -135,12 +135,14 @@ class STBlock(nn.Module):
         """The released temporal output plus the residual of its frame (of ``rows`` only, if given), ReLU."""
         hist = self._hist
         assert hist is not None  # a released output follows a step
+        # ``z`` (and the residual product) live in buffers the next step overwrites: the sum is the block's own new
+        # output (the next block keeps it as its residual), rectified in place
         if self.residual_kind == "identity":
-            z = z + (hist[0] if rows is None else hist[0][rows])
-        elif self.residual_kind == "conv":
+            return (z + (hist[0] if rows is None else hist[0][rows])).relu_()
+        if self.residual_kind == "conv":
             r = hist[0] if rows is None else hist[0][rows]
             b, v, c = r.shape
-            z = z + fused["res"]["lin"](r.reshape(b * v, c)).view(b, v, -1)
+            return (z + fused["res"]["lin"](r.reshape(b * v, c)).view(b, v, -1)).relu_()
         return torch.relu(z)
 
     def state(self, copy: bool = True) -> tuple:
