@@ -88,6 +88,10 @@ def test_the_session_poses_the_model_grid_and_answers_on_every_picture(tmp_path)
     # a recording holds the skeletons pose gave: 24 at 30 fps, not the held copies
     assert rec_held.num_frames == 24 and rec_every.num_frames == 48
     np.testing.assert_allclose(np.diff(rec_held.timestamps), 1 / 30, atol=2e-3)
+    # its rate is not the video's: none is declared and a replay takes it from the timestamps
+    assert rec_held.fps is None and rec_every.fps == pytest.approx(59.94, abs=0.01)
+    with open_source(tmp_path / "every0.h5") as replay:
+        assert replay.fps == pytest.approx(30, abs=0.1) and replay.num_frames == 24
 
 
 def test_searching_for_more_people_every_nth_frame_tracks_the_one_in_view_in_between():

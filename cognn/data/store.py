@@ -866,6 +866,21 @@ class RecordingWriter(_H5Output):
             self._buf_t.clear()
             f.flush()
 
+    def set_fps(self, fps: float | None) -> None:
+        """Declare another frame rate (None, or one that is not a rate: none, readers use the timestamps), e.g. when
+        the frames appended turned out to be every other one of the source's."""
+        fps = _valid_fps(fps) if fps is not None else None
+        if fps is None:
+            self.attrs.pop("fps", None)
+        else:
+            self.attrs["fps"] = fps
+        if self._file is not None:
+            with self._writing():
+                if fps is None:
+                    self._file.attrs.pop("fps", None)
+                else:
+                    self._file.attrs["fps"] = _fixed_attr(fps)
+
     def add_event(self, event: Any) -> None:
         """Record an event (any JSON-serialisable value, e.g. ``{"t": 1.2, "label": "wave"}``)."""
         if self._closed:

@@ -58,6 +58,8 @@ class Recorder:
         self._last_t: float | None = None
         self._last_src_t: float | None = None
         self.frames = 0
+        #: held pictures (pose skipped) were left out of the skeletons
+        self._thinned = False
 
     @property
     def wants_video(self) -> bool:
@@ -90,8 +92,12 @@ class Recorder:
         if self._writer is None and self._video is None:
             self._open(fps)
         t = self._timestamp(float(step.frame.timestamp), fps)
-        if self._writer is not None and step.frame.posed:  # a held picture adds no skeleton of its own
-            self._writer.append(np.asarray(step.frame.skeleton, np.float32), t)
+        if self._writer is not None:
+            if step.frame.posed:
+                self._writer.append(np.asarray(step.frame.skeleton, np.float32), t)
+            elif not self._thinned:  # a held picture adds no skeleton of its own: the stored rate is not the source's
+                self._thinned = True
+                self._writer.set_fps(None)  # readers take the rate from the timestamps
         self.add_events(step.events)
         if step.gap is not None and self._writer is not None:
             self._writer.add_event(gap_record(int(step.frame.index), t, float(step.gap), bool(step.reset)))
