@@ -1,7 +1,10 @@
-"""Shared test helpers (not fixtures): paths to ../shared/data and random BatchNorm statistics."""
+"""Shared test helpers (not fixtures): paths to ../shared/data, the tools as modules and random BatchNorm statistics."""
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -16,6 +19,20 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not available (the shared test data lives beside the repository)")
     return path
+
+
+def load_tool(name: str) -> ModuleType:
+    """``tools/<name>.py`` as the module ``name`` (the tools are scripts, not a package), loaded once per session."""
+    path = REPO / "tools" / f"{name}.py"
+    loaded = sys.modules.get(name)
+    if loaded is not None and getattr(loaded, "__file__", None) == str(path):
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def randomise(model: torch.nn.Module, seed: int = 0, calibrate_frames: int = 100) -> torch.nn.Module:

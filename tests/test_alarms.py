@@ -3,11 +3,8 @@ wrong class, event durations, policy files and checkpoint metadata; and the meas
 actions the bundled gesture model does not know (docs/reps.md)."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
-from helpers import REPO, shared_data
+from helpers import REPO, load_tool, shared_data
 
 from cognn.errors import InputFileError
 from cognn.live.alarms import (
@@ -106,11 +103,7 @@ def test_policy_files_and_metadata(tmp_path):
 # -- the measured defaults on real clips -------------------------------------------------------------------------------
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("measure_alarms", REPO / "tools" / "measure_alarms.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["measure_alarms"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("measure_alarms")
 
 
 def test_default_policy_on_real_clips(one_thread):

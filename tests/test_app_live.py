@@ -11,8 +11,8 @@ pytest.importorskip("pytestqt")
 
 from cognn_app.settings import AppSettings  # noqa: E402
 from cognn_app.window import MainWindow  # noqa: E402
-from helpers import REPO, shared_data  # noqa: E402
-from test_stream import MJPEGServer, _mark  # noqa: E402  (the test's own MJPEG camera)
+from helpers import REPO, load_tool, shared_data  # noqa: E402
+from test_stream import MJPEGServer, workout_stream  # noqa: E402  (the test's own MJPEG camera)
 
 from cognn.sources.open import DEMO_RECORDING  # noqa: E402
 
@@ -39,19 +39,7 @@ def _window(qtbot, settings_path, **kw) -> MainWindow:
 @pytest.fixture(scope="module")
 def stream_jpegs() -> list[bytes]:
     """The workout clip at 30 fps in real time (every second picture), 120 pictures, small."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(shared_data("video", "fanchiang_3-2.mp4")))
-    out, i = [], 0
-    while len(out) < 120:
-        ok, picture = cap.read()
-        assert ok
-        if i % 2 == 0:
-            small = cv2.resize(picture, (384, 216), interpolation=cv2.INTER_AREA)
-            out.append(cv2.imencode(".jpg", _mark(small, len(out)), [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
-        i += 1
-    cap.release()
-    return out
+    return workout_stream(120, (384, 216), 85)
 
 
 def test_window_follows_a_network_camera_through_a_dropped_connection(qtbot, settings_path, stream_jpegs):
@@ -127,12 +115,7 @@ def test_body_out_of_view_is_a_banner(qtbot, settings_path, tmp_path):
     """The workout clip cropped to the top half of every picture, with the bundled Kinetics-400 model (it declares
     no partial-body training, so it needs the whole body): the banner over the picture tells the user to step
     back."""
-    import sys
-
-    sys.path.insert(0, str(REPO / "tools"))
-    from live_cache import crop_video
-
-    clip = crop_video(shared_data("video", "fanchiang_3-2.mp4"), tmp_path / "top.mp4", "top")
+    clip = load_tool("live_cache").crop_video(shared_data("video", "fanchiang_3-2.mp4"), tmp_path / "top.mp4", "top")
     win = _window(qtbot, settings_path, weights="kinetics400")
     posed: list[bool] = []
     win.frame_shown.connect(lambda r: posed.append(r.frame.posed))

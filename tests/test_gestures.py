@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import sys
 
 import numpy as np
 import pytest
 import torch
-from helpers import REPO, shared_data
+from helpers import REPO, load_tool, shared_data
 
 from cognn.checkpoints import load_model
 from cognn.data.transforms import pre_normalization
@@ -33,11 +31,7 @@ def _model():
 
 
 def _eval_tool():
-    spec = importlib.util.spec_from_file_location("eval_gestures_real", REPO / "tools" / "eval_gestures_real.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("eval_gestures_real")
 
 
 def test_checkpoint_says_what_the_model_is():

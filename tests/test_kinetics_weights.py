@@ -3,15 +3,13 @@
 described, listed in the manifest and found by its short name."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import warnings
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import shared_data, to_original_keys
+from helpers import load_tool, shared_data, to_original_keys
 from test_checkpoints import original_forward
 
 from cognn.checkpoints import load_model, read_checkpoint
@@ -39,12 +37,7 @@ def _torch_dequantized(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _builder():
-    tool = REPO / "tools" / "build_kinetics_weights.py"
-    spec = importlib.util.spec_from_file_location("build_kinetics_weights", tool)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("build_kinetics_weights")
 
 
 def test_official_int8_file_reads_as_it_is(capsys):

@@ -2,12 +2,9 @@
 repetitions to steady labels, the Kinetics-18 image layout, and real workout clips counted by eye (docs/reps.md)."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
-from helpers import REPO, shared_data
+from helpers import REPO, load_tool, shared_data
 
 from cognn.layouts import KINETICS18, NTU25
 from cognn.live.reps import (
@@ -182,11 +179,7 @@ def test_repetitive_classes_from_metadata():
 # -- real clips, counted by eye (docs/reps.md) -------------------------------------------------------------------------
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("measure_reps", REPO / "tools" / "measure_reps.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["measure_reps"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("measure_reps")
 
 
 @pytest.mark.parametrize("clip", ["fanchiang_3-2.mp4", "fanchiang_2-1.mp4"])
@@ -222,12 +215,10 @@ def test_session_counts_the_workout_clips_as_counted_by_eye(clip, crop, one_thre
     tool = _tool()
     cls, by_eye = tool.BY_EYE[clip]
     path = shared_data("video", clip)
-    sys.path.insert(0, str(REPO / "tools"))
-    from live_cache import frame_size, pose_frames
-
-    frames = pose_frames(path, crop=crop)
+    cache = load_tool("live_cache")
+    frames = cache.pose_frames(path, crop=crop)
     session = Session.from_weights(weights)
-    session.start(clip, canvas_size=frame_size(path, crop=crop))
+    session.start(clip, canvas_size=cache.frame_size(path, crop=crop))
     steps = [session.step(f) for f in frames]
     events = session.finish()
     shown = [v.reps for s in steps for v in s.persons if v.reps is not None and v.shown_label == cls]

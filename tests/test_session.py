@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from helpers import REPO, randomise, shared_data
+from helpers import REPO, load_tool, randomise, shared_data
 
 from cognn.data.store import RecordingWriter, load_recording
 from cognn.live.events import Event, events_of_recording, recorded
@@ -220,14 +220,7 @@ GESTURES = REPO / "weights" / "gestures_costgcn_mod.safetensors"
 
 
 def _live_cache():
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location("live_cache", REPO / "tools" / "live_cache.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["live_cache"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("live_cache")
 
 
 def _clip(name: str, crop: str | None = None):

@@ -257,17 +257,23 @@ def test_camera_values_and_redaction():
 @pytest.fixture(scope="module")
 def workout_jpegs() -> list[bytes]:
     """The jumping-jacks clip (59.94 fps) at 30 fps in real time: every second picture, 150 pictures, 5 s."""
+    return workout_stream(150, (480, 270), 90)
+
+
+def workout_stream(count: int, size: tuple[int, int], quality: int) -> list[bytes]:
+    """The jumping-jacks clip at 30 fps (every second picture of its 59.94), ``count`` JPEG pictures of ``size``,
+    each marked with its number (:func:`_mark`): what the test's MJPEG camera serves."""
     import cv2
 
     cap = cv2.VideoCapture(str(shared_data("video", "fanchiang_3-2.mp4")))
-    out = []
+    out: list[bytes] = []
     i = 0
-    while len(out) < 150:
+    while len(out) < count:
         ok, picture = cap.read()
         assert ok
         if i % 2 == 0:
-            small = cv2.resize(picture, (480, 270), interpolation=cv2.INTER_AREA)
-            out.append(cv2.imencode(".jpg", _mark(small, len(out)), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+            small = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+            out.append(cv2.imencode(".jpg", _mark(small, len(out)), [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes())
         i += 1
     cap.release()
     return out

@@ -2,12 +2,9 @@
 requirement, the message to the user; real clips cropped to the upper body."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
-from helpers import REPO, shared_data
+from helpers import REPO, load_tool, shared_data
 
 from cognn.layouts import KINETICS18, NTU25
 from cognn.live.visibility import (
@@ -83,11 +80,7 @@ def test_requirements_per_checkpoint_and_class():
 # -- real clips cropped to the upper body ------------------------------------------------------------------------------
 
 def _cache():
-    spec = importlib.util.spec_from_file_location("live_cache", REPO / "tools" / "live_cache.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["live_cache"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("live_cache")
 
 
 def _views(frames, size, req, label=None, domain="camera3d"):
@@ -123,10 +116,7 @@ def test_real_clip_cropped_to_the_upper_body(one_thread):
     weights = REPO / "weights" / "gestures_costgcn_mod.safetensors"
     if not weights.exists():
         pytest.skip(f"{weights} is not there (the bundled gesture model)")
-    spec = importlib.util.spec_from_file_location("measure_reps", REPO / "tools" / "measure_reps.py")
-    tool = importlib.util.module_from_spec(spec)
-    sys.modules["measure_reps"] = tool
-    spec.loader.exec_module(tool)
+    tool = load_tool("measure_reps")
     result = tool.run_clip(tool.make_session(weights), cropped, path.name)
     assert [(r.label, r.count) for r in result.runs] == [("jumping_jacks", 5)]
 
