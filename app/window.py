@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
     error_shown = pyqtSignal(str)
     source_ended = pyqtSignal()
     closed = pyqtSignal()  # the window was closed (its workers stopped)
+    alarm_raised = pyqtSignal(object)  # an alarm class's event (cognn.live.events.Event), e.g. a fall
 
     def __init__(self, *, model: str | None = None, weights: str | None = None, top_k: int = 5,
                  settings: AppSettings | None = None, scripted: bool = False, queue_size: int = 2,
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         self.fps = 0.0
         self._pose_ms: float | None = None  # the latest pose time (held pictures show it again)
         self._closed = False
+        self.teach_panel = None
         #: a live stream's state while it is lost ("reconnecting ..."), polled from the capture worker
         self.stream_status: str | None = None
         self._notice_until = 0.0
@@ -342,6 +344,11 @@ class MainWindow(QMainWindow):
             group.addAction(a)
             arch.addAction(a)
             self.model_actions[name] = a
+        self.taught_menu = mm.addMenu("Taught models")
+        self.taught_menu.setToolTipsVisible(True)
+        self._taught_group = QActionGroup(self)
+        self._list_taught_models()
+        self._action(mm, "Teach new actions…", self.show_teach_panel, "Ctrl+T")
         self._action(mm, "Load weights…", self.weights_dialog, "W")
         self._action(mm, "Default weights", lambda: self.set_weights(None))
         shown = mm.addMenu("Classes shown")
@@ -362,6 +369,47 @@ class MainWindow(QMainWindow):
             prec_group.addAction(a)
             prec.addAction(a)
             self.precision_actions[p] = a
+
+    # -- teaching -----------------------------------------------------------------------------------------------------
+    def _list_taught_models(self) -> None:
+        from .teach import teach_root
+
+        folder = teach_root() / "models"
+        for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+            self.add_taught_model(str(path))
+
+    def add_taught_model(self, path: str) -> None:
+        """List a model made by the Teach panel in Model ▸ Taught models (once)."""
+        if any(a.data() == path for a in self.taught_menu.actions()):
+            return
+        a = QAction(Path(path).stem, self, checkable=True)
+        a.setData(path)
+        a.setToolTip(path)
+        a.triggered.connect(lambda _=False, p=path: self.set_weights(p))
+        self._taught_group.addAction(a)
+        self.taught_menu.addAction(a)
+
+    def show_teach_panel(self) -> None:
+        """Open the Teach panel (record takes of a new action, learn it in seconds)."""
+        if self.teach_panel is None:
+            from .teach import TeachPanel
+
+            self.teach_panel = TeachPanel(self)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.teach_panel)
+        self.teach_panel.show()
+        self.teach_panel.raise_()
+
+    def _alarm_events(self, events: list) -> None:
+        """An alarm class's event (a fall) the moment it is confirmed: a banner over the picture, the status bar,
+        a beep."""
+        for e in events:
+            if getattr(e, "alarm", False):
+                text = f"⚠ {e.label.upper()} (person {e.person + 1}) at {e.start:.1f} s"
+                self.view.set_notice(text)
+                self._notice_until = time.perf_counter() + 6.0
+                self.statusBar().showMessage(text, 10000)
+                QApplication.beep()
+                self.alarm_raised.emit(e)
 
     # -- commands -----------------------------------------------------------------------------------------------------
     def open_source(self, spec: str | int | Path, *, skeleton_video: str | None = None, autoplay: bool = True,
@@ -753,6 +801,7 @@ class MainWindow(QMainWindow):
             self.view.set_notice(None)
         self.view.set_result(r)
         self._show_events(r)
+        self._alarm_events(r.events)
         self.bars.set_top(self.last_top)
         fps = self.model_info.fps if self.model_info is not None else 30.0
         seen, rf = pred.warmup if pred is not None else (0, self.warmup.maximum())
