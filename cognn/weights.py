@@ -73,8 +73,10 @@ class WeightsEntry:
 
 
 def weights_dir() -> Path:
-    """The ``weights/`` folder beside the ``cognn`` package (source checkout or editable install)."""
-    return Path(__file__).resolve().parents[1] / "weights"
+    """The bundled ``weights/`` folder (the checkout's, or the installed package's copy: :mod:`cognn.resources`)."""
+    from .resources import weights_dir as bundled
+
+    return bundled()
 
 
 def manifest_path() -> Path:

@@ -60,8 +60,10 @@ class PersonPose:
 
 
 def default_model_path() -> Path:
-    """``weights/pose_landmarker_full.task`` next to the ``cognn`` package (in a source checkout)."""
-    return Path(__file__).resolve().parents[2] / "weights" / "pose_landmarker_full.task"
+    """The bundled ``weights/pose_landmarker_full.task`` (the checkout's, or the installed package's copy)."""
+    from ..resources import weights_dir
+
+    return weights_dir() / "pose_landmarker_full.task"
 
 
 #: MediaPipe's pose landmarker variants (``pose_landmarker_<variant>.task``): faster and rougher to slower and finer
@@ -84,7 +86,8 @@ def resolve_model_path(model_path: str | os.PathLike | None = None) -> Path:
                                        f"pose_landmarker_{model_path}.task into weights/ or pass its path")
     path = Path(model_path).expanduser() if str(model_path) not in VARIANTS else path
     if not path.is_file():
-        hint = " (build it with: python tools/build_pose_task.py)" if path == default_model_path() else ""
+        hint = (" (this cognn installation lacks its bundled pose model; reinstall cognn, or in a checkout build it "
+                "with: python tools/build_pose_task.py)") if path == default_model_path() else ""
         raise InputFileError(path, f"pose model file not found{hint}; set {MODEL_ENV_VAR} or pass model_path")
     try:
         with zipfile.ZipFile(path) as zf:
