@@ -19,7 +19,8 @@ PROG = "cognn-eval"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Evaluate a checkpoint on a cognn-dataset file.")
+    p = argparse.ArgumentParser(
+        allow_abbrev=False, prog=PROG, description="Evaluate a checkpoint on a cognn-dataset file.")
     p.add_argument("--weights", required=True, type=Path, metavar="PATH",
                    help="checkpoint (ours or an official family cognn reads)")
     p.add_argument("--data", required=True, type=Path, metavar="FILE.h5", help="dataset file (cognn-prep)")

@@ -32,7 +32,8 @@ def _milestones(text: str) -> list[int]:
 def build_parser() -> argparse.ArgumentParser:
     from ..models import names
 
-    p = argparse.ArgumentParser(prog=PROG, description="Train or fine-tune a skeleton action model in clip mode "
+    p = argparse.ArgumentParser(
+        allow_abbrev=False, prog=PROG, description="Train or fine-tune a skeleton action model in clip mode "
                                 "(SGD + Nesterov, multi-step LR). Under torchrun it runs distributed data parallel.",
                                 epilog="Files written to --out: best.safetensors, last.safetensors, log.csv, log.json, "
                                        "curves.png and last_state.pt (for --resume).")
