@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ..live.records import FIELDS, LIVE_FIELDS
 
     p = argparse.ArgumentParser(
-        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False, prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run the online (frame-by-frame) action recognizer over recorded clips, a folder of them or a "
                     "camera, and write one prediction record per frame.",
         epilog="examples:\n"
@@ -273,8 +273,8 @@ def _inputs(args: argparse.Namespace, skipped: list[str]) -> list[str | int]:
         if args.inputs:
             raise UsageError("--demo runs on the bundled recording; give no INPUT files with it")
         if not DEMO_RECORDING.is_file():
-            raise UsageError(f"the demo recording {DEMO_RECORDING} is missing; make it with "
-                             "'python tools/make_demo_recording.py'")
+            raise UsageError(f"the demo recording {DEMO_RECORDING} is missing: this cognn installation lacks its "
+                             "bundled files; reinstall cognn (in a checkout: python tools/make_demo_recording.py)")
         return [str(DEMO_RECORDING)]
     if not args.inputs:
         raise UsageError("no INPUT given; pass video/skeleton files or folders, --camera INDEX, or --demo to try the "
