@@ -40,7 +40,8 @@ examples:
   cognn-app                                        # the bundled demo recording
   cognn-app --camera 0
   cognn-app --source clip.mp4 --weights kinetics400
-  cognn-app --source datasets/samples/demo.h5 --frames 150 --screenshot shot.png"""
+  cognn-app --source datasets/samples/demo.h5 --frames 150 --screenshot shot.png
+  cognn-app --source clip.mp4 --events events.jsonl    # the action events, written when the app stops"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, metavar="N", help="play N frames, then (with --screenshot) save and exit "
                    "(without --source or --camera: of the bundled demo, as on a first start)")
     p.add_argument("--screenshot", metavar="OUT.png", help="save a screenshot of the window after --frames and exit")
+    p.add_argument("--events", metavar="FILE", help="write the session's action events to FILE (.jsonl or .csv) when "
+                   "the app stops or a scripted run ends (the events going on close then, as in cognn-infer)")
     p.add_argument("--speed", type=float, default=None,
                    help="replay speed for files (1 = real time, 0 = as fast as possible; scripted default 0)")
     return p
@@ -108,6 +111,15 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         parent = Path(a.screenshot).resolve().parent
         if not parent.is_dir():
             p.error(f"--screenshot: the folder {parent} does not exist")
+    if a.events is not None:
+        from cognn.atomic import OutputError, check_output
+
+        if not a.events.lower().endswith((".jsonl", ".csv")):
+            p.error(f"--events writes .jsonl or .csv files, not {a.events}")
+        try:
+            check_output(a.events, "--events", tuple(x for x in (a.source, a.skeleton_video) if x))
+        except OutputError as e:
+            p.error(str(e))
     if a.speed is not None and a.speed < 0:
         p.error(f"--speed must be >= 0, got {a.speed}")
 
@@ -218,9 +230,29 @@ def _run(a: argparse.Namespace, scripted: bool) -> int:
         if win.isVisible():
             loop.exec()
     finally:
-        win.shutdown()
+        win.shutdown()  # the stream ends: the events going on close
         app.setQuitOnLastWindowClosed(quit_on_last)
+    if a.events is not None:
+        _write_events(win, a.events, status)
     return status["code"]
+
+
+def _write_events(win: Any, path: str, status: dict) -> None:
+    """The session's events to ``path``; none is written where no frame came (a camera that failed to open)."""
+    if win.frames_shown == 0:
+        print(f"{PROG}: no frame came, so no events file was written ({path})", file=sys.stderr)
+        status["code"] = status["code"] or 1
+        return
+    from cognn.errors import CognnError
+    from cognn.live.events import write_events
+
+    try:
+        write_events(path, win.all_events())
+    except (OSError, ValueError, CognnError) as exc:
+        print(f"{PROG}: error: cannot write the events to {path}: {exc}", file=sys.stderr)
+        status["code"] = 2
+        return
+    print(f"{PROG}: wrote {len(win.all_events())} action events to {path}", file=sys.stderr)
 
 
 def _quiet_qt_noise():

@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
         self.model.model_changed.connect(self._on_model)
         self.model.failed.connect(self._on_model_failed)
         self.model.recording_changed.connect(self._on_recording)
+        self.model.finished.connect(self._on_stream_finished)
         self.view.resized.connect(self._on_view_resized)
         self.model.set_view_size(self.view.width(), self.view.height())
         self.capture_thread = start_worker(self.capture, "cognn-capture")
@@ -531,21 +532,25 @@ class MainWindow(QMainWindow):
             self.save_events(path)
 
     def _show_events(self, r: StepResult) -> None:
-        """Append the events that ended; the open ones (one per person) stay as the last rows."""
-        key = lambda events: sorted((p, e.label, e.start) for p, e in events.items())  # noqa: E731
-        if not r.events and key(r.open_events) == key(self.open_events):
-            self.open_events = r.open_events
+        """Append the events that ended; the open ones (one per person) stay as the last rows, redrawn whenever
+        their label or repetition count changes (the count the overlay shows)."""
+        self._update_events(r.events, r.open_events)
+
+    def _update_events(self, ended: list, going: dict) -> None:
+        key = lambda events: sorted((p, e.label, e.start, e.reps) for p, e in events.items())  # noqa: E731
+        if not ended and key(going) == key(self.open_events):
+            self.open_events = going
             return
         n_open = len(self.open_events)
         for _ in range(n_open):
             self.events_list.takeItem(self.events_list.count() - 1)
-        self.events += r.events
-        for e in r.events:
+        self.events += ended
+        for e in ended:
             reps = f"  ×{e.reps}" if e.reps is not None else ""
             self.events_list.addItem(f"P{e.person + 1}  {e.label}{reps}  {e.start:.1f}–{e.end:.1f} s  "
                                      f"(peak {percent(e.peak_score)})")
-        self.open_events = r.open_events
-        for person, e in sorted(r.open_events.items()):
+        self.open_events = going
+        for person, e in sorted(going.items()):
             reps = f"  ×{e.reps}" if e.reps is not None else ""
             self.events_list.addItem(f"P{person + 1}  {e.label}{reps}  {e.start:.1f} s…  (now)")
         self.events_list.scrollToBottom()
@@ -677,11 +682,21 @@ class MainWindow(QMainWindow):
             self._check_end()
 
     def _check_end(self) -> None:
-        """Announce the end of a file once the frames still in the pipeline have been shown."""
+        """Once the frames still in the pipeline have been shown: at the end of a file the events going on close
+        (the model worker ends the stream, then :meth:`_on_stream_finished` announces it); where ``--frames``
+        stopped the playback first, the status bar says so."""
         if self._end_pending and self.frames_shown >= self.capture.frames_sent:
             self._end_pending = False
-            self.statusBar().showMessage("end of file (Space plays it again)")
-            self.source_ended.emit()
+            if self.capture.stopped_by_limit:
+                self.statusBar().showMessage(f"stopped after {self.frames_shown} frames (--frames)")
+                self.source_ended.emit()
+            else:
+                self.model.finish_stream()
+
+    def _on_stream_finished(self, ended: list) -> None:
+        self._update_events(list(ended), {})
+        self.statusBar().showMessage("end of file (Space plays it again)")
+        self.source_ended.emit()
 
     def _on_playing(self, playing: bool) -> None:
         self.play_button.setText("Pause" if playing else "Play")
@@ -758,10 +773,14 @@ class MainWindow(QMainWindow):
         seen, rf = pred.warmup if pred is not None else (0, self.warmup.maximum())
         if self.warmup.maximum() != max(rf, 1):
             self.warmup.setRange(0, max(rf, 1))
-        self.warmup.setValue(min(seen, rf))
         ready = pred is not None and pred.ready
+        early = pred is not None and not ready and pred.exact
+        # a model that answers exactly while its window fills (early mode ``exact``) is not "warming up": its
+        # answers are final from the first frames, so the bar is full and says so
+        self.warmup.setValue(rf if early else min(seen, rf))
         self.warmup.setFormat(f"ready ({rf / fps:.1f} s receptive field)" if ready
-                              else f"warming up {warmup_text((seen, rf), fps)}")
+                              else f"answering from the {seen / fps:.1f} s seen (exact; window {rf / fps:.1f} s)"
+                              if early else f"warming up {warmup_text((seen, rf), fps)}")
         if pred is not None:
             self.weights_notice.setVisible(not pred.has_weights)
         model_ms = pred.model_ms if pred is not None else None
@@ -817,6 +836,8 @@ class MainWindow(QMainWindow):
         if not all(ok):
             print("cognn-app: warning: a worker thread did not stop within 15 s (a camera that does not answer?)",
                   file=sys.stderr)
+        else:  # the worker is gone: the stream it was on ends here, its events going on close as at a file's end
+            self._update_events(self.model.finish_now(), {})
         return all(ok)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802

@@ -1,0 +1,126 @@
+"""One answer, the same everywhere: the app (a real offscreen window) replaying the bundled demo shows, at every frame,
+the label and repetition count of cognn-infer's record of that frame, above the person and in the action-event
+panel; at the end of the file its events are closed as cognn-infer closes them, and ``cognn-app --events FILE``
+writes the same events file."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+pytest.importorskip("PyQt6")
+pytest.importorskip("pytestqt")
+
+from cognn_app.settings import AppSettings  # noqa: E402
+from cognn_app.widgets import person_caption  # noqa: E402
+from cognn_app.window import MainWindow  # noqa: E402
+
+from cognn.cli.infer import main as infer  # noqa: E402
+from cognn.sources.open import DEMO_RECORDING  # noqa: E402
+
+WAIT_MS = 120_000
+EVENT_KEYS = ("label", "start", "end", "start_frame", "end_frame", "person", "reps")
+
+
+@pytest.fixture
+def settings_path(tmp_path, monkeypatch):
+    path = tmp_path / "settings.ini"
+    monkeypatch.setenv("COGNN_APP_SETTINGS", str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def infer_demo(tmp_path_factory):
+    """cognn-infer's records and events of the demo (the bundled default model)."""
+    out = tmp_path_factory.mktemp("infer")
+    assert infer(["--demo", "-o", str(out / "demo.jsonl"), "--events", str(out / "events.jsonl"), "-q"]) == 0
+    records = [json.loads(line) for line in (out / "demo.jsonl").read_text(encoding="utf-8").splitlines()]
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+    return records, events
+
+
+def _panel_open_rows(win: MainWindow) -> list[str]:
+    rows = [win.events_list.item(i).text() for i in range(win.events_list.count())]
+    return [r for r in rows if r.endswith("(now)")]
+
+
+def _events(rows: list[dict]) -> list[tuple]:
+    return [tuple(round(e[k], 3) if isinstance(e[k], float) else e[k] for k in EVENT_KEYS) for e in rows]
+
+
+def test_app_records_and_events_agree_at_every_frame_of_the_demo(qtbot, settings_path, tmp_path, infer_demo):
+    records, events = infer_demo
+    assert any(r["reps"] for r in records) and events  # the demo has repetitions and events to agree on
+    win = MainWindow(top_k=3, settings=AppSettings(settings_path))
+    qtbot.addWidget(win)
+    win.resize(1000, 640)
+    win.show()
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=WAIT_MS)
+    seen: list[tuple[int, list[str], list[str], list[str]]] = []
+
+    def on_frame(r) -> None:
+        win.view.repaint()
+        captions = [person_caption(v) for v in r.persons if v.present]
+        seen.append((r.frame.index, captions, list(win.view.labels_drawn), _panel_open_rows(win)))
+
+    win.frame_shown.connect(on_frame)
+    try:
+        with qtbot.waitSignal(win.source_ended, timeout=WAIT_MS):
+            win.open_source(str(DEMO_RECORDING), speed=0.0)
+        assert [s[0] for s in seen] == [r["frame"] for r in records]
+        compared = 0
+        for (index, captions, drawn, open_rows), rec in zip(seen, records):
+            want = rec["label"] + (f" ×{rec['reps']}" if rec["reps"] is not None else "")
+            assert drawn == captions and len(captions) == 1, (index, captions, drawn)
+            answer = captions[0].removesuffix(" (warming up)")
+            assert answer == want and (answer == captions[0] or not rec["ready"]), (index, captions, rec)
+            for row in open_rows:  # the panel's event going on carries the overlay's count
+                m = re.search(r"  ×(\d+)  ", row)
+                if rec["reps"] is not None and rec["label"] in row:
+                    assert m is not None and int(m.group(1)) == rec["reps"], (index, row, rec)
+                    compared += 1
+        assert compared >= 100  # the panel's count was checked on most frames of the jumping jacks
+        # the end of the file closes the events, as cognn-infer does: the panel has no open row, the same events
+        assert _panel_open_rows(win) == [] and not win.open_events
+        assert _events([e.to_dict() for e in win.all_events()]) == _events(events)
+        assert "end of file" in win.statusBar().currentMessage()
+    finally:
+        win.close()
+
+
+def test_app_events_file_is_cognn_infers(tmp_path, settings_path, infer_demo, capsys):
+    """``cognn-app --frames N --events FILE`` (a scripted run of the demo to its end) writes the events that
+    ``cognn-infer --demo --events`` writes."""
+    from cognn_app.main import main
+
+    _, events = infer_demo
+    out = tmp_path / "app_events.jsonl"
+    assert main(["--frames", "100000", "--events", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"to {out}" in err
+    written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert _events(written) == _events(events)
+
+
+def test_app_events_file_after_frames_closes_the_open_event(tmp_path, settings_path, capsys):
+    """A scripted run stopped by --frames closes the event going on at its last frame, as cognn-infer --max-frames
+    does, and the status bar does not call it the end of the file."""
+    from cognn_app.main import main
+
+    out_app, out_infer = tmp_path / "app.jsonl", tmp_path / "infer.jsonl"
+    assert main(["--frames", "200", "--events", str(out_app)]) == 0
+    assert "the source ended" not in capsys.readouterr().err
+    assert infer(["--demo", "--max-frames", "200", "-o", str(tmp_path / "r.jsonl"), "--events", str(out_infer),
+                  "-q"]) == 0
+    app = [json.loads(line) for line in out_app.read_text(encoding="utf-8").splitlines()]
+    ref = [json.loads(line) for line in out_infer.read_text(encoding="utf-8").splitlines()]
+    assert app and _events(app) == _events(ref)
+
+
+def test_app_writes_no_events_file_when_no_frame_came(tmp_path, settings_path, capsys):
+    from cognn_app.main import main
+
+    out = tmp_path / "none.jsonl"
+    assert main(["--source", str(tmp_path / "missing.mp4"), "--events", str(out)]) == 2
+    assert not out.exists()
