@@ -304,7 +304,7 @@ class OnlineRecognizer:
                    subset: Sequence[str] | None = None) -> OnlineRecognizer:
         from .checkpoints import read_checkpoint
         from .checkpoints.format import model_from_checkpoint
-        from .models import spec, twin
+        from .models import live_defaults, spec, twin
 
         ck = read_checkpoint(path)
         name = model or ck.meta["model"]
@@ -313,8 +313,18 @@ class OnlineRecognizer:
                 name = twin(name)
         except ValueError:
             raise CognnError(f"{path}: holds a {name} model, which has no continual form for online use") from None
-        net = model_from_checkpoint(ck, model=name, layout=layout, device=device, warm_start=warm_start)
+        # the family's live defaults for the layout where the file says nothing itself: a converted official
+        # checkpoint runs as the bundled copy of the same weights (early mode, labels, alarms)
+        defaults = live_defaults(name, ck.meta["layout"])
+        stored = ck.meta.get("model_kwargs") or {}
+        extra = {k: v for k, v in defaults["model_kwargs"].items() if k not in stored}
+        net = model_from_checkpoint(ck, model=name, layout=layout, device=device, warm_start=warm_start, **extra)
         meta = dict(ck.meta)
+        given = meta.get("live")
+        if given is None or isinstance(given, dict):  # a malformed ``live`` stays as it is, for its own error
+            live = {**defaults["live"], **(given or {})}
+            if live:
+                meta["live"] = live
         classes = list(meta.get("classes") or [])
         if not classes and entry is not None:
             classes = entry.class_names()
