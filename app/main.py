@@ -59,9 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "gestures; default: the bundled default model)")
     p.add_argument("--skeleton-video", metavar="VIDEO", help="RGB video to draw an NTU .skeleton replay on")
     p.add_argument("--top-k", type=int, default=None, metavar="K", help="actions to list (default 5)")
-    p.add_argument("--precision", choices=["fp32", "bf16", "int8"], default=None,
+    p.add_argument("--precision", choices=["fp32", "bf16", "int8", "auto"], default=None,
                    help="precision of the model step's products (default fp32, or the last one chosen in the "
-                        "Model menu; bf16/int8 speed and agreement: docs/benchmarks.md)")
+                        "Model menu; auto: the fastest measured on this machine; bf16/int8 speed and agreement: "
+                        "docs/benchmarks.md)")
     p.add_argument("--mirror", action="store_true",
                    help="draw a mirror image (selfie view); the pose model still sees the camera's own frame")
     p.add_argument("--per-person", action="store_true",

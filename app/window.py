@@ -357,7 +357,8 @@ class MainWindow(QMainWindow):
         prec_group = QActionGroup(self)
         self.precision_actions: dict[str, QAction] = {}
         for p, text in (("fp32", "float32 (exact)"), ("bf16", "bfloat16 (faster where the CPU has AVX512-BF16)"),
-                        ("int8", "int8 (dynamic quantization, fastest)")):
+                        ("int8", "int8 (dynamic quantization, fastest)"),
+                        ("auto", "auto (the fastest measured on this machine)")):
             a = QAction(text, self, checkable=True)
             a.triggered.connect(lambda _=False, p=p: self.set_precision(p))
             prec_group.addAction(a)

@@ -2,7 +2,7 @@
 
     cognn-infer INPUT... [--model NAME] [--weights PATH|NAME] [--layout ntu25|kinetics18] [--top-k K]
                 [--output PATH|-] [--format jsonl|csv] [--device cpu|cuda] [--workers N]
-                [--backend torch|onnx] [--precision fp32|bf16|int8]
+                [--backend torch|onnx] [--precision fp32|bf16|int8|auto]
                 [--save-skeletons FILE.h5] [--render FILE.mp4] [--max-frames N] [--quiet]
                 [--events FILE.jsonl|FILE.csv] [--per-person] [--no-smooth] [--mirror] [--pose-every-frame]
                 [--pose-size PIXELS] [--pose-model lite|full|heavy|FILE] [--pose-search-every N]
@@ -137,8 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="run the model step in PyTorch "
                    "(default) or in ONNX Runtime: --weights is then a step graph made by cognn-export (no torch is "
                    "imported; docs/onnx.md)")
-    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), help="the torch step's matrix products: fp32 "
-                   "(default), bf16 or int8 (an ONNX step keeps the precision it was exported in)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "int8", "auto"), help="the torch step's matrix products: "
+                   "fp32 (default), bf16 or int8 (a warning where this CPU emulates them), or auto: the fastest "
+                   "measured on this machine (measured once, cached); an ONNX step keeps its export precision")
     p.add_argument("--workers", type=_workers, default="auto", metavar="N|auto", help="parallel processes, one input "
                    "each (default auto: one per CPU core when two or more inputs are videos)")
     p.add_argument("--save-skeletons", metavar="FILE.h5", help="store the skeletons and events as a cognn recording")
