@@ -135,3 +135,107 @@ def test_export_without_onnx_names_the_extra(monkeypatch, tmp_path, capsys):
     assert main(["gestures", str(tmp_path / "g.onnx")]) == 2
     err = capsys.readouterr().err
     assert "onnx" in err and '".[onnx]"' in err and "Traceback" not in err and not (tmp_path / "g.onnx").exists()
+
+
+# --- the small things (item 9) ----------------------------------------------------------------------------------
+
+
+def test_rendered_text_outline_is_centred_on_the_text():
+    """The caption's dark edge surrounds the text evenly (it was a copy shifted by one pixel: a ghost)."""
+    import numpy as np
+
+    from cognn.render import _text
+
+    img = np.full((80, 400, 3), 128, np.uint8)
+    _text(img, "jumping_jacks x13", (20, 50), 1.0, (255, 255, 255), 2)
+    white = np.argwhere((img == 255).all(-1))
+    dark = np.argwhere((img < 40).all(-1))
+    (wy0, wx0), (wy1, wx1) = white.min(0), white.max(0)
+    (dy0, dx0), (dy1, dx1) = dark.min(0), dark.max(0)
+    assert abs((wx0 - dx0) - (dx1 - wx1)) <= 1 and abs((wy0 - dy0) - (dy1 - wy1)) <= 1, (white.min(0), dark.min(0))
+
+
+def test_readme_key_bindings_are_the_apps():
+    """Every key of ``cognn-app --help`` is in the README's list, with the same job (no "Shift+Left/Right seek")."""
+    import re
+
+    from cognn_app.main import SHORTCUTS
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = [re.split(r"\s{2,}", line.strip()) for line in SHORTCUTS.split("examples:")[0].splitlines()[1:]]
+    keys = [k.split(",")[0] for row in rows if len(row) == 4 for k in (row[0], row[2])]
+    assert len(keys) >= 12
+    for key in keys:
+        if key:
+            assert re.search(rf"(?<![\w+]){re.escape(key)}(?![\w+])", readme), key
+    assert "Shift+Left/Right" not in readme
+
+
+def test_readme_gesture_classes_are_the_models():
+    """The README's gesture row names every class of the bundled gesture model and counts them right."""
+    entry = next(e for e in load_manifest() if e.alias == "gestures")
+    row = next(line for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+               if line.startswith("| `gestures`"))
+    classes = entry.class_names()
+    assert f"| {len(classes)}:" in row
+    for c in classes:
+        assert (f"`{c}`" if c == "none" else c.replace("_", " ")) in row, c
+
+
+def test_app_first_start_can_be_scripted_and_says_where_the_screenshot_went(tmp_path, capsys, monkeypatch):
+    from cognn_app.main import main
+
+    monkeypatch.setenv("COGNN_APP_SETTINGS", str(tmp_path / "app.ini"))
+    shot = tmp_path / "shot.png"
+    assert main(["--frames", "5", "--screenshot", str(shot)]) == 0  # no source: the demo, as on a first start
+    assert shot.stat().st_size > 0 and f"saved the screenshot to {shot}" in capsys.readouterr().err
+
+
+def test_a_failed_camera_run_writes_no_events_file(tmp_path, capsys):
+    from cognn.cli.infer import main
+
+    events = tmp_path / "live.jsonl"
+    assert main(["--camera", "/dev/cognn-no-such-camera", "--max-frames", "3", "--events", str(events)]) == 1
+    assert not events.exists() and "was not written" in capsys.readouterr().err
+
+
+def test_a_json_without_skeletons_is_not_called_a_kinetics_file(tmp_path, capsys):
+    import json as json_
+
+    from cognn.cli.infer import main
+
+    bad = tmp_path / "notes.json"
+    bad.write_text(json_.dumps({"data": [{"frame_index": 1, "skeleton": []}]}), encoding="utf-8")
+    assert main([str(bad), "--weights", "gestures", "-o", str(tmp_path / "r.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert "no skeleton" in err and "Kinetics-skeleton" not in err
+
+
+def test_inputs_with_the_same_file_name_are_told_apart_in_the_summary(tmp_path, capsys):
+    import shutil
+
+    from cognn.cli.infer import main
+    from cognn.sources.open import DEMO_RECORDING
+
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        shutil.copy(DEMO_RECORDING, tmp_path / d / "demo.h5")
+    assert main([str(tmp_path / "a" / "demo.h5"), str(tmp_path / "b" / "demo.h5"), "--max-frames", "120",
+                 "-o", str(tmp_path / "r.jsonl")]) == 0
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'a' / 'demo.h5'}: " in err and f"{tmp_path / 'b' / 'demo.h5'}: " in err
+
+
+def test_mediapipe_prints_nothing_of_its_own(tmp_path):
+    """On real clips where MediaPipe logged "Using NORM_RECT without IMAGE_DIMENSIONS" (its first landmark
+    projection of each native landmarker), every stderr line is cognn-infer's."""
+    from helpers import shared_data
+
+    clips = [next(shared_data("video", "real", d).glob("*.mp4")) for d in ("jumping_jack", "fall", "burpee")]
+    env = {**os.environ, "COGNN_THREADS": "1"}
+    for clip in clips:
+        proc = subprocess.run([sys.executable, "-m", "cognn.cli.infer", str(clip), "--max-frames", "90", "-q",
+                               "-o", str(tmp_path / "r.jsonl")], env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        foreign = [line for line in proc.stderr.splitlines() if line and not line.startswith("cognn-infer")]
+        assert foreign == [], (clip.name, foreign)

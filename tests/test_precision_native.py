@@ -67,8 +67,9 @@ def test_auto_picks_the_fastest_measured_and_caches_it(monkeypatch, tmp_path):
 
 
 def test_infer_and_app_take_auto(monkeypatch, tmp_path, capsys):
-    from cognn.cli.infer import main
     from cognn_app.main import build_parser
+
+    from cognn.cli.infer import main
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert main(["--demo", "--max-frames", "30", "--precision", "auto", "-o", str(tmp_path / "r.jsonl"), "-q"]) == 0

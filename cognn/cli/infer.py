@@ -224,10 +224,10 @@ def _events_text(results: list[InputResult]) -> list[str]:
     from ..render import percent
 
     lines = []
-    for r in results:
+    names = display_names([r.source for r in results])
+    for r, name in zip(results, names):
         if r.error is not None or not r.frames:
             continue
-        name = Path(r.source).name
         if not r.events and r.ready_frames == 0:
             need = f" (it needs {r.warmup_s:.1f} s of input)" if r.warmup_s else ""
             lines.append(f"{name}: no action event: the input ended while the model was still warming up{need}")
@@ -240,6 +240,12 @@ def _events_text(results: list[InputResult]) -> list[str]:
         more = f", and {len(r.events) - 6} more" if len(r.events) > 6 else ""
         lines.append(f"{name}: {', '.join(shown)}{more}")
     return lines
+
+
+def display_names(sources: list[str]) -> list[str]:
+    """Each input's name in the summary: its file name, or the path as given where two inputs share a file name."""
+    base = [Path(str(s)).name or str(s) for s in sources]
+    return [str(s) if base.count(b) > 1 else b for s, b in zip(sources, base)]
 
 
 def _summary(results: list[InputResult], wall_s: float) -> list[str]:
@@ -429,7 +435,10 @@ def _run(args: argparse.Namespace) -> int:
     for r in results:
         if r.error is not None:
             _say(f"error: {r.error} (skipped)")
-    if args.events:
+    if args.events and not any(r.frames for r in results):  # nothing was read (a camera that failed to open)
+        if not args.quiet:
+            _say(f"no frame was read, so {args.events} was not written")
+    elif args.events:
         from ..live.events import write_events
 
         events = [e for r in results for e in r.events]
