@@ -226,6 +226,7 @@ def test_inputs_with_the_same_file_name_are_told_apart_in_the_summary(tmp_path, 
     assert f"{tmp_path / 'a' / 'demo.h5'}: " in err and f"{tmp_path / 'b' / 'demo.h5'}: " in err
 
 
+@pytest.mark.slow
 def test_mediapipe_prints_nothing_of_its_own(tmp_path):
     """On real clips where MediaPipe logged "Using NORM_RECT without IMAGE_DIMENSIONS" (its first landmark
     projection of each native landmarker), every stderr line is cognn-infer's."""

@@ -21,6 +21,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -134,8 +135,9 @@ def test_every_readme_block_has_a_rule():
 
 def test_the_readme_test_command_is_what_ci_runs():
     """The README's test command and .ci/run's are the same line (.ci/run runs the README's command)."""
-    commands = [line for line in _shell_lines() if "-m pytest" in line]
+    commands = [line for line in _shell_lines() if "-m pytest" in line and "pip install" in line]
     assert len(commands) == 1, commands
+    assert '-m "slow or not slow"' in commands[0]  # CI runs the slow tests too (the default leaves them out)
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     readme_pytest = commands[0].split("&&")[-1].strip().removeprefix("QT_QPA_PLATFORM=offscreen ")
     ci_pytest = [p.strip() for p in ci.splitlines()[-1].split("&&")][-1]
@@ -193,8 +195,10 @@ def test_readme_shell_examples_run_as_written(tmp_path):
                 continue
             if not (bin_dir / argv[0]).exists():
                 pytest.fail(f"README example {line!r}: no such command {argv[0]}")
+            started = time.perf_counter()
             proc = subprocess.run([str(bin_dir / argv[0]), *argv[1:]], cwd=work, env=env, capture_output=True,
                                   text=True, timeout=600)
+            print(f"{time.perf_counter() - started:6.1f} s  {shlex.join(argv)}")  # pytest -s: the README's durations
             assert proc.returncode == 0, f"README example {shlex.join(argv)!r} failed ({proc.returncode}):\n" \
                                          f"{proc.stderr[-2000:]}"
             assert "Traceback" not in proc.stderr, line
