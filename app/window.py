@@ -124,6 +124,8 @@ class MainWindow(QMainWindow):
         #: action events of the current source that ended (cognn.live.events.Event), and those going on by person
         self.events: list = []
         self.open_events: dict = {}
+        self._open_key: list = []  # what the open rows of the event panel show (redrawn when it changes)
+        self._runs: dict[int, int] = {}  # each person's run of repetitions, where it is of their open event's class
         self._arrivals: deque[float] = deque(maxlen=30)
         self.fps = 0.0
         self._pose_ms: float | None = None  # the latest pose time (held pictures show it again)
@@ -534,14 +536,21 @@ class MainWindow(QMainWindow):
 
     def _show_events(self, r: StepResult) -> None:
         """Append the events that ended; the open ones (one per person) stay as the last rows, redrawn whenever
-        their label or repetition count changes (the count the overlay shows)."""
+        their label or repetition count changes. The overlay counts the person's whole run of repetitions, an
+        event its own share of it: where a run spans several events (the label left and came back), the open row
+        also gives the run's count, the overlay's number."""
+        runs = {v.person: v.reps for v in r.persons if v.reps is not None}
+        self._runs = {p: n for p, n in runs.items() if p in r.open_events and r.open_events[p].label ==
+                      next(v.shown_label for v in r.persons if v.person == p)}
         self._update_events(r.events, r.open_events)
 
     def _update_events(self, ended: list, going: dict) -> None:
-        key = lambda events: sorted((p, e.label, e.start, e.reps) for p, e in events.items())  # noqa: E731
-        if not ended and key(going) == key(self.open_events):
+        runs = self._runs if going else {}
+        key = lambda events: sorted((p, e.label, e.start, e.reps, runs.get(p)) for p, e in events.items())  # noqa: E731
+        if not ended and key(going) == self._open_key:
             self.open_events = going
             return
+        self._open_key = key(going)
         n_open = len(self.open_events)
         for _ in range(n_open):
             self.events_list.takeItem(self.events_list.count() - 1)
@@ -553,11 +562,13 @@ class MainWindow(QMainWindow):
         self.open_events = going
         for person, e in sorted(going.items()):
             reps = f"  ×{e.reps}" if e.reps is not None else ""
-            self.events_list.addItem(f"P{person + 1}  {e.label}{reps}  {e.start:.1f} s…  (now)")
+            run = runs.get(person)
+            more = f", ×{run} in a row" if run is not None and e.reps is not None and run != e.reps else ""
+            self.events_list.addItem(f"P{person + 1}  {e.label}{reps}  {e.start:.1f} s…  (now{more})")
         self.events_list.scrollToBottom()
 
     def _clear_events(self) -> None:
-        self.events, self.open_events = [], {}
+        self.events, self.open_events, self._open_key = [], {}, []
         self.events_list.clear()
 
     def save_screenshot(self, path: str | Path) -> bool:
