@@ -240,3 +240,13 @@ def test_mediapipe_prints_nothing_of_its_own(tmp_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
         foreign = [line for line in proc.stderr.splitlines() if line and not line.startswith("cognn-infer")]
         assert foreign == [], (clip.name, foreign)
+
+
+def test_train_and_eval_take_bundled_names():
+    from cognn.cli.evaluate import build_parser as eval_parser
+    from cognn.cli.train import build_parser as train_parser
+
+    gestures = next(e for e in load_manifest() if e.alias == "gestures").path
+    kinetics = next(e for e in load_manifest() if "kinetics400" in (e.name, e.alias)).path
+    assert train_parser().parse_args(["--model", "costgcn_mod", "--clips", "x", "--init", "gestures"]).init == gestures
+    assert eval_parser().parse_args(["--weights", "kinetics400", "--data", "x.h5"]).weights == kinetics

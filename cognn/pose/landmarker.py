@@ -250,7 +250,7 @@ class PoseEstimator:
 
     def _close_fewer(self) -> None:
         fewer = getattr(self, "_fewer", {})
-        posed = getattr(self, "_posed", set())
+        posed: set[int] = getattr(self, "_posed", set())
         for landmarker, fin in fewer.values():
             posed.discard(id(landmarker))  # a later landmarker may get its id: it starts silenced
             fin()
