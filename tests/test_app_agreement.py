@@ -59,8 +59,12 @@ def test_app_records_and_events_agree_at_every_frame_of_the_demo(qtbot, settings
     qtbot.waitUntil(lambda: win.model_info is not None, timeout=WAIT_MS)
     seen: list[tuple[int, list[str], list[str], list[str]]] = []
 
+    classes = set(win.model_info.classes)
+    banners: list[str] = []
+
     def on_frame(r) -> None:
         win.view.repaint()
+        banners.extend(win.view.banner_drawn)
         captions = [person_caption(v) for v in r.persons if v.present]
         seen.append((r.frame.index, captions, list(win.view.labels_drawn), _panel_open_rows(win)))
 
@@ -80,6 +84,8 @@ def test_app_records_and_events_agree_at_every_frame_of_the_demo(qtbot, settings
                 if rec["reps"] is not None and rec["label"] in row:
                     assert m is not None and int(m.group(1)) == rec["reps"], (index, row, rec)
                     compared += 1
+        # the corner gives no second answer (no top-1 of its own) and no second warm-up
+        assert banners and not any(line.split()[0] in classes or "warming up" in line for line in banners)
         assert compared >= 100  # the panel's count was checked on most frames of the jumping jacks
         # the end of the file closes the events, as cognn-infer does: the panel has no open row, the same events
         assert _panel_open_rows(win) == [] and not win.open_events
@@ -161,5 +167,34 @@ def test_panel_and_overlay_give_one_count_on_a_real_workout(qtbot, settings_path
         print(f"rows giving the run's count: {sum(in_a_row)} of {len(in_a_row)}")
         jacks = [e for e in win.all_events() if e.label == "jumping_jacks"]
         assert jacks and sum(e.reps for e in jacks) >= last_run
+    finally:
+        win.close()
+
+
+def test_an_early_mode_model_shows_its_warm_up_once_and_complete(qtbot, settings_path):
+    """The Kinetics model answers exactly from the first frames (early mode ``exact``): its bar is full and says so,
+    and neither the corner nor the label above the person says "warming up" (it used to, three times, to the end of
+    a clip shorter than its 10 s window)."""
+    from helpers import shared_data
+
+    clip = shared_data("kinetics", "S004C002P003R001A055_rgb.json")
+    win = MainWindow(top_k=3, settings=AppSettings(settings_path), weights="kinetics400")
+    qtbot.addWidget(win)
+    win.resize(1000, 640)
+    win.show()
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=WAIT_MS)
+    texts: list[str] = []
+
+    def on_frame(_r) -> None:
+        win.view.repaint()
+        texts.extend(win.view.banner_drawn + win.view.labels_drawn)
+
+    win.frame_shown.connect(on_frame)
+    try:
+        with qtbot.waitSignal(win.source_ended, timeout=WAIT_MS):
+            win.open_source(str(clip), speed=0.0)
+        assert win.frames_shown >= 70 and texts
+        assert not any("warming up" in t for t in texts), [t for t in texts if "warming up" in t][:3]
+        assert win.warmup.value() == win.warmup.maximum() and "exact" in win.warmup.format()
     finally:
         win.close()
