@@ -20,6 +20,8 @@ from cognn.cli.infer import main as infer  # noqa: E402
 from cognn.sources.open import DEMO_RECORDING  # noqa: E402
 
 WAIT_MS = 120_000
+#: the model the app and cognn-infer run here (named: the default model may change)
+MODEL = "gestures"
 EVENT_KEYS = ("label", "start", "end", "start_frame", "end_frame", "person", "reps")
 
 
@@ -32,9 +34,10 @@ def settings_path(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def infer_demo(tmp_path_factory):
-    """cognn-infer's records and events of the demo (the bundled default model)."""
+    """cognn-infer's records and events of the demo (the bundled gesture model: it counts the demo's jumping jacks)."""
     out = tmp_path_factory.mktemp("infer")
-    assert infer(["--demo", "-o", str(out / "demo.jsonl"), "--events", str(out / "events.jsonl"), "-q"]) == 0
+    assert infer(["--demo", "--weights", MODEL, "-o", str(out / "demo.jsonl"), "--events", str(out / "events.jsonl"),
+                  "-q"]) == 0
     records = [json.loads(line) for line in (out / "demo.jsonl").read_text(encoding="utf-8").splitlines()]
     events = [json.loads(line) for line in (out / "events.jsonl").read_text(encoding="utf-8").splitlines()]
     return records, events
@@ -52,7 +55,7 @@ def _events(rows: list[dict]) -> list[tuple]:
 def test_app_records_and_events_agree_at_every_frame_of_the_demo(qtbot, settings_path, tmp_path, infer_demo):
     records, events = infer_demo
     assert any(r["reps"] for r in records) and events  # the demo has repetitions and events to agree on
-    win = MainWindow(top_k=3, settings=AppSettings(settings_path))
+    win = MainWindow(top_k=3, settings=AppSettings(settings_path), weights=MODEL)
     qtbot.addWidget(win)
     win.resize(1000, 640)
     win.show()
@@ -102,7 +105,7 @@ def test_app_events_file_is_cognn_infers(tmp_path, settings_path, infer_demo, ca
 
     _, events = infer_demo
     out = tmp_path / "app_events.jsonl"
-    assert main(["--frames", "100000", "--events", str(out)]) == 0
+    assert main(["--frames", "100000", "--weights", MODEL, "--events", str(out)]) == 0
     err = capsys.readouterr().err
     assert f"to {out}" in err
     written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
@@ -115,10 +118,10 @@ def test_app_events_file_after_frames_closes_the_open_event(tmp_path, settings_p
     from cognn_app.main import main
 
     out_app, out_infer = tmp_path / "app.jsonl", tmp_path / "infer.jsonl"
-    assert main(["--frames", "200", "--events", str(out_app)]) == 0
+    assert main(["--frames", "200", "--weights", MODEL, "--events", str(out_app)]) == 0
     assert "the source ended" not in capsys.readouterr().err
-    assert infer(["--demo", "--max-frames", "200", "-o", str(tmp_path / "r.jsonl"), "--events", str(out_infer),
-                  "-q"]) == 0
+    assert infer(["--demo", "--weights", MODEL, "--max-frames", "200", "-o", str(tmp_path / "r.jsonl"), "--events",
+                  str(out_infer), "-q"]) == 0
     app = [json.loads(line) for line in out_app.read_text(encoding="utf-8").splitlines()]
     ref = [json.loads(line) for line in out_infer.read_text(encoding="utf-8").splitlines()]
     assert app and _events(app) == _events(ref)
@@ -140,7 +143,7 @@ def test_panel_and_overlay_give_one_count_on_a_real_workout(qtbot, settings_path
     from helpers import shared_data
 
     clip = shared_data("video", "fanchiang_2-1.mp4")
-    win = MainWindow(top_k=3, settings=AppSettings(settings_path))
+    win = MainWindow(top_k=3, settings=AppSettings(settings_path), weights=MODEL)
     qtbot.addWidget(win)
     win.resize(1000, 640)
     win.show()

@@ -56,7 +56,7 @@ def test_a_built_wheel_runs_from_another_folder(tmp_path):
 
     proc = _run([str(venv / "bin" / "cognn-infer"), "--demo", "-o", "demo.jsonl"], work, env)
     records = [json.loads(line) for line in (work / "demo.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert len(records) == 360 and "jumping_jacks" in proc.stderr
+    assert len(records) == 360 and "demo.h5: " in proc.stderr  # its summary line, whatever the default model
     _run([str(venv / "bin" / "cognn-export"), "kinetics400", "x.onnx"], work, env)
     assert (work / "x.onnx").stat().st_size > 0 and (work / "x.onnx.json").is_file()
     info = _run([str(venv / "bin" / "cognn-info"), "gestures"], work, env).stdout
