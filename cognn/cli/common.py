@@ -102,10 +102,16 @@ def positive_int(text: str) -> int:
 
 
 def weights_path(text: str) -> Path:
-    """argparse type: a checkpoint file, or a bundled model's name (``kinetics400``, ``gestures``, any manifest
-    entry) as the path of its file."""
+    """argparse type: a checkpoint path (checked when the command reads it), or a bundled model's name
+    (``kinetics400``, ``gestures``, any manifest entry) as the path of its file; an unknown bare name is an error that
+    lists the bundled ones."""
+    import os
+
     from ..weights import resolve_weights
 
+    given = Path(text).expanduser()
+    if given.exists() or given.suffix or os.sep in text:
+        return given
     try:
         return resolve_weights(text)
     except CognnError as e:
