@@ -201,3 +201,18 @@ def test_an_early_mode_model_shows_its_warm_up_once_and_complete(qtbot, settings
         assert win.warmup.value() == win.warmup.maximum() and "exact" in win.warmup.format()
     finally:
         win.close()
+
+
+def test_a_frames_limit_is_not_called_the_end_of_the_file(qtbot, settings_path):
+    win = MainWindow(top_k=3, settings=AppSettings(settings_path), weights=MODEL, scripted=True)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=WAIT_MS)
+    win.capture.set_limit(150)
+    try:
+        with qtbot.waitSignal(win.source_ended, timeout=WAIT_MS):
+            win.open_source(str(DEMO_RECORDING), speed=0.0)
+        message = win.statusBar().currentMessage()
+        assert message == "stopped after 150 frames (--frames)" and win.open_events  # the event goes on
+    finally:
+        win.close()
