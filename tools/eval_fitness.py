@@ -168,12 +168,12 @@ def false_alarms(weights: Path, reader: ClipReader) -> list[dict[str, Any]]:
 
 def lopo(reader: ClipReader, infos: list[ClipInfo], copies: int) -> list[dict[str, Any]]:
     """Each person's clips through a model whose head was learnt without them (train_fitness's recipe)."""
+    from fitness_data import frame_labels
     from train_fitness import BASE, CLIP_FRAMES, CONVENTION, LIVE
 
     from cognn.teach.build import load_base, save_taught, with_head
     from cognn.teach.head import fit_head
     from cognn.teach.learn import LabelledClip, collect_windows
-    from fitness_data import frame_labels
 
     pairs = [(i, reader.read(i.path)) for i in infos]
     clips = [LabelledClip(f"{i.action}/{i.path.name}", s, frame_labels(i, s), i.person) for i, s in pairs]

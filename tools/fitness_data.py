@@ -199,7 +199,8 @@ def _spread_events(lab: np.ndarray, ix) -> np.ndarray:  # type: ignore[no-untype
     return out
 
 
-def read_clips(infos: list[ClipInfo] | None = None, cache: Path = CACHE, log=print) -> list[tuple[ClipInfo, np.ndarray]]:  # type: ignore[no-untyped-def]
+def read_clips(infos: list[ClipInfo] | None = None, cache: Path = CACHE,  # type: ignore[no-untyped-def]
+               log=print) -> list[tuple[ClipInfo, np.ndarray]]:
     """``(info, skeleton (T, 3, 18, 2))`` of every clip (pose cached)."""
     infos = clip_table() if infos is None else infos
     out = []

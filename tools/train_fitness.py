@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
-from fitness_data import CACHE, CLASSES, EVENTS, clip_table, frame_labels, read_clips  # noqa: E402
+from fitness_data import CACHE, CLASSES, EVENTS, frame_labels, read_clips  # noqa: E402
 
 from cognn.live.reps import FITNESS_SIGNALS  # noqa: E402
 from cognn.teach.build import load_base, save_taught, with_head  # noqa: E402
@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         sw = collect_windows(base, synth, copies=0, convention=CONVENTION, cache=CACHE / "features")
         n = len(clips)
         win = Windows(np.concatenate([win.features, sw.features]), np.concatenate([win.labels, sw.labels]),
-                      np.concatenate([win.clip, sw.clip + n]), np.concatenate([win.original, np.zeros_like(sw.original)]),
+                      np.concatenate([win.clip, sw.clip + n]),
+                      np.concatenate([win.original, np.zeros_like(sw.original)]),
                       np.concatenate([win.weight, sw.weight]), win.names + sw.names)
     _log(f"{len(win.labels)} windows in {time.perf_counter() - t0:.0f} s; per class: "
          + ", ".join(f"{c} {int((win.labels == k).sum())}" for k, c in enumerate(CLASSES)))

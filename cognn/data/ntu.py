@@ -33,7 +33,8 @@ import numpy as np
 from ..errors import InputFileError
 from .files import VALUE_LIMIT, read_bytes, warn_values
 
-__all__ = ["JOINT_FIELDS", "NUM_JOINTS", "MAX_FRAMES", "NtuBody", "NtuSkeleton", "SampleName", "read_ntu_skeleton", "to_image2d",
+__all__ = ["JOINT_FIELDS", "NUM_JOINTS", "MAX_FRAMES", "NtuBody", "NtuSkeleton", "SampleName", "read_ntu_skeleton",
+           "to_image2d",
            "parse_ntu_bytes", "to_array", "parse_sample_name"]
 
 NUM_JOINTS = 25

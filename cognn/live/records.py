@@ -12,8 +12,9 @@ highest first), ``model_ms`` (the latest model step), ``pose_ms`` (pixel inputs,
 was withheld and "uncertain" shown instead, :mod:`cognn.live.alarms`), ``reps`` (repetitions of the repetitive
 class being counted now, :mod:`cognn.live.reps`, else null), ``body`` (what the user is told about a body out of
 view, e.g. "step back: legs not visible", :mod:`cognn.live.visibility`, else null), ``gap`` (seconds a stream was
-lost before this frame, else null) and ``reset`` (true when the continual state was reset at this frame: a gap of at
-least ``gap_reset``), ``hold_s`` (seconds a held class such as a plank has been shown, else null). With one state per person ``person`` comes after ``weights_trained``. The later fields
+lost before this frame, else null), ``reset`` (true when the continual state was reset at this frame: a gap of at
+least ``gap_reset``) and ``hold_s`` (seconds a held class such as a plank has been shown, else null). With one
+state per person ``person`` comes after ``weights_trained``. The later fields
 (:data:`LIVE_FIELDS`) come last (in CSV after the ``topK`` columns), so no column of earlier versions moves.
 Non-finite numbers never reach a record (they become null).
 """

@@ -40,7 +40,8 @@ import numpy as np
 from ..domains import IMAGE2D, LAYOUT_DOMAIN
 from ..layouts import Layout, get_layout
 
-__all__ = ["RepConfig", "RepState", "RepRun", "RepCounter", "SIGNALS", "DEFAULT_SIGNALS", "FITNESS_SIGNALS", "repetitive_classes",
+__all__ = ["RepConfig", "RepState", "RepRun", "RepCounter", "SIGNALS", "DEFAULT_SIGNALS", "FITNESS_SIGNALS",
+           "repetitive_classes",
            "body_signals", "count_cycles", "parse_reps"]
 
 #: the signal of each known repetitive class (class names of cognn.synth / the bundled gesture model)

@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .body import J, BodyPose, BodyShape, forward_kinematics, limb_direction, rotation, sample_shape
-from .motions import SIDES, _DEFAULT, idle, jumping_jacks, none, phase, squat, swing, wave_left, wave_right
+from .body import BodyPose, BodyShape, J, forward_kinematics, limb_direction, rotation, sample_shape
+from .motions import _DEFAULT, SIDES, idle, jumping_jacks, none, phase, squat, swing, wave_left, wave_right
 
 __all__ = ["EXERCISES", "lateral_raise", "front_raise", "bicep_curl", "high_knees", "overhead_clap", "walk",
            "render_2d", "generate_2d"]

@@ -7,6 +7,7 @@ like any other.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,10 @@ __all__ = ["load_base", "with_head", "save_taught", "BASE_META_KEYS"]
 BASE_META_KEYS = ("modality", "domain", "preprocessing", "preprocessing_version", "fps")
 
 
-def load_base(path: str | Path, *, clip_frames: int | None = None) -> tuple[CoSkeletonNet, Checkpoint]:
+def load_base(path: str | os.PathLike[str], *, clip_frames: int | None = None) -> tuple[CoSkeletonNet, Checkpoint]:
     """The base checkpoint as a continual model (its own continual twin when it holds a regular one), with
     ``clip_frames`` when given; and the checkpoint read."""
-    ck = read_checkpoint(path)
+    ck = read_checkpoint(Path(path))
     name = str(ck.meta.get("model", ""))
     from ..models import registry
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class ClipReader:
         self.cache = cache
         self.num_persons = num_persons
         self.log = log
-        self._estimator = None
+        self._estimator: Any = None
         self._key: str | None = None
 
     def close(self) -> None:
@@ -173,7 +174,8 @@ class ClipReader:
 
     def _kinetics(self, p: Path) -> tuple[np.ndarray, np.ndarray]:
         if self.layout.name != "kinetics18":
-            raise InputFileError(p, f"is Kinetics-skeleton JSON (OpenPose-18, 2-D); this model needs {self.layout.name}")
+            raise InputFileError(p, "is Kinetics-skeleton JSON (OpenPose-18, 2-D); this model needs "
+                                    f"{self.layout.name}")
         from ..data.kinetics import read_kinetics_json, to_frames
 
         arr, _ = to_frames(read_kinetics_json(p), num_person_out=self.num_persons)  # (T, 3, 18, M)
