@@ -100,9 +100,13 @@ def _run(args: argparse.Namespace, err) -> int:
     from ..checkpoints import model_from_checkpoint, read_checkpoint, save_checkpoint
     from ..models import display_name as display
 
+    from ..atomic import OutputError, check_outputs
+
     src, out = Path(args.input), Path(args.output)
-    if out.exists() and out.resolve() == src.resolve():
-        raise CognnError("OUT must differ from IN")
+    try:
+        check_outputs([(out, "OUT")], [(src, "IN")])
+    except OutputError as e:
+        raise CognnError(str(e)) from None
     if out.exists() and not args.force:
         raise CognnError(f"{out} exists; use --force to overwrite it")
     if not out.parent.is_dir():

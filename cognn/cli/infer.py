@@ -309,7 +309,7 @@ def _precheck(specs: list[str | int]) -> list[str]:
 def _outputs(args: argparse.Namespace, specs: list[str | int]) -> tuple[str, ...]:
     """Every output checked before anything runs: not an input, a folder that exists and can be written. Temporary
     files that killed runs left beside an output are removed, and said so."""
-    from ..atomic import OutputError, check_output, clean_stale
+    from ..atomic import OutputError, check_output, check_outputs, clean_stale
     from ..sources import source_kind, split_sample
     from .infer_jobs import numbered
 
@@ -325,7 +325,13 @@ def _outputs(args: argparse.Namespace, specs: list[str | int]) -> tuple[str, ...
     for value, what in ((args.save_skeletons, "--save-skeletons"), (args.render, "--render")):
         if value:
             targets += [(numbered(value, i, several), what) for i in range(len(specs) if several else 1)]
+    named: list[tuple[str | Path, str]] = [(p, "input") for p in inputs]
+    for value, what in ((args.weights, "--weights"), (args.classes, "--classes"), (args.thresholds, "--thresholds"),
+                        (args.pose_model, "--pose-model")):
+        if value and os.path.exists(value):  # a bundled name ("lite", "kinetics-motion") is no file of the user's
+            named.append((value, what))
     try:
+        check_outputs(targets, named)
         for path, what in targets:
             check_output(path, what, inputs)
             for left in clean_stale(path):
@@ -337,7 +343,7 @@ def _outputs(args: argparse.Namespace, specs: list[str | int]) -> tuple[str, ...
                 raise UsageError(f"--render writes {' or '.join(VIDEO_FORMATS)} videos, not {args.render}")
     except OutputError as e:
         raise UsageError(str(e)) from None
-    return inputs
+    return tuple(str(p) for p, _ in named)
 
 
 def _live_options(args: argparse.Namespace) -> dict[str, Any]:

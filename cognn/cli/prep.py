@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import check_output
+from ..atomic import OutputError, check_output, check_outputs
 from ..data.conventions import AGCN_KINETICS
 from ..errors import CognnError, InputFileError
 from .common import err, run_main
@@ -313,6 +313,10 @@ def _run_inner(args, err: Callable[[str], None], stop: _StopFlag) -> int:
     for s in srcs:
         if not s.is_dir():
             raise InputFileError(s, "not a folder" if s.exists() else "folder not found")
+    try:
+        check_outputs([(args.out, "--out")], [(args.labels, "--labels")] if args.labels else [])
+    except OutputError as e:
+        raise CognnError(str(e)) from None
     out = check_output(args.out, "output", allow_stream=False)
     workers = _default_workers() if args.workers is None else args.workers
     if workers < 1:
