@@ -97,10 +97,9 @@ def _options_meta(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace, err) -> int:
+    from ..atomic import OutputError, check_outputs
     from ..checkpoints import model_from_checkpoint, read_checkpoint, save_checkpoint
     from ..models import display_name as display
-
-    from ..atomic import OutputError, check_outputs
 
     src, out = Path(args.input), Path(args.output)
     try:

@@ -70,7 +70,8 @@ def _run(args: argparse.Namespace) -> int:
         raise CognnError(f"the output must be an .onnx file, not {args.output}")
     inputs = (args.weights,) if os.path.isfile(args.weights) else ()
     try:
-        check_outputs([(out, "output"), (sidecar_path(out), "sidecar")], [(args.weights, "--weights")] if inputs else [])
+        check_outputs([(out, "output"), (sidecar_path(out), "sidecar")],
+                      [(args.weights, "--weights")] if inputs else [])
         check_output(out, "output", inputs, allow_stream=False)
         check_output(sidecar_path(out), "sidecar", inputs, allow_stream=False)
     except OutputError as e:
