@@ -3,13 +3,21 @@ bounded time and memory, a full disk is an error, interruptions leave no partial
 here; each test fails on the code before the fix."""
 from __future__ import annotations
 
+import io
 import os
+import pickle
+import struct
 import time
+import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
 
-from cognn.cli import infer
+from cognn.checkpoints import read_checkpoint
+from cognn.checkpoints.safe_pickle import LEGACY_MAGIC
+from cognn.cli import infer, info
+from cognn.errors import InputFileError
 
 DEMO = Path(infer.DEMO_RECORDING)
 
@@ -75,3 +83,135 @@ def test_fifo_output_without_reader_is_refused_at_once(tmp_path, capsys):
     t0 = time.perf_counter()
     rc, err = _run_infer(capsys, DEMO, "-o", fifo, "--max-frames", "2")
     assert rc == 2 and "no program reads" in err and str(fifo) in err and time.perf_counter() - t0 < 10
+
+
+# --- 4, 5. crafted pickles: hash bombs, deep keys, exponential storage keys, declared sizes, overlapping records ------
+
+def _u(text: str) -> bytes:
+    data = text.encode()
+    return b"X" + struct.pack("<I", len(data)) + data
+
+
+def _ops(obj) -> bytes:
+    """The pickle instructions that build ``obj`` (protocol 2, without PROTO and STOP): memo from 0."""
+    return pickle.dumps(obj, protocol=2)[2:-1]
+
+
+def _doubled(n: int):
+    t = ()
+    for _ in range(n):
+        t = (t, t)  # 2^n leaves when walked, n objects in the pickle
+    return t
+
+
+def _legacy(main: bytes, keys: bytes = b"]", tail: bytes = b"") -> bytes:
+    """A legacy torch file: magic, protocol, sys_info, ``main`` (pickle instructions), the storage key list."""
+    sys_info = {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}
+    head = b"".join(pickle.dumps(p, protocol=2) for p in (int.from_bytes(LEGACY_MAGIC[4:], "little"), 1001, sys_info))
+    return head + b"\x80\x02" + main + b"." + b"\x80\x02" + keys + b"." + tail
+
+
+def _zip(records: list[tuple[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in records:
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _pid(key_ops: bytes, numel: int, legacy: bool) -> bytes:
+    return (b"(" + _u("storage") + b"ctorch\nFloatStorage\n" + key_ops + _u("cpu") + b"J" + struct.pack("<i", numel)
+            + (b"N" if legacy else b"") + b"tQ")
+
+
+HASH_BOMB = _ops(_doubled(64))
+DEEP = b")" + b"\x85" * 1_000_000  # a tuple nested a million deep
+
+
+CRAFTED = {
+    "hash bomb as a dict key": _legacy(b"}" + HASH_BOMB + b"K\x01s"),
+    "hash bomb in an OrderedDict": _legacy(b"ccollections\nOrderedDict\n(((" + HASH_BOMB + b"K\x01tltR"),
+    "hash bomb in a frozenset": _legacy(b"(" + HASH_BOMB + b"\x91"),
+    "hash bomb in the header": (pickle.dumps(int.from_bytes(LEGACY_MAGIC[4:], "little"), protocol=2)
+                                + b"\x80\x02}" + HASH_BOMB + b"K\x01s."),
+    "deep tuple as a dict key": _legacy(b"}" + DEEP + b"K\x01s"),
+    "exponential legacy storage key": _legacy(b"]" + _pid(_ops(_doubled(40)), 1, True) + b"a"),
+    "exponential zip storage key": _zip([("archive/data.pkl",
+                                          b"\x80\x02]" + _pid(_ops(_doubled(40)), 1, False) + b"a.")]),
+}
+
+
+@pytest.mark.parametrize("name", list(CRAFTED))
+def test_crafted_pickles_are_refused_quickly(tmp_path, capsys, name):
+    path = tmp_path / "crafted.pt"
+    path.write_bytes(CRAFTED[name])
+    t0 = time.perf_counter()
+    with pytest.raises(InputFileError) as ei:
+        read_checkpoint(path)
+    msg = str(ei.value)
+    assert msg.startswith(str(path)) and "\n" not in msg and len(msg) < 400, msg
+    assert time.perf_counter() - t0 < 10, name
+    assert info.main([str(path)]) == 2 and "Traceback" not in capsys.readouterr().err
+
+
+def test_storages_declaring_more_than_the_file_are_refused_before_allocation(tmp_path):
+    numel = 2**18  # 1 MB of float32 each, about the file's size; 5000 of them declared
+    main = b"]" + b"(" + b"".join(_pid(_u(str(i)), numel, True) for i in range(5000)) + b"e"
+    path = tmp_path / "declared.pt"
+    path.write_bytes(_legacy(main, tail=b"\0" * (numel * 4)))
+    with pytest.raises(InputFileError, match="declare .* more than the file"):
+        read_checkpoint(path)
+
+
+def _overlapping_zip(kernel: bytes, count: int) -> bytes:
+    """A zip whose ``count`` STORED records nest into each other, each holding (almost) all of ``kernel``."""
+    names = [f"archive/data/{i}" for i in range(count)]
+    pkl = b"\x80\x02]" + b"(" + b"".join(_pid(_u(str(i)), 1, False) for i in range(count)) + b"e."
+    headers = [len(n) + 30 for n in names]
+    body = bytearray()
+    central = bytearray()
+    entries = [("archive/data.pkl", pkl)]
+    # record i's data is every later local header followed by the kernel
+    for i, name in enumerate(names):
+        data_len = sum(headers[i + 1:]) + len(kernel)
+        entries.append((name, data_len))
+    blob = bytearray()
+    for name, data in entries[:1]:
+        blob += _local(name, data, zlib.crc32(data), len(data)) + data
+    nested_start = len(blob)
+    tail = bytearray(kernel)
+    locals_ = []
+    for name, data_len in reversed(entries[1:]):
+        crc = zlib.crc32(bytes(tail))
+        header = _local(name, b"", crc, data_len)
+        locals_.append((name, crc, data_len))
+        tail = bytearray(header) + tail
+    blob += tail
+    offset = nested_start
+    for name, crc, size in reversed(locals_):
+        central += _central(name, crc, size, offset)
+        offset += 30 + len(name)
+    central = _central("archive/data.pkl", zlib.crc32(pkl), len(pkl), 0) + central
+    body = blob + central
+    return bytes(body + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count + 1, count + 1, len(central), len(blob),
+                                    0))
+
+
+def _local(name: str, data: bytes, crc: int, size: int) -> bytes:
+    n = name.encode()
+    return struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0x21, crc, size, size, len(n), 0) + n
+
+
+def _central(name: str, crc: int, size: int, offset: int) -> bytes:
+    n = name.encode()
+    return struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0x21, crc, size, size, len(n), 0, 0,
+                       0, 0, 0, offset) + n
+
+
+def test_overlapping_zip_records_are_refused(tmp_path):
+    path = tmp_path / "overlap.pt"
+    path.write_bytes(_overlapping_zip(b"\1" * 65536, 20))
+    with zipfile.ZipFile(path) as zf:  # a valid zip: every record reads, each holding most of the file
+        assert sum(len(zf.read(n)) for n in zf.namelist()) > 20 * 65536
+    with pytest.raises(InputFileError, match="records overlap"):
+        read_checkpoint(path)
