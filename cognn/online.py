@@ -27,8 +27,8 @@ from .layouts import Layout
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Prediction", "Stream", "OnlineRecognizer", "UntrainedWeightsWarning", "PREPROCESS_MODES",
-           "preprocess_mode", "DEFAULT_UNTRAINED_MODEL", "StepBackend", "BACKENDS"]
+__all__ = ["Prediction", "Stream", "OnlineRecognizer", "UntrainedWeightsWarning", "UnknownClassError",
+           "PREPROCESS_MODES", "preprocess_mode", "DEFAULT_UNTRAINED_MODEL", "StepBackend", "BACKENDS"]
 
 #: where the model step runs: PyTorch (the continual model itself) or ONNX Runtime (an exported step, no torch)
 BACKENDS = ("torch", "onnx")
@@ -475,6 +475,10 @@ class OnlineRecognizer:
             return None if y is None else y[0].float().cpu().numpy()
 
 
+class UnknownClassError(CognnError):
+    """A class subset names a class the model does not have (callers add where the subset came from)."""
+
+
 def _subset_indices(classes: list[str], subset: Sequence[str] | None) -> np.ndarray | None:
     """Indices of ``subset`` in ``classes`` (None for no subset); CognnError naming unknown classes."""
     if subset is None:
@@ -486,8 +490,8 @@ def _subset_indices(classes: list[str], subset: Sequence[str] | None) -> np.ndar
     if unknown:
         hints = [f"{c!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(c, classes, 1)) else repr(c)
                  for c in unknown[:4]]
-        raise CognnError(f"the model has no class {', '.join(hints)}" + (f" and {len(unknown) - 4} more"
-                                                                          if len(unknown) > 4 else ""))
+        raise UnknownClassError(f"the model has no class {', '.join(hints)}" + (f" and {len(unknown) - 4} more"
+                                                                                 if len(unknown) > 4 else ""))
     if not names:
         raise CognnError("the class subset is empty")
     return np.array([classes.index(c) for c in names], dtype=np.int64)

@@ -215,3 +215,89 @@ def test_overlapping_zip_records_are_refused(tmp_path):
         assert sum(len(zf.read(n)) for n in zf.namelist()) > 20 * 65536
     with pytest.raises(InputFileError, match="records overlap"):
         read_checkpoint(path)
+
+
+# --- 7, 8. text and JSON readers: bounded lines, bounded nesting, short excerpts ------------------------------------
+
+def test_one_huge_line_is_refused_quickly_and_not_echoed(tmp_path, capsys):
+    from cognn.data.classes import class_subset
+    from cognn.data.ntu import read_ntu_skeleton
+
+    skel = tmp_path / "S001C001P001R001A001.skeleton"
+    skel.write_bytes(b"1 " * (10 * 2**20) + b"\n")  # 20 MB on one line
+    t0 = time.perf_counter()
+    with pytest.raises(InputFileError, match="line 1.*line of 20.0 MB") as ei:
+        read_ntu_skeleton(skel)
+    assert len(str(ei.value)) < 300 and time.perf_counter() - t0 < 10
+    rc, err = _run_infer(capsys, skel, "--max-frames", "1", "-q")
+    assert rc == 1 and len(err) < 1000 and "line of 20.0 MB" in err
+    words = tmp_path / "classes.txt"
+    words.write_text("a\n" + "b" * 5000 + "\n")
+    with pytest.raises(InputFileError, match=r"line 2.*longer than the 1 KB a class list line") as ei:
+        class_subset(str(words))
+    assert len(str(ei.value)) < 300
+    words.write_text("x" * (15 * 2**20))
+    with pytest.raises(InputFileError, match="more than the 1.0 MB") as ei:
+        class_subset(str(words))
+    assert len(str(ei.value)) < 300
+    joint = tmp_path / "S001C001P001R001A002.skeleton"
+    joint.write_text("1\n1\n" + "x" * 60_000 + " 0 0 0 0 0 0 0 0 2\n")
+    with pytest.raises(InputFileError) as ei:
+        read_ntu_skeleton(joint)
+    assert len(str(ei.value)) < 300
+
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+
+
+def test_deep_or_huge_json_gives_one_sentence(tmp_path, capsys):
+    from cognn.data.kinetics import read_kinetics_json
+    from cognn.export.sidecar import read_description, sidecar_path
+    from cognn.live.alarms import load_alarm_config
+
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"thresholds": ' + DEEP_JSON + "}")
+    with pytest.raises(InputFileError, match="nested 100,001 levels deep"):
+        load_alarm_config(policy)
+    policy.write_text('{"default_threshold": ' + "9" * 5000 + "}")
+    with pytest.raises(InputFileError, match="a number of 5,000 digits") as ei:
+        load_alarm_config(policy)
+    assert "4300" not in str(ei.value)
+    graph = tmp_path / "step.onnx"
+    graph.write_bytes(b"")
+    sidecar_path(graph).write_text(DEEP_JSON)
+    with pytest.raises(InputFileError, match="nested 100,000 levels deep"):
+        read_description(graph, {})
+    clip = tmp_path / "clip.json"
+    clip.write_text('{"data": ' + DEEP_JSON + "}")
+    with pytest.raises(InputFileError, match="nested"):
+        read_kinetics_json(clip)
+    rc, err = _run_infer(capsys, DEMO, "--thresholds", policy, "--max-frames", "1")
+    assert rc == 2 and err.count("\n") == 1 and str(policy) in err
+
+
+# --- 9. refusals name the file, the field and what was found ---------------------------------------------------------
+
+def test_refusals_name_the_file_and_what_was_found(tmp_path, capsys):
+    from cognn.data.kinetics import read_kinetics_json
+
+    classes = tmp_path / "mine.txt"
+    classes.write_text("banana\n")
+    rc, err = _run_infer(capsys, DEMO, "--classes", classes, "--max-frames", "1", "-q")
+    assert rc == 2 and str(classes) in err and "banana" in err
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"thresholds": {"banana": 0.5}}')
+    rc, err = _run_infer(capsys, DEMO, "--thresholds", policy, "--max-frames", "1", "-q")
+    assert rc == 2 and str(policy) in err and "names a class the model does not have: banana" in err
+    policy.write_text('{"thresholds": null}')
+    rc, err = _run_infer(capsys, DEMO, "--thresholds", policy, "--max-frames", "1", "-q")
+    assert rc == 2 and "null" in err and "NoneType" not in err and str(policy) in err
+    empty = tmp_path / "empty_folder"
+    empty.mkdir()
+    rc, err = _run_infer(capsys, empty)
+    assert rc == 2 and str(empty) in err and "no supported file" in err
+    clip = tmp_path / "clip.json"
+    clip.write_text('{"data": {"a": 1}}')
+    with pytest.raises(InputFileError, match="'data'.*expected a list, got a map") as ei:
+        read_kinetics_json(clip)
+    assert "NoneType" not in str(ei.value) and str(clip) in str(ei.value)

@@ -263,7 +263,7 @@ def _summary(results: list[InputResult], wall_s: float) -> list[str]:
 
 
 def _inputs(args: argparse.Namespace, skipped: list[str]) -> list[str | int]:
-    from ..sources import expand_inputs
+    from ..sources import SUPPORTED_EXTENSIONS, expand_inputs
 
     if args.camera is not None:
         if args.inputs or args.demo:
@@ -281,7 +281,9 @@ def _inputs(args: argparse.Namespace, skipped: list[str]) -> list[str | int]:
                          "bundled recording")
     specs: list[str | int] = list(expand_inputs(args.inputs, skipped))
     if not specs:
-        raise UsageError("the given folders hold no supported file")
+        folders = ", ".join(str(i) for i in args.inputs[:3]) + (" ..." if len(args.inputs) > 3 else "")
+        raise UsageError(f"{folders}: no supported file in {'these folders' if len(args.inputs) > 1 else 'this folder'}"
+                         f" (supported: {', '.join(SUPPORTED_EXTENSIONS)})")
     return specs
 
 
@@ -420,7 +422,14 @@ def _run(args: argparse.Namespace) -> int:
                    pose_size=args.pose_size, pose_every_frame=args.pose_every_frame,
                    pose_search_every=args.pose_search_every,
                    backend=args.backend, precision=args.precision, **alarms)
-    session = make_session(opts, say=_say)
+    from ..online import UnknownClassError
+
+    try:
+        session = make_session(opts, say=_say)
+    except UnknownClassError as e:
+        if args.classes and Path(args.classes).is_file():
+            raise CognnError(f"--classes {args.classes}: {e} (the list names classes of another model?)") from None
+        raise
     rec = session.recognizer
     if args.top_k > len(rec.classes):
         _say(f"note: the model has {len(rec.classes)} classes; writing the top {len(rec.classes)}")

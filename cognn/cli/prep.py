@@ -13,7 +13,6 @@ process terminates them), removes the temporary file and exits 130 within moment
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import signal
@@ -175,16 +174,13 @@ def _plan_ntu(args, srcs: list[Path]) -> _Plan:
 
 
 def _load_label_file(path: Path) -> dict[str, tuple[int, bool]]:
-    from ..data.files import read_bytes
+    from ..data.files import parse_json, read_bytes
 
     try:
-        obj = json.loads(read_bytes(path).decode("utf-8"))
+        text = read_bytes(path).decode("utf-8")
     except UnicodeDecodeError:
         raise InputFileError(path, "not UTF-8 text") from None
-    except json.JSONDecodeError as e:
-        raise InputFileError(path, f"invalid JSON: {e.msg}", line=e.lineno) from None
-    except (ValueError, RecursionError):
-        raise InputFileError(path, "invalid JSON") from None
+    obj = parse_json(text, path, "label")
     if not isinstance(obj, dict):
         raise InputFileError(path, "expected an object {name: {label_index, has_skeleton}}")
     out = {}
