@@ -7,6 +7,8 @@ import io
 import os
 import pickle
 import struct
+import subprocess
+import sys
 import time
 import zipfile
 import zlib
@@ -301,3 +303,23 @@ def test_refusals_name_the_file_and_what_was_found(tmp_path, capsys):
     with pytest.raises(InputFileError, match="'data'.*expected a list, got a map") as ei:
         read_kinetics_json(clip)
     assert "NoneType" not in str(ei.value) and str(clip) in str(ei.value)
+
+
+# --- 12. start-up runs no C compiler ---------------------------------------------------------------------------------
+
+def test_pose_estimator_start_runs_no_compiler(tmp_path):
+    """MediaPipe's audio import (sounddevice -> ctypes.util.find_library -> gcc) is kept out of cognn's start-up."""
+    code = (
+        "import sys\n"
+        "spawned = []\n"
+        "sys.addaudithook(lambda ev, args: spawned.append(str(args[0])[:80]) "
+        "if ev in ('subprocess.Popen', 'os.posix_spawn', 'os.exec') else None)\n"
+        "from cognn.pose.landmarker import PoseEstimator\n"
+        "est = PoseEstimator(mode='image')\n"
+        "est.close()\n"
+        "print('SPAWNED', spawned, sys.modules.get('sounddevice') is not None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    line = [x for x in out.stdout.splitlines() if x.startswith("SPAWNED")]
+    assert line, out.stderr[-2000:]
+    assert line[0] == "SPAWNED [] False", line[0]
