@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["Prediction", "Stream", "OnlineRecognizer", "UntrainedWeightsWarning", "UnknownClassError",
-           "PREPROCESS_MODES", "preprocess_mode", "DEFAULT_UNTRAINED_MODEL", "StepBackend", "BACKENDS"]
+           "NonFiniteOutputError", "PREPROCESS_MODES", "preprocess_mode", "DEFAULT_UNTRAINED_MODEL",
+           "StepBackend", "BACKENDS"]
 
 #: where the model step runs: PyTorch (the continual model itself) or ONNX Runtime (an exported step, no torch)
 BACKENDS = ("torch", "onnx")
@@ -209,6 +210,8 @@ class OnlineRecognizer:
         self.modality = modality
         FramePrep(self.convention, self.layout, modality)  # checks the modality now
         self.description = description or self._describe(None)
+        #: whether any prediction was finite yet: a model whose first prediction is not is refused
+        self._finite_seen = False
         self._stream = self.new_stream()
         self._active: Stream | None = self._stream
         self.reset()
@@ -442,8 +445,14 @@ class OnlineRecognizer:
                 e = np.exp(z - z.max())
                 s.probs = (e / e.sum()).astype(np.float32)
                 fresh = True
+                self._finite_seen = True
             else:
                 s.nonfinite += 1
+                if not self._finite_seen:  # broken weights (every value huge, a negative variance): stop now
+                    where = self.weights_path if self.weights_path is not None else self.model_name
+                    raise NonFiniteOutputError(f"{where}: the model's output is not finite (NaN or infinite) on its "
+                                               "first prediction; the weights are broken (finite weights can still "
+                                               "compute NaN, e.g. a negative BatchNorm variance)")
         probs = s.probs
         top: list[tuple[str, float]] = []
         if probs is not None:
@@ -473,6 +482,10 @@ class OnlineRecognizer:
         with torch.inference_mode():
             y = self.model.forward_step(torch.from_numpy(np.ascontiguousarray(x))[None].to(self.device))
             return None if y is None else y[0].float().cpu().numpy()
+
+
+class NonFiniteOutputError(CognnError):
+    """The model's first prediction is not finite: its weights compute NaN or infinity (one sentence naming them)."""
 
 
 class UnknownClassError(CognnError):

@@ -323,3 +323,114 @@ def test_pose_estimator_start_runs_no_compiler(tmp_path):
     line = [x for x in out.stdout.splitlines() if x.startswith("SPAWNED")]
     assert line, out.stderr[-2000:]
     assert line[0] == "SPAWNED [] False", line[0]
+
+
+# --- 10, 10b, 13. ONNX graphs and torch weights that compute nonsense; ONNX Runtime's home folder --------------------
+
+NTU_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "ntu" / "skeletons" / \
+    "S001C001P001R001A001.skeleton"
+
+
+@pytest.fixture(scope="module")
+def small_graph(tmp_path_factory) -> Path:
+    """A small exported step graph (CoST-GCN*, 8 channels) with its sidecar."""
+    import torch
+    from helpers import randomise
+
+    from cognn.export.build import export_model, write_step
+    from cognn.models import build
+
+    torch.manual_seed(0)
+    net = randomise(build("costgcn_mod", num_classes=5, base_channels=8, clip_frames=81), seed=1, calibrate_frames=100)
+    path = tmp_path_factory.mktemp("graph") / "good" / "step.onnx"
+    path.parent.mkdir()
+    write_step(export_model(net), path)
+    return path
+
+
+def _graph_copy(good: Path, folder: Path, edit=None, sidecar: bool = True) -> Path:
+    import onnx
+
+    folder.mkdir(parents=True, exist_ok=True)
+    proto = onnx.load(str(good))
+    if edit is not None:
+        edit(proto)
+    path = folder / "step.onnx"
+    onnx.save(proto, str(path))
+    if sidecar:
+        Path(str(path) + ".json").write_bytes(Path(str(good) + ".json").read_bytes())
+    return path
+
+
+def _first_float(proto):
+    import onnx
+
+    return next(t for t in proto.graph.initializer if t.data_type == onnx.TensorProto.FLOAT and len(t.dims))
+
+
+def test_onnx_graphs_that_should_not_run_are_refused(small_graph, tmp_path, capsys):
+    import numpy as np
+    from onnx import numpy_helper
+
+    from cognn.export.runtime import OnnxStep
+
+    def poison(value):
+        def edit(proto):
+            t = _first_float(proto)
+            a = numpy_helper.to_array(t).copy()
+            a.flat[0] = value
+            t.CopyFrom(numpy_helper.from_array(a, t.name))
+        return edit
+
+    def external(proto):
+        t = _first_float(proto)
+        t.ClearField("raw_data")
+        t.ClearField("float_data")
+        t.data_location = 1  # EXTERNAL
+        entry = t.external_data.add()
+        entry.key, entry.value = "location", "../../secret.bin"
+    (tmp_path / "secret.bin").write_bytes(b"\0" * 4096)
+    cases = {
+        "no-sidecar": (_graph_copy(small_graph, tmp_path / "a", sidecar=False), "has no description step.onnx.json"),
+        "nan": (_graph_copy(small_graph, tmp_path / "b", poison(np.nan)), "holds NaN or infinite values"),
+        "huge": (_graph_copy(small_graph, tmp_path / "c", poison(3e38)), "beyond 1e30"),
+        "outside": (_graph_copy(small_graph, tmp_path / "d" / "e", external), "outside the graph's folder"),
+    }
+    assert OnnxStep.load(small_graph).num_classes == 5
+    for name, (path, expect) in cases.items():
+        with pytest.raises(InputFileError, match=expect) as ei:
+            OnnxStep.load(path)
+        assert str(ei.value).startswith(str(path)), name
+        rc, err = _run_infer(capsys, NTU_SAMPLE, "--backend", "onnx", "--weights", path, "--max-frames", "2", "-q")
+        assert rc == 2 and expect in err and err.count("\n") == 1, (name, err)
+
+
+def test_weights_that_compute_nan_are_refused_naming_the_file(tmp_path, capsys):
+    import torch
+
+    from cognn.checkpoints import save_checkpoint
+    from cognn.models import build
+
+    torch.manual_seed(0)
+    net = build("costgcn_mod", num_classes=5, base_channels=8, clip_frames=81)
+    bn = next(m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    bn.running_var.fill_(-1.0)  # finite, but sqrt(-1) is NaN
+    path = save_checkpoint(tmp_path / "negative_var.safetensors", net, {"classes": list("abcde")})
+    out = tmp_path / "records.jsonl"
+    rc, err = _run_infer(capsys, NTU_SAMPLE, "--weights", path, "--max-frames", "20", "-q", "-o", out)
+    assert rc == 2 and str(path) in err and "not finite" in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_onnx_runtime_writes_nothing_into_home(small_graph, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    code = ("from cognn.export.runtime import OnnxStep\nimport numpy as np\n"
+            f"s = OnnxStep.load({str(small_graph)!r})\n"
+            "s.step(np.zeros((1, 3, 25, 2), np.float32))\nprint('stepped')\n")
+    for h in (home, tmp_path / "not-a-folder" / "home"):  # writable, and one that cannot be created
+        env = {**os.environ, "HOME": str(h)}
+        env.pop("ORT_DISABLE_TELEMETRY", None)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+        assert out.returncode == 0 and "stepped" in out.stdout and "telemetry" not in out.stderr, out.stderr[-500:]
+    assert list(home.rglob("*")) == []

@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import CognnError
 from ..live.events import Event
 from ..live.session import LiveConfig, LiveStep, Session
+from ..online import NonFiniteOutputError
 from .common import WholeUnits
 
 __all__ = ["Options", "InputResult", "OutputFailedError", "make_session", "run_input", "run_here", "run_pool",
@@ -175,8 +176,8 @@ def run_input(index: int, spec: str | int, session: Session, opts: Options, emit
         res.events = session.finish()
         res.warmup_s = rec.frames_to_ready / session.fps if session.fps else None
         res.outputs = [str(p) for p in session.stop_recording()]
-    except (BrokenPipeError, OutputFailedError):  # the records cannot go anywhere: stop everything, not just this input
-        raise
+    except (BrokenPipeError, OutputFailedError, NonFiniteOutputError):  # the records cannot go anywhere, or the
+        raise  # model is broken: stop everything, not just this input
     except (CognnError, OSError, ValueError) as e:
         res.error = sentence(e, name)
     except Exception as e:  # an unexpected failure of one input must not stop the others

@@ -63,9 +63,12 @@ def _facts(model: CoSkeletonNet, classes: list[str], early_mode: str, precision:
 
 def _int8(proto: onnx.ModelProto) -> onnx.ModelProto:
     """Dynamic int8 quantization of the weight products (graph products and the classifier stay float32)."""
+    from .runtime import import_onnxruntime
+
     try:
+        import_onnxruntime()  # its telemetry off before the library loads
         from onnxruntime.quantization import QuantType, quantize_dynamic
-    except ImportError:
+    except (ImportError, CognnError):
         raise CognnError("--precision int8 needs onnxruntime's quantization tools (pip install onnxruntime)") from None
     keep: list[str] = []  # float32: the graph products (no weights) and the classifier, as the torch int8 path
 

@@ -113,6 +113,9 @@ def read_description(path: Path, metadata: dict[str, str]) -> dict[str, Any]:
     if desc is None:
         raise _problem(path, "is not a step graph made by cognn-export (it has no cognn metadata and no sidecar "
                              f"{side.name}); export one with: cognn-export WEIGHTS {path.name}")
+    if sidecar is None:  # the settings would be the graph's own copy, unchecked against the export's description
+        raise _problem(path, f"has no description {side.name} beside it (cognn-export writes the two together; keep "
+                             "them together, or export again)")
     if not isinstance(desc, dict) or desc.get("format") != FORMAT:
         raise _problem(path, "is not a step graph made by cognn-export (its metadata is not a cognn step "
                              "description)")
