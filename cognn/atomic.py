@@ -342,7 +342,7 @@ class AtomicOutput:
                 self.done = True
         except OSError as e:
             self.abort()
-            raise OutputError(f"{self.what} {self.path} could not be written ({_reason(e)})") from None
+            raise self.failed(e) from None
         return self.path
 
     def abort(self) -> None:
@@ -367,6 +367,14 @@ class AtomicOutput:
             self.commit()
         else:
             self.abort()
+            if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+                # a full disk, a quota, a file too large: one sentence naming the output (the previous file, if
+                # any, is untouched and no temporary file is left)
+                raise self.failed(exc) from None
+
+    def failed(self, e: OSError) -> OutputError:
+        """The :class:`OutputError` saying that this output could not be written because of ``e``."""
+        return OutputError(f"{self.what} {self.path} could not be written ({_reason(e)}); nothing was changed there")
 
     def __del__(self) -> None:
         if not getattr(self, "done", True):

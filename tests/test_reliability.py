@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from cognn.atomic import OutputError
 from cognn.checkpoints import read_checkpoint
 from cognn.checkpoints.safe_pickle import LEGACY_MAGIC
 from cognn.cli import infer, info
@@ -434,3 +435,56 @@ def test_onnx_runtime_writes_nothing_into_home(small_graph, tmp_path):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
         assert out.returncode == 0 and "stepped" in out.stdout and "telemetry" not in out.stderr, out.stderr[-500:]
     assert list(home.rglob("*")) == []
+
+
+# --- 2. a full disk is an error: one sentence, non-zero exit, the previous file untouched, no partial file ------------
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A 256 KB tmpfs, nearly full (some 40 KB left, less the old files): a real ENOSPC from the kernel. Needs root
+    (mount); skipped, saying so, elsewhere."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True,
+                         text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill up (needs root): {res.stderr.strip()[:100]}")
+    try:
+        (mnt / "fill").write_bytes(b"\0" * (208 * 1024))
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _left_alone(folder: Path, names: dict[str, bytes]) -> None:
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["fill", *names])
+    for name, data in names.items():
+        assert (folder / name).read_bytes() == data
+
+
+def test_full_disk_is_an_error_and_keeps_the_previous_file(small_disk, tmp_path, capsys):
+    old = {"v.mp4": b"old video", "r.jsonl": b"old records\n", "w.safetensors": b"old weights",
+           "step.onnx": b"old graph", "step.onnx.json": b"{}"}
+    for name, data in old.items():
+        (small_disk / name).write_bytes(data)
+    rc, err = _run_infer(capsys, DEMO, "--max-frames", "100", "-q", "--render", small_disk / "v.mp4")
+    assert rc != 0 and "v.mp4 could not be written (the disk is full)" in err and err.count("\n") == 1, err
+    rc, err = _run_infer(capsys, DEMO, "--max-frames", "300", "-q", "-o", small_disk / "r.jsonl")
+    assert rc == 2 and "r.jsonl" in err and err.count("\n") == 1, err
+    _left_alone(small_disk, old)
+
+    import torch
+
+    from cognn.checkpoints import save_checkpoint
+    from cognn.cli import export
+    from cognn.models import build
+
+    torch.manual_seed(0)
+    net = build("costgcn_mod", num_classes=5, base_channels=32, clip_frames=81)
+    with pytest.raises(OutputError, match="w.safetensors could not be written .the disk is full."):
+        save_checkpoint(small_disk / "w.safetensors", net)
+    weights = save_checkpoint(tmp_path / "w.safetensors", net)
+    assert export.main([str(weights), str(small_disk / "step.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "could not be written (the disk is full)" in err and err.count("\n") == 1, err
+    _left_alone(small_disk, old)

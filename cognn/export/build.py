@@ -147,8 +147,15 @@ def write_step(result: ExportResult, path: str | os.PathLike, *, inputs: tuple[s
     out = AtomicOutput(path, what="ONNX output", inputs=inputs)
     side = AtomicOutput(sidecar_path(out.path), what="sidecar", inputs=inputs)
     try:
-        out.temp.write_bytes(result.model)
-        side.temp.write_text(json.dumps(result.description, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        try:
+            out.temp.write_bytes(result.model)
+        except OSError as e:
+            raise out.failed(e) from None
+        try:
+            side.temp.write_text(json.dumps(result.description, indent=1, ensure_ascii=False) + "\n",
+                                 encoding="utf-8")
+        except OSError as e:
+            raise side.failed(e) from None
         out.commit()
         side.commit()
     except BaseException:
