@@ -42,13 +42,14 @@ class OutputError(CognnError):
 
 @contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for a few statements (a file created and recorded, renamed and marked done), so
-    that Ctrl-C can never leave a temporary file that nothing will remove; a signal that came meanwhile is delivered
-    at the end."""
+    """Hold SIGINT, SIGTERM and SIGHUP back for a few statements (a file created and recorded, renamed and marked
+    done), so that Ctrl-C can never leave a temporary file that nothing will remove; a signal that came meanwhile is
+    delivered at the end."""
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    held = {signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield
     finally:

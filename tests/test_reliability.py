@@ -4,8 +4,10 @@ here; each test fails on the code before the fix."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -488,3 +490,97 @@ def test_full_disk_is_an_error_and_keeps_the_previous_file(small_disk, tmp_path,
     err = capsys.readouterr().err
     assert "Traceback" not in err and "could not be written (the disk is full)" in err and err.count("\n") == 1, err
     _left_alone(small_disk, old)
+
+
+# --- 11, 11b. SIGTERM and SIGHUP stop like Ctrl-C; workers die with their parent; Ctrl-C keeps workers' records -------
+
+INFER_CMD = [sys.executable, "-c", "import sys; from cognn.cli.infer import main; sys.exit(main())"]
+VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "video"
+
+
+def _start_infer(args: list[object], cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.Popen(INFER_CMD + [str(a) for a in args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _until_writing(folder: Path, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None:
+        if any(f.stat().st_size > 2000 for f in folder.iterdir() if f.is_file()):
+            return
+        time.sleep(0.1)
+
+
+def _descendants(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout.split()
+    pairs = [(int(a), int(b)) for a, b in zip(out[::2], out[1::2])]
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, parent in pairs if parent == p]
+        found += kids
+        todo += kids
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_a_run_like_ctrl_c(tmp_path, sig):
+    proc = _start_infer([VIDEOS / "S004C002P003R001A055_rgb.avi", "-o", "out.jsonl", "--render", "r.mp4",
+                         "--save-skeletons", "s.h5"], tmp_path)
+    _until_writing(tmp_path, proc)
+    assert proc.poll() is None, proc.communicate()[1]
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Traceback" not in err and "interrupted" in err, err[-800:]
+    assert not [p.name for p in tmp_path.iterdir() if "partial" in p.name]
+    records = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert records and (tmp_path / "r.mp4").exists()
+
+
+@pytest.mark.slow  # two worker processes start (torch, MediaPipe) twice: some 35 s on a busy 2-core box
+def test_workers_keep_their_records_on_ctrl_c_and_die_with_a_killed_parent(tmp_path):
+    inputs = [VIDEOS / "S004C002P003R001A055_rgb.avi", VIDEOS / "S004C002P003R002A046_rgb.avi"]
+    run = tmp_path / "run"
+    run.mkdir()
+    proc = _start_infer([*inputs, "--workers", "2", "-o", "out.jsonl", "--events", "ev.jsonl", "--save-skeletons",
+                         "s.h5"], run)
+    end = time.monotonic() + 90
+    while time.monotonic() < end and proc.poll() is None and not any(run.glob(".s_*partial*")):
+        time.sleep(0.2)  # a worker started its input
+    time.sleep(2.0)  # and made records
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Traceback" not in err, err[-800:]
+    assert (run / "out.jsonl").exists(), f"Ctrl-C with --workers kept no record: {err[-500:]}"
+    records = [json.loads(line) for line in (run / "out.jsonl").read_text().splitlines()]
+    assert records
+    assert not [p.name for p in run.iterdir() if "partial" in p.name]
+
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    proc = _start_infer([*inputs, "--workers", "2", "--save-skeletons", "s.h5", "-o", "out.jsonl"], killed)
+    end = time.monotonic() + 90
+    while time.monotonic() < end and proc.poll() is None and not any(killed.glob(".s_*partial*")):
+        time.sleep(0.2)
+    workers = _descendants(proc.pid)
+    assert proc.poll() is None and workers
+    proc.kill()  # SIGKILL: no handler runs in the parent
+    proc.communicate(timeout=30)
+    end = time.monotonic() + 10
+    while time.monotonic() < end and any(os.path.exists(f"/proc/{w}") and
+                                         "zombie" not in _state(w) for w in workers):
+        time.sleep(0.2)
+    alive = [w for w in workers if os.path.exists(f"/proc/{w}") and "zombie" not in _state(w)]
+    assert not alive, f"workers outlived their killed parent: {alive}"
+    left = sorted(p.name for p in killed.iterdir())
+    assert not [n for n in left if n.startswith("s_")], left  # no recording under its final name
+    assert not [n for n in left if n.startswith(".s_")], left  # and the workers removed their temporary files
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
+    except (OSError, IndexError):
+        return "zombie"

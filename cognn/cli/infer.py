@@ -39,7 +39,7 @@ from typing import Any, TextIO
 
 from ..errors import CognnError
 from ..sources.open import DEMO_RECORDING
-from .common import one_line_warnings, positive_int
+from .common import one_line_warnings, positive_int, stop_signals_as_interrupt
 from .infer_jobs import InputResult, Options, OutputFailedError, make_session, run_here, run_pool
 
 PROG = "cognn-infer"
@@ -523,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse has printed usage and "cognn-infer: error: ..."
         return int(e.code or 0) if isinstance(e.code, int) or e.code is None else 2
     try:
-        with one_line_warnings(PROG):
+        with one_line_warnings(PROG), stop_signals_as_interrupt():
             return _run(args)
     except BrokenPipeError:  # e.g. piped into `head`: not an error
         try:

@@ -29,7 +29,7 @@ import numpy as np
 from ..atomic import OutputError, check_output, check_outputs
 from ..data.conventions import AGCN_KINETICS
 from ..errors import CognnError, InputFileError
-from .common import err, run_main
+from .common import STOP_SIGNALS, die_with_parent, err, run_main, signals_blocked, unblock_signals
 
 __all__ = ["main", "prep_ntu_file", "prep_kinetics_file"]
 
@@ -238,6 +238,10 @@ def _worker_init() -> None:
     """Workers leave Ctrl-C to the main process, which terminates them: no traceback from a worker, no worker left
     holding a queue lock."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for s in STOP_SIGNALS[1:]:  # SIGHUP: the main process stops the pool; SIGTERM (the pool stopping) ends it
+        signal.signal(s, signal.SIG_IGN)
+    unblock_signals()
+    die_with_parent()
 
 
 class _StopFlag:
@@ -336,7 +340,9 @@ def _run_inner(args, err: Callable[[str], None], stop: _StopFlag) -> int:
                                preprocessing_version=plan.preprocessing_version, inputs=[j[1] for j in plan.jobs])
         with writer as w:
             if workers > 1 and len(plan.jobs) > 1:
-                pool = multiprocessing.get_context().Pool(min(workers, len(plan.jobs)), initializer=_worker_init)
+                with signals_blocked():  # a Ctrl-C while the workers start comes after, to the main process
+                    pool = multiprocessing.get_context().Pool(min(workers, len(plan.jobs)),
+                                                              initializer=_worker_init)
             bar = tqdm(total=len(plan.jobs), unit="file", file=sys.stderr,
                        disable=args.quiet or not sys.stderr.isatty(), desc=PROG)
             for res in _results(plan.jobs, pool, stop):
