@@ -584,3 +584,54 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
     except (OSError, IndexError):
         return "zombie"
+
+
+# --- 6. HDF5 decompression bombs --------------------------------------------------------------------------------------
+
+def test_hdf5_decompression_bombs_are_refused_at_once(tmp_path, capsys):
+    import h5py
+    import numpy as np
+
+    from cognn.data.store import DatasetWriter, dataset_length, load_recording, save_recording
+
+    rec = tmp_path / "bomb.h5"
+    save_recording(rec, np.zeros((2, 3, 25, 2), np.float32), np.arange(2.0), "ntu25", "camera3d")
+    frames = 200_000  # 120 MB of zeros, some 300 KB compressed
+    with h5py.File(rec, "r+") as f:
+        del f["skeleton"], f["timestamp"]
+        f.create_dataset("skeleton", shape=(frames, 3, 25, 2), dtype=np.float32, chunks=(8192, 3, 25, 2),
+                         compression="gzip", fillvalue=0.0)
+        sk = f["skeleton"]
+        block = np.zeros((8192, 3, 25, 2), np.float32)
+        for i in range(0, frames, 8192):
+            sk[i:i + 8192] = block[: frames - i]
+        f.create_dataset("timestamp", data=np.arange(frames, dtype=np.float64), compression="gzip", shuffle=True)
+    assert rec.stat().st_size < 2**20
+    t0 = time.perf_counter()
+    with pytest.raises(InputFileError, match="decompression bomb") as ei:
+        load_recording(rec)
+    assert str(ei.value).startswith(str(rec)) and time.perf_counter() - t0 < 10
+    rc, err = _run_infer(capsys, rec, "-q", "--max-frames", "1")
+    assert rc != 0 and "decompression bomb" in err
+
+    from cognn.data.classes import class_names
+
+    ds = tmp_path / "ds.h5"
+    with DatasetWriter(ds, "ntu25", class_names("ntu60"), dataset="ntu60", num_frames=300) as w:
+        zero = np.zeros((3, 300, 25, 2), np.float32)
+        for i in range(1000):  # 180 MB decoded from about 300 KB
+            w.append(zero, 0, f"S001C001P001R001A{1 + i % 60:03d}")
+    with pytest.raises(InputFileError, match="decompression bomb"):
+        dataset_length(ds)
+
+
+def test_a_long_recording_still_loads_in_chunks(tmp_path):
+    import numpy as np
+
+    from cognn.data.store import load_recording, save_recording
+
+    rng = np.random.default_rng(0)
+    skeleton = rng.standard_normal((70_000, 3, 25, 1)).astype(np.float32)  # more than one read chunk
+    rec = save_recording(tmp_path / "long.h5", skeleton, np.arange(70_000) / 30.0, "ntu25", "camera3d")
+    back = load_recording(rec)
+    assert back.skeleton.dtype == np.float32 and np.array_equal(back.skeleton, skeleton)

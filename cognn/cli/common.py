@@ -34,8 +34,20 @@ def one_line_warnings(prog: str) -> Iterator[None]:
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
+#: the process that installed :func:`_as_interrupt` (a forked child inherits the handler but not this role)
+_INSTALLED_BY: int | None = None
+
+
 def _as_interrupt(signum: int, frame: Any) -> None:
-    """Hand SIGTERM or SIGHUP to whatever handles Ctrl-C now (Python's own, :class:`WholeUnits`, a stop flag)."""
+    """Hand SIGTERM or SIGHUP to whatever handles Ctrl-C now (Python's own, :class:`WholeUnits`, a stop flag). In a
+    forked child (a pool or data-loading worker, which ignores Ctrl-C) the signal does what it does by default: the
+    parent stops its workers with SIGTERM."""
+    import os
+
+    if os.getpid() != _INSTALLED_BY:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     handler = signal.getsignal(signal.SIGINT)
     if callable(handler):
         handler(signal.SIGINT, frame)
@@ -48,9 +60,13 @@ def stop_signals_as_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP handled like Ctrl-C for the duration: the same clean stop (temporary files removed, what
     was written kept, exit 130) instead of dying on the spot with ``.partial`` files left behind. A signal set to be
     ignored (``nohup``) stays ignored. Only in the main thread (where Python runs signal handlers)."""
+    global _INSTALLED_BY
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    import os
+
+    _INSTALLED_BY = os.getpid()
     previous = {}
     for s in STOP_SIGNALS:
         if signal.getsignal(s) == signal.SIG_DFL:

@@ -238,7 +238,8 @@ def _worker_init() -> None:
     """Workers leave Ctrl-C to the main process, which terminates them: no traceback from a worker, no worker left
     holding a queue lock."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for s in STOP_SIGNALS[1:]:  # SIGHUP: the main process stops the pool; SIGTERM (the pool stopping) ends it
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool stopping ends the worker (forked: not the parent's)
+    for s in STOP_SIGNALS[1:]:  # SIGHUP: the main process stops the pool
         signal.signal(s, signal.SIG_IGN)
     unblock_signals()
     die_with_parent()
