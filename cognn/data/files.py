@@ -201,8 +201,8 @@ def check_line_length(path: str | os.PathLike, data: bytes, what: str, limit: in
     length, line = longest_line(data)
     if length > limit:
         raise InputFileError(Path(path), f"line of {_mb(length) if length >= 2**20 else f'{length:,} bytes'} "
-                                         f"(longer than the {limit // 1024} KB a {what} line can be; not a {what} "
-                                         "file?)", line=line)
+                                         f"(longer than the {limit // 1024} KB of any line of {what} files; not such "
+                                         "a file?)", line=line)
 
 
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -240,12 +240,12 @@ def parse_json(text: str, path: str | os.PathLike | None, what: str = "JSON", *,
     where = None if path is None else Path(path)
     depth = json_depth(text)
     if depth > max_depth:
-        raise InputFileError(where, f"invalid JSON for a {what} file: nested {depth:,} levels deep (cognn reads "
-                                    f"at most {max_depth})", line=line)
+        raise InputFileError(where, f"invalid JSON ({what} file nested {depth:,} levels deep; cognn reads at "
+                                    f"most {max_depth})", line=line)
     try:
         return json.loads(text, parse_int=_bounded_int)
     except _TooManyDigitsError as e:
-        raise InputFileError(where, f"invalid JSON for a {what} file: a number of {e.digits:,} digits (cognn reads "
+        raise InputFileError(where, f"invalid JSON ({what} file with a number of {e.digits:,} digits; cognn reads "
                                     f"at most {MAX_JSON_DIGITS})", line=line) from None
     except json.JSONDecodeError as e:
         raise InputFileError(where, f"invalid JSON: {e.msg} (column {e.colno})",
