@@ -635,3 +635,23 @@ def test_a_long_recording_still_loads_in_chunks(tmp_path):
     rec = save_recording(tmp_path / "long.h5", skeleton, np.arange(70_000) / 30.0, "ntu25", "camera3d")
     back = load_recording(rec)
     assert back.skeleton.dtype == np.float32 and np.array_equal(back.skeleton, skeleton)
+
+
+def test_the_app_closes_on_sigterm(tmp_path):
+    """cognn-app: SIGTERM closes the window as the user would (exit 130), once its handler is in place."""
+    code = (
+        "import os, signal, sys, threading, time\n"
+        "def stop():\n"
+        "    end = time.monotonic() + 60\n"
+        "    while signal.getsignal(signal.SIGTERM) == signal.SIG_DFL and time.monotonic() < end:\n"
+        "        time.sleep(0.1)\n"
+        "    time.sleep(0.5)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "threading.Thread(target=stop, daemon=True).start()\n"
+        "from cognn_app.main import main\n"
+        f"rc = main(['--source', {str(DEMO)!r}, '--speed', '0.25', '--frames', '100000'])\n"
+        "print('RC', rc, flush=True)\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert "RC 130" in out.stdout, (out.returncode, out.stderr[-800:])
