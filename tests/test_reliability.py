@@ -655,3 +655,35 @@ def test_the_app_closes_on_sigterm(tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert "RC 130" in out.stdout, (out.returncode, out.stderr[-800:])
+
+
+@pytest.mark.slow  # a training run to its second epoch: some 20 s on a busy 2-core box
+def test_training_stopped_by_sigterm_leaves_no_partial_file(tmp_path):
+    import numpy as np
+
+    from cognn.data.store import DatasetWriter
+
+    data = tmp_path / "train.h5"
+    rng = np.random.default_rng(0)
+    with DatasetWriter(data, "ntu25", ["a", "b"], num_frames=16) as w:
+        for i in range(8):
+            w.append(rng.standard_normal((3, 16, 25, 2)).astype(np.float32), i % 2, f"s{i}")
+    out = tmp_path / "run"
+    code = (
+        "import os, signal, sys, threading, time\n"
+        "def stop():\n"
+        "    end = time.monotonic() + 60\n"
+        f"    while not os.path.exists({str(out / 'last_state.pt')!r}) and time.monotonic() < end:\n"
+        "        time.sleep(0.05)\n"
+        "    time.sleep(0.3)  # in the next epoch, writing its state again\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "threading.Thread(target=stop, daemon=True).start()\n"
+        "from cognn.cli.train import main\n"
+        f"sys.exit(main(['--model', 'stgcn', '--clip-frames', '8', '--batch', '4', '--epochs', '100000', "
+        f"'--workers', '0', '--quiet', '--base-channels', '8', '--data', {str(data)!r}, '--val', {str(data)!r}, "
+        f"'--out', {str(out)!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in proc.stderr, proc.stderr[-800:]
+    left = sorted(p.name for p in out.iterdir())
+    assert "last_state.pt" in left and not [n for n in left if "partial" in n], left
