@@ -159,6 +159,29 @@ def test_crafted_pickles_are_refused_quickly(tmp_path, capsys, name):
     assert info.main([str(path)]) == 2 and "Traceback" not in capsys.readouterr().err
 
 
+def _memoized_key_reused(times: int) -> bytes:
+    """A dict whose one key (a tuple of 8 191 parts, memoized) is set ``times`` times: each time it is hashed."""
+    import pickletools
+
+    key = _ops(_doubled(12))
+    last = max(arg for op, arg, _ in pickletools.genops(b"\x80\x02" + key + b".") if op.name == "BINPUT")
+    return _legacy(b"}" + key + b"0(" + (b"h" + bytes([last]) + b"K\x01") * times + b"u")
+
+
+def test_reused_keys_and_self_nested_lists_cost_bounded_work(tmp_path):
+    path = tmp_path / "reused.pt"
+    path.write_bytes(_memoized_key_reused(400_000))  # 3 * 10^9 parts to hash without the budget
+    t0 = time.perf_counter()
+    with pytest.raises(InputFileError, match="hashes more than"):
+        read_checkpoint(path)
+    selfish: list = []
+    selfish.extend([selfish] * 400_000)  # one list holding itself 400 000 times (1 MB pickled)
+    path.write_bytes(_legacy(b"}" + _u("x") + _ops(selfish) + b"s"))
+    with pytest.raises(InputFileError, match="levels deep"):
+        read_checkpoint(path)
+    assert time.perf_counter() - t0 < 10
+
+
 def test_storages_declaring_more_than_the_file_are_refused_before_allocation(tmp_path):
     numel = 2**18  # 1 MB of float32 each, about the file's size; 5000 of them declared
     main = b"]" + b"(" + b"".join(_pid(_u(str(i)), numel, True) for i in range(5000)) + b"e"

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import collections
 import io
+import itertools
 import pickle
 import struct
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,8 @@ import torch
 from .quantized import QDTYPES, QuantizedTensor
 
 __all__ = ["load_torch_file", "UnsafePickleError", "PickleBombError", "Placeholder", "LEGACY_MAGIC",
-           "is_placeholder", "MAX_OBJECTS", "MAX_DEPTH", "MAX_OPCODES", "MAX_KEY_OBJECTS", "MAX_PICKLE_BYTES"]
+           "is_placeholder", "MAX_OBJECTS", "MAX_DEPTH", "MAX_OPCODES", "MAX_KEY_OBJECTS", "MAX_HASH_WORK",
+           "MAX_PICKLE_BYTES"]
 
 #: first bytes of a legacy (non-zip) torch file: PROTO 2, LONG1 of torch's magic number 0x1950a86a20f9469cfc6c
 LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
@@ -52,9 +55,12 @@ MAX_OBJECTS = 200_000
 #: deepest nesting of containers a pickle may build
 MAX_DEPTH = 40
 #: most pickle instructions one load may run (a large Lightning checkpoint needs some 10^5)
-MAX_OPCODES = 5_000_000
+MAX_OPCODES = 2_000_000
 #: most parts (containers and items) an object may have to be used as a dict key or set item (hashed, compared)
 MAX_KEY_OBJECTS = 10_000
+#: most parts hashed in one load, all keys together (a memoized key of 10 000 parts used a million times would
+#: otherwise hash 10^10 parts)
+MAX_HASH_WORK = 2_000_000
 #: largest pickle record (``data.pkl``) read from a zip checkpoint
 MAX_PICKLE_BYTES = 256 * 2**20
 #: longest storage key (PyTorch names storages "0", "1", ... or by a number of some 15 digits)
@@ -230,25 +236,8 @@ def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
 
 
 
-def _hashable(obj: Any) -> None:
-    """Refuse an object about to be hashed or compared (a dict key, a set item) unless it is small and shallow."""
-    if type(obj) in (str, bytes, int, float, bool, type(None)):
-        return
-    check_expansion(obj, MAX_KEY_OBJECTS, MAX_DEPTH,
-                    what=f"uses an object of more than {MAX_KEY_OBJECTS:,} parts or {MAX_DEPTH} levels as a key")
-
-
-def _checked_call(fn: Any) -> Any:
-    """``fn`` (set, frozenset, OrderedDict, Counter) called only on bounded arguments (it hashes them)."""
-    def call(*args: Any) -> Any:
-        for a in args:
-            check_expansion(a)
-            items = a.items() if isinstance(a, dict) else a if isinstance(a, (list, tuple, set, frozenset)) else ()
-            for item in items:
-                _hashable(item[0] if isinstance(item, tuple) and len(item) == 2 and fn is not set
-                          and fn is not frozenset else item)
-        return fn(*args)
-    return call
+#: the callables a pickle may call that hash their arguments (checked first, against the load's hashing budget)
+_HASHING_CALLS = (set, frozenset, collections.OrderedDict, collections.Counter)
 
 
 def _storage_key(key: Any) -> str:
@@ -307,18 +296,40 @@ class RestrictedUnpickler(_BaseUnpickler):
         self._storages = storages
         self.placeholders: dict[str, type] = {}
         self._ops = 0
+        self._hash_work = 0
 
     def _count(self) -> None:
         self._ops += 1
         if self._ops > MAX_OPCODES:
             raise PickleBombError(f"runs more than {MAX_OPCODES:,} instructions")
 
+    def _charge(self, parts: int) -> None:
+        self._hash_work += parts
+        if self._hash_work > MAX_HASH_WORK:
+            raise PickleBombError(f"hashes more than {MAX_HASH_WORK:,} objects as keys")
+
+    def _hashable(self, obj: Any) -> None:
+        """Refuse an object about to be hashed or compared (a dict key, a set item) unless it is small and shallow,
+        and count its parts against the load's hashing budget."""
+        if type(obj) in (str, bytes, int, float, bool, type(None)):
+            self._charge(1)
+            return
+        self._charge(check_expansion(obj, MAX_KEY_OBJECTS, MAX_DEPTH, what=f"uses an object of more than "
+                                     f"{MAX_KEY_OBJECTS:,} parts or {MAX_DEPTH} levels as a key"))
+
+    def _load_reduce(self) -> None:
+        args = self.stack.pop()
+        func = self.stack[-1]
+        if any(func is f for f in _HASHING_CALLS):  # set(...), OrderedDict(...): the arguments may all be hashed
+            self._charge(check_expansion(args))
+        self.stack[-1] = func(*args)
+
     def _load_setitems(self) -> None:
         items = self.pop_mark()
         target = self.stack[-1]
         for i in range(0, len(items) - 1, 2):
             if not isinstance(target, Placeholder):
-                _hashable(items[i])
+                self._hashable(items[i])
             target[items[i]] = items[i + 1]
 
     def _load_setitem(self) -> None:
@@ -326,20 +337,20 @@ class RestrictedUnpickler(_BaseUnpickler):
         key = self.stack.pop()
         target = self.stack[-1]
         if not isinstance(target, Placeholder):
-            _hashable(key)
+            self._hashable(key)
         target[key] = value
 
     def _load_dict(self) -> None:
         items = self.pop_mark()
         for k in items[::2]:
-            _hashable(k)
+            self._hashable(k)
         self.append({items[i]: items[i + 1] for i in range(0, len(items) - 1, 2)})
 
     def _load_additems(self) -> None:
         items = self.pop_mark()
         target = self.stack[-1]
         for item in items:
-            _hashable(item)
+            self._hashable(item)
         if isinstance(target, set):
             target.update(items)
         else:
@@ -349,7 +360,7 @@ class RestrictedUnpickler(_BaseUnpickler):
     def _load_frozenset(self) -> None:
         items = self.pop_mark()
         for item in items:
-            _hashable(item)
+            self._hashable(item)
         self.append(frozenset(items))
 
     def _load_build(self) -> None:
@@ -409,11 +420,11 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
     ("torch._utils", "_rebuild_qtensor"): _rebuild_qtensor,
     ("torch", "Size"): torch.Size,
-    ("collections", "OrderedDict"): _checked_call(collections.OrderedDict),
-    ("collections", "Counter"): _checked_call(collections.Counter),
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("collections", "Counter"): collections.Counter,
     ("collections", "defaultdict"): _plain_dict,
-    ("builtins", "set"): _checked_call(set),
-    ("builtins", "frozenset"): _checked_call(frozenset),
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
     ("builtins", "slice"): slice,
     ("builtins", "complex"): complex,
     ("_codecs", "encode"): _encode,
@@ -431,7 +442,8 @@ def _with_count(fn: Any) -> Any:
 _R = RestrictedUnpickler
 _OVERRIDES = {pickle.SETITEMS[0]: _R._load_setitems, pickle.SETITEM[0]: _R._load_setitem,
               pickle.DICT[0]: _R._load_dict, pickle.ADDITEMS[0]: _R._load_additems,
-              pickle.FROZENSET[0]: _R._load_frozenset, pickle.BUILD[0]: _R._load_build}
+              pickle.FROZENSET[0]: _R._load_frozenset, pickle.BUILD[0]: _R._load_build,
+              pickle.REDUCE[0]: _R._load_reduce}
 _R.dispatch = {code: _with_count(_OVERRIDES.get(code, fn)) for code, fn in _BaseUnpickler.dispatch.items()}
 
 
@@ -578,29 +590,40 @@ _CONTAINERS = (dict, list, tuple, set, frozenset)
 
 
 def check_expansion(obj: Any, max_objects: int = MAX_OBJECTS, max_depth: int = MAX_DEPTH, *,
-                    what: str | None = None) -> None:
+                    what: str | None = None) -> int:
     """Raise :class:`PickleBombError` if ``obj`` expands (shared containers counted every time they are reached) to
-    more than ``max_objects`` containers and items, or nests containers deeper than ``max_depth``.
+    more than ``max_objects`` containers and items, or nests containers deeper than ``max_depth``; else return the
+    count.
 
-    Work is bounded by ``max_objects``; nothing is converted to text.
+    Work and memory are bounded by ``max_objects`` and ``max_depth`` (containers are walked with one iterator per
+    level, never copied onto a stack whole); nothing is hashed or converted to text.
     """
-    count = 0
-    stack: list[tuple[Any, int]] = [(obj, 0)]
-    while stack:
-        item, depth = stack.pop()
+    count = 1
+    if not isinstance(obj, _CONTAINERS):
+        return count
+    levels: list[Iterator[Any]] = [_children(obj)]
+    while levels:
+        item = next(levels[-1], _END)
+        if item is _END:
+            levels.pop()
+            continue
         count += 1
         if count > max_objects:
             raise PickleBombError(what or f"expands to more than {max_objects:,} objects")
-        if not isinstance(item, _CONTAINERS):
-            continue
-        if depth >= max_depth:
-            raise PickleBombError(what or f"nests containers more than {max_depth} levels deep")
-        if isinstance(item, dict):
-            for k, v in item.items():
-                stack.append((k, depth + 1))
-                stack.append((v, depth + 1))
-        else:
-            stack.extend((v, depth + 1) for v in item)
+        if isinstance(item, _CONTAINERS):
+            if len(levels) >= max_depth:
+                raise PickleBombError(what or f"nests containers more than {max_depth} levels deep")
+            levels.append(_children(item))
+    return count
+
+
+_END = object()
+
+
+def _children(item: Any) -> Iterator[Any]:
+    if isinstance(item, dict):
+        return itertools.chain.from_iterable(item.items())
+    return iter(item)
 
 
 def load_torch_file(path: str | Path, kind: str) -> tuple[Any, list[str]]:
