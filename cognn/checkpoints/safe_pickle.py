@@ -279,6 +279,14 @@ class _BoundedReader:
         return self._f.readline(min(self._left(), 1 << 20))
 
 
+class _Budget:
+    """What the pickles of one file have used so far: instructions run, parts hashed."""
+
+    def __init__(self) -> None:
+        self.ops = 0
+        self.hashed = 0
+
+
 _BaseUnpickler: Any = pickle._Unpickler
 
 
@@ -291,21 +299,21 @@ class RestrictedUnpickler(_BaseUnpickler):
 
     dispatch: dict[int, Any] = {}
 
-    def __init__(self, file: Any, storages: Any) -> None:
+    def __init__(self, file: Any, storages: Any, budget: _Budget | None = None) -> None:
         super().__init__(file)
         self._storages = storages
         self.placeholders: dict[str, type] = {}
-        self._ops = 0
-        self._hash_work = 0
+        #: instructions run and parts hashed, shared by every pickle of one file (a legacy file holds five)
+        self._budget = budget if budget is not None else _Budget()
 
     def _count(self) -> None:
-        self._ops += 1
-        if self._ops > MAX_OPCODES:
+        self._budget.ops += 1
+        if self._budget.ops > MAX_OPCODES:
             raise PickleBombError(f"runs more than {MAX_OPCODES:,} instructions")
 
     def _charge(self, parts: int) -> None:
-        self._hash_work += parts
-        if self._hash_work > MAX_HASH_WORK:
+        self._budget.hashed += parts
+        if self._budget.hashed > MAX_HASH_WORK:
             raise PickleBombError(f"hashes more than {MAX_HASH_WORK:,} objects as keys")
 
     def _hashable(self, obj: Any) -> None:
@@ -530,8 +538,10 @@ def _load_legacy(path: Path) -> tuple[Any, RestrictedUnpickler]:
     with open(path, "rb") as raw_file:
         f = _BoundedReader(raw_file, size)
 
+        budget = _Budget()
+
         def header() -> Any:
-            return RestrictedUnpickler(f, lambda pid: None).load()
+            return RestrictedUnpickler(f, lambda pid: None, budget).load()
 
         if header() != int.from_bytes(LEGACY_MAGIC[4:], "little"):
             raise pickle.UnpicklingError("bad magic number")
@@ -565,9 +575,9 @@ def _load_legacy(path: Path) -> tuple[Any, RestrictedUnpickler]:
                 views[vkey] = _Storage(root.data[offset: offset + vsize])
             return views[vkey]
 
-        unpickler = RestrictedUnpickler(f, storages)
+        unpickler = RestrictedUnpickler(f, storages, budget)
         result = unpickler.load()
-        keys = RestrictedUnpickler(f, lambda pid: None).load()
+        keys = RestrictedUnpickler(f, lambda pid: None, budget).load()
         if not isinstance(keys, list):
             raise pickle.UnpicklingError("the storage key list is missing")
         for key in keys:
