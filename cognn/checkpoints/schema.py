@@ -149,13 +149,16 @@ def _check_model_kwargs(model: str, kwargs: dict[str, Any]) -> None:
                              f"{', '.join(sorted(allowed))})")
         if key in ("base_channels", "clip_frames"):
             if type(value) is not int or not 1 <= value <= LIMITS[key]:
-                raise ValueError(f"model_kwargs {key} must be a whole number from 1 to {LIMITS[key]:,}, not {value!r}")
+                raise ValueError(f"model_kwargs {key} must be a whole number from 1 to {LIMITS[key]:,}, not "
+                                 f"{kind_of(value)}")
             if key == "base_channels" and value % 8:
                 raise ValueError(f"model_kwargs base_channels must be a multiple of 8, not {value}")
         elif key == "early_mode" and value not in EARLY_MODES:
-            raise ValueError(f"model_kwargs early_mode must be one of {', '.join(EARLY_MODES)}, not {value!r}")
+            raise ValueError(f"model_kwargs early_mode must be one of {', '.join(EARLY_MODES)}, not {kind_of(value)}")
         elif key in fam.options and type(value) is not type(fam.options[key]):
-            raise ValueError(f"model_kwargs {key} must be a {type(fam.options[key]).__name__}, not {kind_of(value)}")
+            want = type(fam.options[key])
+            raise ValueError(f"model_kwargs {key} must be a {_TYPE_WORDS.get(want, want.__name__)}, not "
+                             f"{kind_of(value)}")
 
 
 def complete_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -192,7 +195,7 @@ def encode_meta(meta: dict[str, Any]) -> dict[str, str]:
 
 #: a metadata type in words a user knows
 _TYPE_WORDS = {list: "list (JSON array)", dict: "map (JSON object)", int: "whole number", float: "number",
-               str: "text"}
+               str: "text", bool: "true or false value"}
 
 
 def decode_meta(header: dict[str, str], path: str | Path) -> dict[str, Any]:
