@@ -710,3 +710,29 @@ def test_training_stopped_by_sigterm_leaves_no_partial_file(tmp_path):
     assert proc.returncode == 130 and "Traceback" not in proc.stderr, proc.stderr[-800:]
     left = sorted(p.name for p in out.iterdir())
     assert "last_state.pt" in left and not [n for n in left if "partial" in n], left
+
+
+def test_checkpoint_metadata_refusals_name_the_file_and_field(tmp_path):
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from cognn.checkpoints import save_checkpoint
+    from cognn.checkpoints.st_bytes import serialize
+    from cognn.models import build
+
+    torch.manual_seed(0)
+    good = save_checkpoint(tmp_path / "good.safetensors", build("costgcn_mod", num_classes=3, base_channels=8,
+                                                                 clip_frames=81), {"classes": ["a", "b", "c"]})
+    with safe_open(str(good), framework="pt") as f:
+        meta = dict(f.metadata())
+    tensors = load_file(str(good))
+    cases = {"classes": ("null", "'classes'"), "model_kwargs": ('{"clip_frames": [1, 2]}', "a list of 2 items"),
+             "num_classes": ("9" * 5000, "'num_classes'")}
+    for field, (value, expect) in cases.items():
+        bad = tmp_path / f"bad_{field}.safetensors"
+        bad.write_bytes(serialize(tensors, {**meta, field: value}))
+        with pytest.raises(InputFileError) as ei:
+            read_checkpoint(bad)
+        msg = str(ei.value)
+        assert msg.startswith(str(bad)) and expect in msg and "NoneType" not in msg and len(msg) < 300, msg
