@@ -68,6 +68,21 @@ def test_outputs_never_replace_inputs_or_each_other(tmp_path, capsys, monkeypatc
         ["W.safetensors", "classes.txt", "policy.json", "hard.safetensors", "soft.safetensors"])
 
 
+def test_training_never_overwrites_its_init_weights(tmp_path, capsys):
+    from cognn.cli import train
+
+    out = tmp_path / "run"
+    out.mkdir()
+    init = out / "best.safetensors"
+    init.write_bytes(b"earlier weights")
+    data = tmp_path / "train.h5"
+    data.write_bytes(b"x")
+    rc = train.main(["--model", "stgcn", "--data", str(data), "--init", str(init), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "same file as the input --init" in err and err.count("\n") == 1, err
+    assert init.read_bytes() == b"earlier weights"
+
+
 def test_events_equal_to_a_policy_input_is_refused(tmp_path, capsys):
     policy = tmp_path / "policy.jsonl"  # an events-like name, so only the collision can refuse it
     policy.write_text("{}")
