@@ -227,10 +227,12 @@ def _run(a: argparse.Namespace, scripted: bool) -> int:
     if spec is not None:
         speed = a.speed if a.speed is not None else (0.0 if scripted else None)
         QTimer.singleShot(0, lambda: win.open_source(spec, skeleton_video=a.skeleton_video, speed=speed))
+    stop = _close_on_stop_signals(win, status)
     try:
         if win.isVisible():
             loop.exec()
     finally:
+        stop()
         win.shutdown()  # the stream ends: the events going on close
         app.setQuitOnLastWindowClosed(quit_on_last)
     if a.events is not None:
@@ -254,6 +256,37 @@ def _write_events(win: Any, path: str, status: dict) -> None:
         status["code"] = 2
         return
     print(f"{PROG}: wrote {len(win.all_events())} action events to {path}", file=sys.stderr)
+
+
+def _close_on_stop_signals(win: Any, status: dict) -> Any:
+    """SIGTERM (``kill``, systemd) and SIGHUP (a closed terminal) close the window as the user would: recordings
+    finished, no temporary file left; exit status 130. Qt's event loop runs no Python code by itself, so a timer
+    wakes the interpreter to run the handler. Returns the function that puts the previous handlers back."""
+    import signal
+    import threading
+
+    from PyQt6.QtCore import QTimer
+
+    from cognn.cli.common import STOP_SIGNALS
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: Any) -> None:
+        status["code"] = 130
+        QTimer.singleShot(0, win.close)
+
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS if signal.getsignal(s) == signal.SIG_DFL}
+    tick = QTimer()
+    tick.timeout.connect(lambda: None)
+    tick.start(200)
+
+    def restore() -> None:
+        tick.stop()
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+    return restore
 
 
 def _quiet_qt_noise():

@@ -19,14 +19,15 @@ import secrets
 import signal
 import socket
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
 from .errors import CognnError
 
-__all__ = ["AtomicOutput", "OutputError", "check_output", "clean_stale", "is_stream", "partial_name", "same_file"]
+__all__ = ["AtomicOutput", "OutputError", "check_output", "check_outputs", "clean_stale", "is_stream", "partial_name",
+           "same_file"]
 
 #: longest file name most file systems take (bytes)
 NAME_MAX = 255
@@ -41,13 +42,14 @@ class OutputError(CognnError):
 
 @contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for a few statements (a file created and recorded, renamed and marked done), so
-    that Ctrl-C can never leave a temporary file that nothing will remove; a signal that came meanwhile is delivered
-    at the end."""
+    """Hold SIGINT, SIGTERM and SIGHUP back for a few statements (a file created and recorded, renamed and marked
+    done), so that Ctrl-C can never leave a temporary file that nothing will remove; a signal that came meanwhile is
+    delivered at the end."""
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    held = {signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield
     finally:
@@ -94,6 +96,26 @@ def _stat(path: str | os.PathLike) -> os.stat_result | None:
         return None
 
 
+#: write ends of fifos found to have a reader, kept open until the process ends: closing the probe would end the
+#: reader's input (it sees the end of its stream) before the real output is opened
+_FIFO_PROBES: dict[str, int] = {}
+
+
+def _check_fifo_reader(p: Path, what: str) -> None:
+    """Refuse a named pipe that nothing reads (opening it would block forever); the check never blocks."""
+    key = str(p)
+    if key in _FIFO_PROBES:
+        return
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            raise OutputError(f"{what} {p} is a named pipe (fifo) that no program reads (writing would wait "
+                              "forever); start its reader first, or write to '-' (stdout) and pipe that") from None
+        raise OutputError(f"{what} {p} cannot be used ({_reason(e)})") from None
+    _FIFO_PROBES[key] = fd
+
+
 def check_output(path: str | os.PathLike, what: str = "output", inputs: tuple[str | os.PathLike, ...] = (), *,
                  allow_stream: bool = True) -> Path:
     """The output ``path`` as a :class:`Path`, or :class:`OutputError` saying why it cannot be written.
@@ -131,6 +153,8 @@ def check_output(path: str | os.PathLike, what: str = "output", inputs: tuple[st
             if not allow_stream:
                 kind = "a character device" if stat.S_ISCHR(st.st_mode) else "a named pipe (fifo)"
                 raise OutputError(f"{what} {p} is {kind}; this output must be a regular file")
+            if stat.S_ISFIFO(st.st_mode):
+                _check_fifo_reader(p, what)
         elif not stat.S_ISREG(st.st_mode):
             raise OutputError(f"{what} {p} is not a regular file (a block device or socket); give a file name")
     parent = p.parent if str(p.parent) else Path(".")
@@ -143,6 +167,56 @@ def check_output(path: str | os.PathLike, what: str = "output", inputs: tuple[st
     if len(p.name.encode("utf-8", "surrogateescape")) > NAME_MAX:
         raise OutputError(f"{what} {p} cannot be written: the file name is longer than {NAME_MAX} bytes")
     return p
+
+
+def _identity(path: str | os.PathLike) -> tuple[Path, tuple[int, int] | None]:
+    """The resolved path (symbolic links followed, ``./x`` and ``x`` alike) and, for an existing file, its
+    (device, inode): two names of one file (a hard link) share the second."""
+    p = Path(path).expanduser()
+    try:
+        resolved = p.resolve()
+    except (OSError, RuntimeError, ValueError):
+        resolved = Path(os.path.abspath(p))
+    st = _stat(p)
+    return resolved, (None if st is None else (st.st_dev, st.st_ino))
+
+
+def check_outputs(outputs: Sequence[tuple[str | os.PathLike, str]],
+                  inputs: Sequence[tuple[str | os.PathLike, str]] = ()) -> None:
+    """Refuse, before anything is written, a run whose outputs collide: an output that is any input of the run
+    (recordings, weights, class lists, policies, the pose model) or another output of the same run.
+
+    ``outputs`` and ``inputs`` are ``(path, what)`` pairs (``what`` such as ``"--events"``, ``"--weights"``);
+    ``"-"`` (stdout) and character devices (``/dev/null``) are never compared. Paths are compared resolved
+    (symbolic links followed) and, for existing files, by device and inode (hard links). Raises
+    :class:`OutputError` naming both.
+    """
+    seen: list[tuple[Path, tuple[int, int] | None, str, str]] = []
+    for path, what in inputs:
+        text = str(path)
+        if not text or text == "-":
+            continue
+        resolved, ident = _identity(text)
+        if ident is None and "#" in text:  # "file.h5#3": sample 3 of file.h5
+            resolved, ident = _identity(text.rpartition("#")[0])
+        seen.append((resolved, ident, what, text))
+    n_inputs = len(seen)
+    for path, what in outputs:
+        text = str(path)
+        if not text or text == "-":
+            continue
+        st = _stat(text)
+        if st is not None and stat.S_ISCHR(st.st_mode):  # /dev/null may take several outputs
+            continue
+        resolved, ident = _identity(text)
+        for i, (other, other_ident, other_what, other_text) in enumerate(seen):
+            if resolved == other or (ident is not None and ident == other_ident):
+                if i < n_inputs:
+                    raise OutputError(f"{what} {text} is the same file as the input {other_what} {other_text}; "
+                                      "write it somewhere else (the input would be lost)")
+                raise OutputError(f"{what} {text} is the same file as {other_what} {other_text}; give each output "
+                                  "its own file (one would overwrite the other)")
+        seen.append((resolved, ident, what, text))
 
 
 def partial_name(path: Path, token: str, keep_suffix: bool) -> str:
@@ -269,7 +343,7 @@ class AtomicOutput:
                 self.done = True
         except OSError as e:
             self.abort()
-            raise OutputError(f"{self.what} {self.path} could not be written ({_reason(e)})") from None
+            raise self.failed(e) from None
         return self.path
 
     def abort(self) -> None:
@@ -294,6 +368,14 @@ class AtomicOutput:
             self.commit()
         else:
             self.abort()
+            if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+                # a full disk, a quota, a file too large: one sentence naming the output (the previous file, if
+                # any, is untouched and no temporary file is left)
+                raise self.failed(exc) from None
+
+    def failed(self, e: OSError) -> OutputError:
+        """The :class:`OutputError` saying that this output could not be written because of ``e``."""
+        return OutputError(f"{self.what} {self.path} could not be written ({_reason(e)}); nothing was changed there")
 
     def __del__(self) -> None:
         if not getattr(self, "done", True):

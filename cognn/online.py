@@ -27,8 +27,9 @@ from .layouts import Layout
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Prediction", "Stream", "OnlineRecognizer", "UntrainedWeightsWarning", "PREPROCESS_MODES",
-           "preprocess_mode", "DEFAULT_UNTRAINED_MODEL", "StepBackend", "BACKENDS"]
+__all__ = ["Prediction", "Stream", "OnlineRecognizer", "UntrainedWeightsWarning", "UnknownClassError",
+           "NonFiniteOutputError", "PREPROCESS_MODES", "preprocess_mode", "DEFAULT_UNTRAINED_MODEL",
+           "StepBackend", "BACKENDS"]
 
 #: where the model step runs: PyTorch (the continual model itself) or ONNX Runtime (an exported step, no torch)
 BACKENDS = ("torch", "onnx")
@@ -209,6 +210,8 @@ class OnlineRecognizer:
         self.modality = modality
         FramePrep(self.convention, self.layout, modality)  # checks the modality now
         self.description = description or self._describe(None)
+        #: whether any prediction was finite yet: a model whose first prediction is not is refused
+        self._finite_seen = False
         self._stream = self.new_stream()
         self._active: Stream | None = self._stream
         self.reset()
@@ -455,8 +458,14 @@ class OnlineRecognizer:
                 e = np.exp(z - z.max())
                 s.probs = (e / e.sum()).astype(np.float32)
                 fresh = True
+                self._finite_seen = True
             else:
                 s.nonfinite += 1
+                if not self._finite_seen:  # broken weights (every value huge, a negative variance): stop now
+                    where = self.weights_path if self.weights_path is not None else self.model_name
+                    raise NonFiniteOutputError(f"{where}: the model's output is not finite (NaN or infinite) on its "
+                                               "first prediction; the weights are broken (finite weights can still "
+                                               "compute NaN, e.g. a negative BatchNorm variance)")
         probs = s.probs
         top: list[tuple[str, float]] = []
         if probs is not None:
@@ -488,6 +497,14 @@ class OnlineRecognizer:
             return None if y is None else y[0].float().cpu().numpy()
 
 
+class NonFiniteOutputError(CognnError):
+    """The model's first prediction is not finite: its weights compute NaN or infinity (one sentence naming them)."""
+
+
+class UnknownClassError(CognnError):
+    """A class subset names a class the model does not have (callers add where the subset came from)."""
+
+
 def _subset_indices(classes: list[str], subset: Sequence[str] | None) -> np.ndarray | None:
     """Indices of ``subset`` in ``classes`` (None for no subset); CognnError naming unknown classes."""
     if subset is None:
@@ -499,8 +516,8 @@ def _subset_indices(classes: list[str], subset: Sequence[str] | None) -> np.ndar
     if unknown:
         hints = [f"{c!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(c, classes, 1)) else repr(c)
                  for c in unknown[:4]]
-        raise CognnError(f"the model has no class {', '.join(hints)}" + (f" and {len(unknown) - 4} more"
-                                                                          if len(unknown) > 4 else ""))
+        raise UnknownClassError(f"the model has no class {', '.join(hints)}" + (f" and {len(unknown) - 4} more"
+                                                                                 if len(unknown) > 4 else ""))
     if not names:
         raise CognnError("the class subset is empty")
     return np.array([classes.index(c) for c in names], dtype=np.int64)

@@ -213,6 +213,29 @@ def render_frame(image: np.ndarray | None, draw_px: np.ndarray | None, layout: s
     return np.ascontiguousarray(np.concatenate([pic, panel], axis=1))
 
 
+def _unreadable(path: Path, frames: int) -> str | None:
+    """Why the video just written at ``path`` does not read back with ``frames`` frames (None when it does)."""
+    import cv2
+
+    from .pose.quiet import opencv_quiet
+
+    try:
+        free = os.statvfs(path).f_bavail
+    except OSError:
+        free = 1
+    with opencv_quiet():
+        cap = cv2.VideoCapture(str(path))
+        try:
+            count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else -1
+        finally:
+            cap.release()
+    if count == frames:
+        return None
+    if free == 0:
+        return "the disk is full"
+    return "the file does not read back" if count < 0 else f"it reads back with {count} of {frames} frames"
+
+
 class VideoRenderer:
     """Writes BGR frames to a video (``.mp4`` with mp4v or ``.avi`` with MJPG); the size is fixed by the first frame.
 
@@ -251,17 +274,32 @@ class VideoRenderer:
                 raise OutputError(f"video {self.path}: OpenCV cannot write a {self.path.suffix} video here")
         if (w, h) != self._size:
             frame = cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
-        self._writer.write(frame)
+        logging = getattr(getattr(cv2, "utils", None), "logging", None)
+        level = logging.getLogLevel() if logging is not None else None
+        if logging is not None:  # a failed write (a full disk) is told once, by close(), not per frame
+            logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+        try:
+            self._writer.write(frame)
+        finally:
+            if logging is not None and level is not None:
+                logging.setLogLevel(level)
         self.frames += 1
 
     def close(self) -> Path:
-        """Finish the video and give it its name; returns the path."""
+        """Finish the video and give it its name; returns the path. OpenCV's writer reports no write error (a full
+        disk leaves an unreadable file), so the finished file is opened again and its frames counted first: a video
+        that does not read back is an :class:`OutputError` and the previous file, if any, stays as it was."""
         if self._writer is not None:
             self._writer.release()
             self._writer = None
         if self.frames == 0:
             self._out.abort()
             return self.path
+        if not self._out.direct:
+            problem = _unreadable(self._out.temp, self.frames)
+            if problem is not None:
+                self._out.abort()
+                raise OutputError(f"video {self.path} could not be written ({problem}); nothing was changed there")
         return self._out.commit()
 
     def abort(self) -> None:

@@ -87,7 +87,7 @@ def test_policy_files_and_metadata(tmp_path):
     with pytest.raises(InputFileError, match=r"bad\.json.*'clap' must be in \[0, 1\]"):
         load_alarm_config(bad)
     bad.write_text("{")
-    with pytest.raises(InputFileError, match=r"bad\.json.*not JSON"):
+    with pytest.raises(InputFileError, match=r"bad\.json.*invalid JSON"):
         load_alarm_config(bad)
     with pytest.raises(InputFileError, match="not found"):
         load_alarm_config(tmp_path / "missing.json")

@@ -94,7 +94,13 @@ def test_check_output_refusals(tmp_path):
         check_output(src / "x.h5")
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    assert check_output(fifo) == fifo  # a stream may be written in place ...
+    with pytest.raises(OutputError, match="no program reads"):
+        check_output(fifo)  # nothing reads it: refused at once instead of waiting forever (issue 30)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert check_output(fifo) == fifo  # a stream with a reader may be written in place ...
+    finally:
+        os.close(reader)
     with pytest.raises(OutputError, match="named pipe"):
         check_output(fifo, allow_stream=False)  # ... but not where a regular file is needed
     with pytest.raises(OutputError, match="character device"):

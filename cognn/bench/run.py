@@ -156,8 +156,9 @@ def _onnx_runners(lat: Sequence[PredictionRunner], opts: BenchOptions, threads: 
 
 def _onnx_columns(row: dict, base_ms: float, o: OnnxRunner) -> None:
     """The exported step's median time per prediction and its ratio to the PyTorch step of the same rounds."""
-    import onnxruntime
+    from ..export.runtime import import_onnxruntime
 
+    onnxruntime = import_onnxruntime()
     ms = float(np.median(o.times)) * 1e3
     row["ms_onnx"], row["onnx_ratio"], row["onnxruntime"] = ms, ms / base_ms, onnxruntime.__version__
 

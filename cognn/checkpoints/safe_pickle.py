@@ -18,15 +18,24 @@ between:
   each other can describe an object tree far larger than the file (a few hundred bytes can stand for 2^30 lists), so
   the tree is walked once, counting every container and item as often as it is reachable, and refused
   (:class:`PickleBombError`) beyond :data:`MAX_OBJECTS` or :data:`MAX_DEPTH`. Nothing here calls ``repr`` or ``str``
-  on what the file holds.
+  on what the file holds;
+* work is bounded while the pickle is read, not only after: the unpickler is Python's own pure-Python one (so Ctrl-C
+  stops it at once), runs at most :data:`MAX_OPCODES` instructions, and checks every object before it is hashed or
+  compared (a dict key, a set item, the arguments of ``set``/``OrderedDict``): an object of more than
+  :data:`MAX_KEY_OBJECTS` parts or :data:`MAX_DEPTH` levels is refused (a tuple doubled 64 times hashes for ages, one
+  nested a million deep overflows the C stack). Storage keys must be short names, never converted from objects;
+* the storages a file declares must fit in it: their sizes together at most the file's size, zip records neither
+  overlapping nor outside the file, checked before anything is allocated.
 """
 from __future__ import annotations
 
 import collections
 import io
+import itertools
 import pickle
 import struct
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +44,8 @@ import torch
 from .quantized import QDTYPES, QuantizedTensor
 
 __all__ = ["load_torch_file", "UnsafePickleError", "PickleBombError", "Placeholder", "LEGACY_MAGIC",
-           "is_placeholder", "MAX_OBJECTS", "MAX_DEPTH"]
+           "is_placeholder", "MAX_OBJECTS", "MAX_DEPTH", "MAX_OPCODES", "MAX_KEY_OBJECTS", "MAX_HASH_WORK",
+           "MAX_PICKLE_BYTES"]
 
 #: first bytes of a legacy (non-zip) torch file: PROTO 2, LONG1 of torch's magic number 0x1950a86a20f9469cfc6c
 LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
@@ -44,6 +54,17 @@ _LEGACY_PROTOCOL = 1001
 MAX_OBJECTS = 200_000
 #: deepest nesting of containers a pickle may build
 MAX_DEPTH = 40
+#: most pickle instructions one load may run (a large Lightning checkpoint needs some 10^5)
+MAX_OPCODES = 2_000_000
+#: most parts (containers and items) an object may have to be used as a dict key or set item (hashed, compared)
+MAX_KEY_OBJECTS = 10_000
+#: most parts hashed in one load, all keys together (a memoized key of 10 000 parts used a million times would
+#: otherwise hash 10^10 parts)
+MAX_HASH_WORK = 2_000_000
+#: largest pickle record (``data.pkl``) read from a zip checkpoint
+MAX_PICKLE_BYTES = 256 * 2**20
+#: longest storage key (PyTorch names storages "0", "1", ... or by a number of some 15 digits)
+_MAX_KEY_CHARS = 64
 
 #: module roots whose functions may be *called* by a pickle; the call only makes an inert placeholder
 _TOLERATED_CALLS = frozenset({"torch", "numpy", "pytorch_lightning", "lightning", "lightning_fabric", "torchmetrics",
@@ -213,36 +234,164 @@ def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     raise pickle.UnpicklingError("refusing to reconstruct an object that is not a placeholder")
 
 
-_ALLOWED: dict[tuple[str, str], Any] = {
-    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-    ("torch._utils", "_rebuild_qtensor"): _rebuild_qtensor,
-    ("torch", "Size"): torch.Size,
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("collections", "Counter"): collections.Counter,
-    ("collections", "defaultdict"): _plain_dict,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "slice"): slice,
-    ("builtins", "complex"): complex,
-    ("_codecs", "encode"): _encode,
-    ("copyreg", "_reconstructor"): _reconstructor,
-}
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """``pickle.Unpickler`` whose globals come from a fixed table or are inert placeholders.
+#: the callables a pickle may call that hash their arguments (checked first, against the load's hashing budget)
+_HASHING_CALLS = (set, frozenset, collections.OrderedDict, collections.Counter)
+
+
+def _storage_key(key: Any) -> str:
+    """A storage's key as text: a short name or number, never a container (``str`` of one can be exponential)."""
+    if type(key) is int and abs(key) < 10 ** 30:
+        return str(key)
+    if type(key) is str and len(key) <= _MAX_KEY_CHARS:
+        return key
+    raise pickle.UnpicklingError(f"a storage key is a {type(key).__name__}, not a short name")
+
+
+def _index(value: Any, what: str) -> int:
+    if type(value) is not int or not 0 <= value < 2 ** 48:
+        raise pickle.UnpicklingError(f"a storage's {what} is not a sensible whole number (a {type(value).__name__})")
+    return value
+
+
+class _BoundedReader:
+    """A file read from its current position up to ``end``: a length the pickle declares never reads (allocates)
+    more than the file holds."""
+
+    def __init__(self, f: Any, end: int) -> None:
+        self._f = f
+        self._end = end
+
+    def _left(self) -> int:
+        return max(0, self._end - self._f.tell())
+
+    def read(self, n: int = -1) -> bytes:
+        left = self._left()
+        return self._f.read(left if n is None or n < 0 else min(n, left))
+
+    def readinto(self, buf: Any) -> int:
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def readline(self) -> bytes:
+        return self._f.readline(min(self._left(), 1 << 20))
+
+
+class _Budget:
+    """What the pickles of one file have used so far: instructions run, parts hashed."""
+
+    def __init__(self) -> None:
+        self.ops = 0
+        self.hashed = 0
+
+
+_BaseUnpickler: Any = pickle._Unpickler
+
+
+class RestrictedUnpickler(_BaseUnpickler):
+    """The pure-Python ``pickle`` unpickler whose globals come from a fixed table or are inert placeholders, that runs
+    at most :data:`MAX_OPCODES` instructions and hashes only bounded objects.
 
     ``storages(pid)`` resolves the persistent ids of tensor storages (zip or legacy layout).
     """
 
-    def __init__(self, file: io.BufferedIOBase, storages: Any) -> None:
+    dispatch: dict[int, Any] = {}
+
+    def __init__(self, file: Any, storages: Any, budget: _Budget | None = None) -> None:
         super().__init__(file)
         self._storages = storages
         self.placeholders: dict[str, type] = {}
+        #: instructions run and parts hashed, shared by every pickle of one file (a legacy file holds five)
+        self._budget = budget if budget is not None else _Budget()
+
+    def _count(self) -> None:
+        self._budget.ops += 1
+        if self._budget.ops > MAX_OPCODES:
+            raise PickleBombError(f"runs more than {MAX_OPCODES:,} instructions")
+
+    def _charge(self, parts: int) -> None:
+        self._budget.hashed += parts
+        if self._budget.hashed > MAX_HASH_WORK:
+            raise PickleBombError(f"hashes more than {MAX_HASH_WORK:,} objects as keys")
+
+    def _hashable(self, obj: Any) -> None:
+        """Refuse an object about to be hashed or compared (a dict key, a set item) unless it is small and shallow,
+        and count its parts against the load's hashing budget."""
+        if type(obj) in (str, bytes, int, float, bool, type(None)):
+            self._charge(1)
+            return
+        self._charge(check_expansion(obj, MAX_KEY_OBJECTS, MAX_DEPTH, what=f"uses an object of more than "
+                                     f"{MAX_KEY_OBJECTS:,} parts or {MAX_DEPTH} levels as a key"))
+
+    def _load_reduce(self) -> None:
+        args = self.stack.pop()
+        func = self.stack[-1]
+        if any(func is f for f in _HASHING_CALLS):  # set(...), OrderedDict(...): the arguments may all be hashed
+            self._charge(check_expansion(args))
+        self.stack[-1] = func(*args)
+
+    def _load_setitems(self) -> None:
+        items = self.pop_mark()
+        target = self.stack[-1]
+        for i in range(0, len(items) - 1, 2):
+            if not isinstance(target, Placeholder):
+                self._hashable(items[i])
+            target[items[i]] = items[i + 1]
+
+    def _load_setitem(self) -> None:
+        value = self.stack.pop()
+        key = self.stack.pop()
+        target = self.stack[-1]
+        if not isinstance(target, Placeholder):
+            self._hashable(key)
+        target[key] = value
+
+    def _load_dict(self) -> None:
+        items = self.pop_mark()
+        for k in items[::2]:
+            self._hashable(k)
+        self.append({items[i]: items[i + 1] for i in range(0, len(items) - 1, 2)})
+
+    def _load_additems(self) -> None:
+        items = self.pop_mark()
+        target = self.stack[-1]
+        for item in items:
+            self._hashable(item)
+        if isinstance(target, set):
+            target.update(items)
+        else:
+            for item in items:
+                target.add(item)
+
+    def _load_frozenset(self) -> None:
+        items = self.pop_mark()
+        for item in items:
+            self._hashable(item)
+        self.append(frozenset(items))
+
+    def _load_build(self) -> None:
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        setstate = getattr(inst, "__setstate__", None)
+        if setstate is not None:
+            setstate(state)
+            return
+        slotstate = None
+        if isinstance(state, tuple) and len(state) == 2:
+            state, slotstate = state
+        for part in (state, slotstate):
+            if not part:
+                continue
+            if not isinstance(part, dict) or not all(type(k) is str for k in part):
+                raise pickle.UnpicklingError(f"gives a {type(inst).__name__} state that is not a map of names")
+            try:
+                for k, v in part.items():
+                    setattr(inst, k, v)
+            except (AttributeError, TypeError):
+                raise pickle.UnpicklingError(f"gives state to a {type(inst).__name__}, which takes none") from None
+
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED:
@@ -271,6 +420,41 @@ class RestrictedUnpickler(pickle.Unpickler):
         return self._storages(pid)
 
 
+_ALLOWED: dict[tuple[str, str], Any] = {
+    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_qtensor"): _rebuild_qtensor,
+    ("torch", "Size"): torch.Size,
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("collections", "Counter"): collections.Counter,
+    ("collections", "defaultdict"): _plain_dict,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "slice"): slice,
+    ("builtins", "complex"): complex,
+    ("_codecs", "encode"): _encode,
+    ("copyreg", "_reconstructor"): _reconstructor,
+}
+
+
+def _with_count(fn: Any) -> Any:
+    def counted(self: RestrictedUnpickler) -> Any:
+        self._count()
+        return fn(self)
+    return counted
+
+
+_R = RestrictedUnpickler
+_OVERRIDES = {pickle.SETITEMS[0]: _R._load_setitems, pickle.SETITEM[0]: _R._load_setitem,
+              pickle.DICT[0]: _R._load_dict, pickle.ADDITEMS[0]: _R._load_additems,
+              pickle.FROZENSET[0]: _R._load_frozenset, pickle.BUILD[0]: _R._load_build,
+              pickle.REDUCE[0]: _R._load_reduce}
+_R.dispatch = {code: _with_count(_OVERRIDES.get(code, fn)) for code, fn in _BaseUnpickler.dispatch.items()}
+
+
 def _element_size(dtype: torch.dtype) -> int:
     return torch.empty((), dtype=dtype).element_size()
 
@@ -287,43 +471,77 @@ def _from_bytes(raw: bytes, dtype: torch.dtype, big_endian: bool = False) -> tor
     return flat.view(dtype)
 
 
+def _record_spans(zf: zipfile.ZipFile, size: int) -> None:
+    """Refuse records that overlap each other or reach past the file (from their local headers), so that the
+    records together never hold more bytes than the file: a crafted zip can point hundreds of records at one
+    region and make each read allocate it again."""
+    spans = []
+    fp = zf.fp
+    assert fp is not None
+    for info in zf.infolist():
+        fp.seek(info.header_offset)
+        local = fp.read(30)
+        if len(local) != 30 or local[:4] != b"PK\x03\x04":
+            raise pickle.UnpicklingError(f"record {info.filename[:60]} has no local header")
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        start = info.header_offset
+        end = start + 30 + name_len + extra_len + info.compress_size
+        if info.file_size != info.compress_size or end > size:
+            raise pickle.UnpicklingError(f"record {info.filename[:60]} reaches past the end of the file")
+        spans.append((start, end))
+    spans.sort()
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        if start < end:
+            raise pickle.UnpicklingError("records overlap each other (a crafted file: each read would allocate the "
+                                         "same bytes again)")
+
+
 def _load_zip(path: Path) -> tuple[Any, RestrictedUnpickler]:
+    size = path.stat().st_size
     with zipfile.ZipFile(path) as zf:
-        names = zf.namelist()
+        names = set(zf.namelist())
         pkl = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pkl) != 1:
             raise pickle.UnpicklingError("no data.pkl record: a zip file but not a PyTorch checkpoint")
         if any(info.compress_type != zipfile.ZIP_STORED for info in zf.infolist()):
             raise pickle.UnpicklingError("compressed records: PyTorch writes its files uncompressed")
+        _record_spans(zf, size)
         prefix = pkl[0][: -len("data.pkl")]
-        big = prefix + "byteorder" in names and zf.read(prefix + "byteorder").strip() == b"big"
+        big = prefix + "byteorder" in names and zf.read(prefix + "byteorder")[:16].strip() == b"big"
         cache: dict[str, _Storage] = {}
 
         def storages(pid: tuple) -> _Storage:
             if len(pid) != 5:
                 raise pickle.UnpicklingError(f"unexpected storage id of {len(pid)} fields")
             _, stype, key, _location, numel = pid
-            key = str(key)
+            key = _storage_key(key)
+            numel = _index(numel, "element count")
             if key not in cache:
                 record = f"{prefix}data/{key}"
                 if record not in names:
                     raise pickle.UnpicklingError(f"storage record {record} is missing")
                 data = _from_bytes(zf.read(record), stype.dtype, big)
-                if data.numel() < int(numel):
+                if data.numel() < numel:
                     raise pickle.UnpicklingError(f"storage {key} holds {data.numel()} elements, {numel} expected")
                 cache[key] = _Storage(data)
             return cache[key]
 
+        if zf.getinfo(pkl[0]).file_size > MAX_PICKLE_BYTES:
+            raise pickle.UnpicklingError(f"its data.pkl record is larger than {MAX_PICKLE_BYTES >> 20} MB")
         with zf.open(pkl[0]) as f:
-            unpickler = RestrictedUnpickler(io.BytesIO(f.read()), storages)
+            unpickler = RestrictedUnpickler(io.BytesIO(f.read(MAX_PICKLE_BYTES + 1)), storages)
             return unpickler.load(), unpickler
 
 
 def _load_legacy(path: Path) -> tuple[Any, RestrictedUnpickler]:
     size = path.stat().st_size
-    with open(path, "rb") as f:
+    with open(path, "rb") as raw_file:
+        f = _BoundedReader(raw_file, size)
+
+        budget = _Budget()
+
         def header() -> Any:
-            return RestrictedUnpickler(f, lambda pid: None).load()
+            return RestrictedUnpickler(f, lambda pid: None, budget).load()
 
         if header() != int.from_bytes(LEGACY_MAGIC[4:], "little"):
             raise pickle.UnpicklingError("bad magic number")
@@ -332,37 +550,47 @@ def _load_legacy(path: Path) -> tuple[Any, RestrictedUnpickler]:
         header()  # sys_info: byte order and type sizes of the writer
         roots: dict[str, _Storage] = {}
         views: dict[str, _Storage] = {}
+        declared = 0
 
         def storages(pid: tuple) -> _Storage:
+            nonlocal declared
             if len(pid) != 6:
                 raise pickle.UnpicklingError(f"unexpected storage id of {len(pid)} fields")
             _, stype, key, _location, numel, view = pid
-            key = str(key)
+            key = _storage_key(key)
             if key not in roots:
-                if int(numel) * _element_size(stype.dtype) > size:
-                    raise pickle.UnpicklingError(f"storage {key} is larger than the file")
-                roots[key] = _Storage(torch.zeros(int(numel), dtype=stype.dtype))
+                nbytes = _index(numel, "element count") * _element_size(stype.dtype)
+                declared += nbytes
+                if declared > size:  # every storage's bytes follow in the file: together they cannot be larger
+                    raise pickle.UnpicklingError(f"its storages declare {declared:,} bytes or more, more than the "
+                                                 f"file's {size:,}")
+                roots[key] = _Storage(torch.zeros(numel, dtype=stype.dtype))
             root = roots[key]
             if view is None:
                 return root
-            vkey, offset, vsize = view
-            if str(vkey) not in views:
-                views[str(vkey)] = _Storage(root.data[int(offset): int(offset) + int(vsize)])
-            return views[str(vkey)]
+            if not isinstance(view, tuple) or len(view) != 3:
+                raise pickle.UnpicklingError("a storage view is not (key, offset, size)")
+            vkey, offset, vsize = _storage_key(view[0]), _index(view[1], "offset"), _index(view[2], "size")
+            if vkey not in views:
+                views[vkey] = _Storage(root.data[offset: offset + vsize])
+            return views[vkey]
 
-        unpickler = RestrictedUnpickler(f, storages)
+        unpickler = RestrictedUnpickler(f, storages, budget)
         result = unpickler.load()
-        keys = RestrictedUnpickler(f, lambda pid: None).load()
+        keys = RestrictedUnpickler(f, lambda pid: None, budget).load()
         if not isinstance(keys, list):
             raise pickle.UnpicklingError("the storage key list is missing")
         for key in keys:
-            if str(key) not in roots:
+            key = _storage_key(key)
+            if key not in roots:
                 raise pickle.UnpicklingError(f"storage {key} is listed but never used")
-            flat = roots[str(key)].data
+            flat = roots[key].data
             (count,) = struct.unpack("<q", f.read(8))
             es = _element_size(flat.dtype)
+            if count != flat.numel():
+                raise pickle.UnpicklingError(f"storage {key} is truncated")
             raw = f.read(count * es)
-            if count != flat.numel() or len(raw) != count * es:
+            if len(raw) != count * es:
                 raise pickle.UnpicklingError(f"storage {key} is truncated")
             flat.copy_(_from_bytes(raw, flat.dtype))
         return result, unpickler
@@ -371,29 +599,41 @@ def _load_legacy(path: Path) -> tuple[Any, RestrictedUnpickler]:
 _CONTAINERS = (dict, list, tuple, set, frozenset)
 
 
-def check_expansion(obj: Any, max_objects: int = MAX_OBJECTS, max_depth: int = MAX_DEPTH) -> None:
+def check_expansion(obj: Any, max_objects: int = MAX_OBJECTS, max_depth: int = MAX_DEPTH, *,
+                    what: str | None = None) -> int:
     """Raise :class:`PickleBombError` if ``obj`` expands (shared containers counted every time they are reached) to
-    more than ``max_objects`` containers and items, or nests containers deeper than ``max_depth``.
+    more than ``max_objects`` containers and items, or nests containers deeper than ``max_depth``; else return the
+    count.
 
-    Work is bounded by ``max_objects``; nothing is converted to text.
+    Work and memory are bounded by ``max_objects`` and ``max_depth`` (containers are walked with one iterator per
+    level, never copied onto a stack whole); nothing is hashed or converted to text.
     """
-    count = 0
-    stack: list[tuple[Any, int]] = [(obj, 0)]
-    while stack:
-        item, depth = stack.pop()
+    count = 1
+    if not isinstance(obj, _CONTAINERS):
+        return count
+    levels: list[Iterator[Any]] = [_children(obj)]
+    while levels:
+        item = next(levels[-1], _END)
+        if item is _END:
+            levels.pop()
+            continue
         count += 1
         if count > max_objects:
-            raise PickleBombError(f"expands to more than {max_objects:,} objects")
-        if not isinstance(item, _CONTAINERS):
-            continue
-        if depth >= max_depth:
-            raise PickleBombError(f"nests containers more than {max_depth} levels deep")
-        if isinstance(item, dict):
-            for k, v in item.items():
-                stack.append((k, depth + 1))
-                stack.append((v, depth + 1))
-        else:
-            stack.extend((v, depth + 1) for v in item)
+            raise PickleBombError(what or f"expands to more than {max_objects:,} objects")
+        if isinstance(item, _CONTAINERS):
+            if len(levels) >= max_depth:
+                raise PickleBombError(what or f"nests containers more than {max_depth} levels deep")
+            levels.append(_children(item))
+    return count
+
+
+_END = object()
+
+
+def _children(item: Any) -> Iterator[Any]:
+    if isinstance(item, dict):
+        return itertools.chain.from_iterable(item.items())
+    return iter(item)
 
 
 def load_torch_file(path: str | Path, kind: str) -> tuple[Any, list[str]]:
@@ -405,11 +645,12 @@ def load_torch_file(path: str | Path, kind: str) -> tuple[Any, list[str]]:
     ``zipfile.BadZipFile`` / ``RuntimeError`` / ``EOFError`` for a broken file (the caller words the message).
     """
     path = Path(path)
-    if kind == "zip":
-        obj, unpickler = _load_zip(path)
-    elif kind == "legacy":
-        obj, unpickler = _load_legacy(path)
-    else:
+    if kind not in ("zip", "legacy"):
         raise ValueError(f"kind must be 'zip' or 'legacy', not {kind!r}")
+    try:
+        obj, unpickler = _load_zip(path) if kind == "zip" else _load_legacy(path)
+    except (KeyError, IndexError, TypeError, AttributeError, struct.error) as e:
+        # the message of these may hold a repr of what the file built: never shown
+        raise pickle.UnpicklingError(f"a malformed pickle ({type(e).__name__})") from None
     check_expansion(obj)
     return obj, sorted(unpickler.placeholders)

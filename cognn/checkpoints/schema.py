@@ -14,6 +14,7 @@ import torch
 
 from .. import __version__
 from ..data import conventions
+from ..data.files import excerpt, kind_of, parse_json
 from ..domains import DOMAINS, LAYOUT_DOMAIN
 from ..errors import InputFileError
 from ..layouts import get_layout
@@ -115,9 +116,10 @@ def check_meta(meta: dict[str, Any]) -> None:
             raise ValueError(f"metadata field {key!r} is missing")
     for key, (typ, _) in FIELDS.items():
         if key in meta and not isinstance(meta[key], typ) and not (typ is float and isinstance(meta[key], int)):
-            raise ValueError(f"metadata field {key!r} must be {typ.__name__}, not {type(meta[key]).__name__}")
+            raise ValueError(f"metadata field {key!r} must be {_TYPE_WORDS.get(typ, typ.__name__)}, not "
+                             f"{kind_of(meta[key])}")
     if meta["format"] != FORMAT:
-        raise ValueError(f"format is {meta['format']!r}, not {FORMAT!r}")
+        raise ValueError(f"format is {kind_of(meta['format'])}, not {FORMAT!r}")
     if meta["format_version"] > FORMAT_VERSION:
         raise ValueError(f"format version {meta['format_version']} is newer than this cognn reads ({FORMAT_VERSION}); "
                          "update cognn")
@@ -150,13 +152,16 @@ def _check_model_kwargs(model: str, kwargs: dict[str, Any]) -> None:
                              f"{', '.join(sorted(allowed))})")
         if key in ("base_channels", "clip_frames"):
             if type(value) is not int or not 1 <= value <= LIMITS[key]:
-                raise ValueError(f"model_kwargs {key} must be a whole number from 1 to {LIMITS[key]:,}, not {value!r}")
+                raise ValueError(f"model_kwargs {key} must be a whole number from 1 to {LIMITS[key]:,}, not "
+                                 f"{kind_of(value)}")
             if key == "base_channels" and value % 8:
                 raise ValueError(f"model_kwargs base_channels must be a multiple of 8, not {value}")
         elif key == "early_mode" and value not in EARLY_MODES:
-            raise ValueError(f"model_kwargs early_mode must be one of {', '.join(EARLY_MODES)}, not {value!r}")
+            raise ValueError(f"model_kwargs early_mode must be one of {', '.join(EARLY_MODES)}, not {kind_of(value)}")
         elif key in fam.options and type(value) is not type(fam.options[key]):
-            raise ValueError(f"model_kwargs {key} must be a {type(fam.options[key]).__name__}, not {value!r}")
+            want = type(fam.options[key])
+            raise ValueError(f"model_kwargs {key} must be a {_TYPE_WORDS.get(want, want.__name__)}, not "
+                             f"{kind_of(value)}")
 
 
 def complete_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -191,6 +196,11 @@ def encode_meta(meta: dict[str, Any]) -> dict[str, str]:
     return {str(k): _to_str(v) for k, v in meta.items()}
 
 
+#: a metadata type in words a user knows
+_TYPE_WORDS = {list: "list (JSON array)", dict: "map (JSON object)", int: "whole number", float: "number",
+               str: "text", bool: "true or false value"}
+
+
 def decode_meta(header: dict[str, str], path: str | Path) -> dict[str, Any]:
     """Parse a header written by :func:`encode_meta`; raises :class:`InputFileError` naming the bad field."""
     meta: dict[str, Any] = {}
@@ -204,13 +214,15 @@ def decode_meta(header: dict[str, str], path: str | Path) -> dict[str, Any]:
             elif typ is float:
                 meta[key] = float(text)
             else:
-                value = json.loads(text)
+                value = parse_json(text, path, "checkpoint metadata")
                 if not isinstance(value, typ):
                     raise ValueError
                 meta[key] = value
+        except InputFileError as e:
+            raise InputFileError(path, f"metadata field {key!r}: {e.problem}", field=key) from None
         except ValueError:
-            raise InputFileError(path, f"metadata field {key!r} is not a valid {typ.__name__}: {text[:60]!r}",
-                                 field=key) from None
+            raise InputFileError(path, f"metadata field {key!r} is not a valid {_TYPE_WORDS.get(typ, typ.__name__)}: "
+                                       f"{excerpt(text)}", field=key) from None
     try:
         check_meta(meta)
     except ValueError as e:

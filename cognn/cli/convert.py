@@ -98,13 +98,16 @@ def _options_meta(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace, err) -> int:
+    from ..atomic import OutputError, check_outputs
     from ..checkpoints import model_from_checkpoint, read_checkpoint, save_checkpoint
     from ..models import display_name as display
     from ..weights import resolve_weights
 
     src, out = resolve_weights(args.input), Path(args.output)
-    if out.exists() and out.resolve() == src.resolve():
-        raise CognnError("OUT must differ from IN")
+    try:
+        check_outputs([(out, "OUT")], [(src, "IN")])
+    except OutputError as e:
+        raise CognnError(str(e)) from None
     if out.exists() and not args.force:
         raise CognnError(f"{out} exists; use --force to overwrite it")
     if not out.parent.is_dir():

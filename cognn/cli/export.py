@@ -61,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from ..atomic import OutputError, check_output
+    from ..atomic import OutputError, check_output, check_outputs
     from ..export import require_onnx
 
     require_onnx()
@@ -73,6 +73,8 @@ def _run(args: argparse.Namespace) -> int:
         raise CognnError(f"the output must be an .onnx file, not {args.output}")
     inputs = (args.weights,) if os.path.isfile(args.weights) else ()
     try:
+        check_outputs([(out, "output"), (sidecar_path(out), "sidecar")],
+                      [(args.weights, "--weights")] if inputs else [])
         check_output(out, "output", inputs, allow_stream=False)
         check_output(sidecar_path(out), "sidecar", inputs, allow_stream=False)
     except OutputError as e:

@@ -39,7 +39,7 @@ from typing import Any, TextIO
 
 from ..errors import CognnError
 from ..sources.open import DEMO_RECORDING
-from .common import one_line_warnings, positive_int
+from .common import one_line_warnings, positive_int, stop_signals_as_interrupt
 from .infer_jobs import InputResult, Options, OutputFailedError, make_session, run_here, run_pool
 
 PROG = "cognn-infer"
@@ -270,7 +270,7 @@ def _summary(results: list[InputResult], wall_s: float) -> list[str]:
 
 
 def _inputs(args: argparse.Namespace, skipped: list[str]) -> list[str | int]:
-    from ..sources import expand_inputs
+    from ..sources import SUPPORTED_EXTENSIONS, expand_inputs
 
     if args.camera is not None:
         if args.inputs or args.demo:
@@ -288,7 +288,9 @@ def _inputs(args: argparse.Namespace, skipped: list[str]) -> list[str | int]:
                          "bundled recording")
     specs: list[str | int] = list(expand_inputs(args.inputs, skipped))
     if not specs:
-        raise UsageError("the given folders hold no supported file")
+        folders = ", ".join(str(i) for i in args.inputs[:3]) + (" ..." if len(args.inputs) > 3 else "")
+        raise UsageError(f"{folders}: no supported file in {'these folders' if len(args.inputs) > 1 else 'this folder'}"
+                         f" (supported: {', '.join(SUPPORTED_EXTENSIONS)})")
     return specs
 
 
@@ -316,7 +318,7 @@ def _precheck(specs: list[str | int]) -> list[str]:
 def _outputs(args: argparse.Namespace, specs: list[str | int]) -> tuple[str, ...]:
     """Every output checked before anything runs: not an input, a folder that exists and can be written. Temporary
     files that killed runs left beside an output are removed, and said so."""
-    from ..atomic import OutputError, check_output, clean_stale
+    from ..atomic import OutputError, check_output, check_outputs, clean_stale
     from ..sources import source_kind, split_sample
     from .infer_jobs import numbered
 
@@ -332,7 +334,13 @@ def _outputs(args: argparse.Namespace, specs: list[str | int]) -> tuple[str, ...
     for value, what in ((args.save_skeletons, "--save-skeletons"), (args.render, "--render")):
         if value:
             targets += [(numbered(value, i, several), what) for i in range(len(specs) if several else 1)]
+    named: list[tuple[str | Path, str]] = [(p, "input") for p in inputs]
+    for value, what in ((args.weights, "--weights"), (args.classes, "--classes"), (args.thresholds, "--thresholds"),
+                        (args.pose_model, "--pose-model")):
+        if value and os.path.exists(value):  # a bundled name ("lite", "kinetics-motion") is no file of the user's
+            named.append((value, what))
     try:
+        check_outputs(targets, named)
         for path, what in targets:
             check_output(path, what, inputs)
             for left in clean_stale(path):
@@ -344,7 +352,7 @@ def _outputs(args: argparse.Namespace, specs: list[str | int]) -> tuple[str, ...
                 raise UsageError(f"--render writes {' or '.join(VIDEO_FORMATS)} videos, not {args.render}")
     except OutputError as e:
         raise UsageError(str(e)) from None
-    return inputs
+    return tuple(str(p) for p, _ in named)
 
 
 def _live_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -421,7 +429,14 @@ def _run(args: argparse.Namespace) -> int:
                    pose_size=args.pose_size, pose_every_frame=args.pose_every_frame,
                    pose_search_every=args.pose_search_every,
                    backend=args.backend, precision=args.precision, **alarms)
-    session = make_session(opts, say=_say)
+    from ..online import UnknownClassError
+
+    try:
+        session = make_session(opts, say=_say)
+    except UnknownClassError as e:
+        if args.classes and Path(args.classes).is_file():
+            raise CognnError(f"--classes {args.classes}: {e} (the list names classes of another model?)") from None
+        raise
     rec = session.recognizer
     if args.top_k > len(rec.classes):
         _say(f"note: the model has {len(rec.classes)} classes; writing the top {len(rec.classes)}")
@@ -518,7 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse has printed usage and "cognn-infer: error: ..."
         return int(e.code or 0) if isinstance(e.code, int) or e.code is None else 2
     try:
-        with one_line_warnings(PROG):
+        with one_line_warnings(PROG), stop_signals_as_interrupt():
             return _run(args)
     except BrokenPipeError:  # e.g. piped into `head`: not an error
         try:

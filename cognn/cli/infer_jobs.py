@@ -14,7 +14,8 @@ from typing import Any
 from ..errors import CognnError
 from ..live.events import Event
 from ..live.session import LiveConfig, LiveStep, Session
-from .common import WholeUnits
+from ..online import NonFiniteOutputError
+from .common import WholeUnits, die_with_parent, signals_blocked, unblock_signals
 
 __all__ = ["Options", "InputResult", "OutputFailedError", "make_session", "run_input", "run_here", "run_pool",
            "numbered", "sentence"]
@@ -175,8 +176,8 @@ def run_input(index: int, spec: str | int, session: Session, opts: Options, emit
         res.events = session.finish()
         res.warmup_s = rec.frames_to_ready / session.fps if session.fps else None
         res.outputs = [str(p) for p in session.stop_recording()]
-    except (BrokenPipeError, OutputFailedError):  # the records cannot go anywhere: stop everything, not just this input
-        raise
+    except (BrokenPipeError, OutputFailedError, NonFiniteOutputError):  # the records cannot go anywhere, or the
+        raise  # model is broken: stop everything, not just this input
     except (CognnError, OSError, ValueError) as e:
         res.error = sentence(e, name)
     except Exception as e:  # an unexpected failure of one input must not stop the others
@@ -239,14 +240,21 @@ def run_here(specs: list[str | int], opts: Options, session: Session, emit: Call
 # worker processes
 
 _WORKER: tuple[Session, Options] | None = None
+#: where a worker sends its records as they are made, ``(input index, record)``, then ``(input index, None)``
+_QUEUE: Any = None
 #: True while a worker runs an input (stopping it then unwinds, removing temporary files)
 _IN_JOB = False
 
 
-def _worker_init(opts: Options) -> None:
-    global _WORKER
+def _worker_init(opts: Options, queue: Any) -> None:
+    global _WORKER, _QUEUE
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the pool, no worker tracebacks
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal: the parent stops the pool
     signal.signal(signal.SIGTERM, _stop_worker)  # the pool stopping: unwind, so temporary files are removed
+    unblock_signals()  # blocked by the parent while the pool started
+    die_with_parent()  # a parent killed outright (SIGKILL) takes its workers with it: SIGTERM, unwinding
+    _QUEUE = queue
     from .infer import set_threads
 
     set_threads(opts.backend)
@@ -265,13 +273,17 @@ def _worker_job(job: tuple[int, str | int]) -> InputResult:
     index, spec = job
     assert _WORKER is not None
     session, opts = _WORKER
-    records: list[dict[str, Any]] = []
+    queue = _QUEUE
+
+    def emit(record: dict[str, Any]) -> None:  # sent at once: a run stopped half-way keeps what was made
+        queue.put((index, record))
+
     _IN_JOB = True
     try:
-        res = run_input(index, spec, session, opts, records.append)
+        res = run_input(index, spec, session, opts, emit)
     finally:
         _IN_JOB = False
-    res.records = records  # an input that failed half-way keeps its records up to the failure, as in one process
+    queue.put((index, None))  # every record of the input was sent (one that failed half-way keeps those before)
     return res
 
 
@@ -283,20 +295,39 @@ def run_pool(specs: list[str | int], opts: Options, emit: Callable[[dict[str, An
 
     bar = _bar(show, "input", total=len(specs))
     results: list[InputResult] = []
-    pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(opts,))
+    ctx = mp.get_context("spawn")
+    queue = ctx.SimpleQueue()  # records as the workers make them (a put is written at once, no feeder thread)
+    pending: dict[int, list[dict[str, Any]]] = {}  # records of inputs not yet written, by input index
+    finished: set[int] = set()  # inputs whose every record arrived
+
+    reader = queue._reader  # type: ignore[attr-defined]  # its pipe end: poll without taking a record
+
+    def drain(wait: float = 0.0) -> None:
+        while reader.poll(wait):
+            index, record = queue.get()
+            if record is None:
+                finished.add(index)
+            else:
+                pending.setdefault(index, []).append(record)
+            wait = 0.0
+
+    with signals_blocked():  # the workers start with Ctrl-C held back until their handlers are set
+        pool = ctx.Pool(workers, initializer=_worker_init, initargs=(opts, queue))
     interrupted = done = False
     try:
         it = pool.imap(_worker_job, list(enumerate(specs)))
-        while True:
-            try:
-                res = it.next(timeout=0.2)
-            except StopIteration:
-                break
-            except mp.TimeoutError:
-                continue
-            for record in res.records:
+        for index in range(len(specs)):
+            while True:
+                drain()
+                try:
+                    res = it.next(timeout=0.1)
+                    break
+                except mp.TimeoutError:
+                    continue
+            while index not in finished:  # the result came before the input's last records: wait for them
+                drain(0.1)
+            for record in pending.pop(index, []):
                 emit(record)
-            res.records = []
             results.append(res)
             if bar is not None:
                 bar.update(1)
@@ -309,6 +340,14 @@ def run_pool(specs: list[str | int], opts: Options, emit: Callable[[dict[str, An
         if not done:  # stopped early: the workers end now
             pool.terminate()
             pool.join()
+            try:  # Ctrl-C keeps what was made: the records already sent, in input order
+                drain(0.05)
+            except Exception:  # noqa: BLE001 - a record cut by the stop: the ones before it are kept
+                pass
+            for index in sorted(pending):
+                for record in pending[index]:
+                    emit(record)
+            pending.clear()
         if bar is not None:
             bar.close()
     return results, interrupted

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import CognnError
+from .common import stop_signals_as_interrupt
 
 PROG = "cognn-info"
 _FIRST_CLASSES = 5
@@ -111,7 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse has printed usage and the message
         return int(e.code) if isinstance(e.code, int) else 2
     try:
-        info = describe(args.file)
+        with stop_signals_as_interrupt():
+            info = describe(args.file)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
+        return 130
     except (CognnError, ValueError) as e:  # InputFileError is both; ValueError: a bad model name in a file
         print(f"{PROG}: error: {e}", file=sys.stderr, flush=True)
         return 2

@@ -13,7 +13,6 @@ process terminates them), removes the temporary file and exits 130 within moment
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import signal
@@ -27,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import check_output
+from ..atomic import OutputError, check_output, check_outputs
 from ..data.conventions import AGCN_KINETICS
 from ..errors import CognnError, InputFileError
-from .common import err, run_main
+from .common import STOP_SIGNALS, die_with_parent, err, run_main, signals_blocked, unblock_signals
 
 __all__ = ["main", "prep_ntu_file", "prep_kinetics_file"]
 
@@ -176,16 +175,13 @@ def _plan_ntu(args, srcs: list[Path]) -> _Plan:
 
 
 def _load_label_file(path: Path) -> dict[str, tuple[int, bool]]:
-    from ..data.files import read_bytes
+    from ..data.files import parse_json, read_bytes
 
     try:
-        obj = json.loads(read_bytes(path).decode("utf-8"))
+        text = read_bytes(path).decode("utf-8")
     except UnicodeDecodeError:
         raise InputFileError(path, "not UTF-8 text") from None
-    except json.JSONDecodeError as e:
-        raise InputFileError(path, f"invalid JSON: {e.msg}", line=e.lineno) from None
-    except (ValueError, RecursionError):
-        raise InputFileError(path, "invalid JSON") from None
+    obj = parse_json(text, path, "label")
     if not isinstance(obj, dict):
         raise InputFileError(path, "expected an object {name: {label_index, has_skeleton}}")
     out = {}
@@ -243,6 +239,11 @@ def _worker_init() -> None:
     """Workers leave Ctrl-C to the main process, which terminates them: no traceback from a worker, no worker left
     holding a queue lock."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool stopping ends the worker (forked: not the parent's)
+    for s in STOP_SIGNALS[1:]:  # SIGHUP: the main process stops the pool
+        signal.signal(s, signal.SIG_IGN)
+    unblock_signals()
+    die_with_parent()
 
 
 class _StopFlag:
@@ -314,6 +315,10 @@ def _run_inner(args, err: Callable[[str], None], stop: _StopFlag) -> int:
     for s in srcs:
         if not s.is_dir():
             raise InputFileError(s, "not a folder" if s.exists() else "folder not found")
+    try:
+        check_outputs([(args.out, "--out")], [(args.labels, "--labels")] if args.labels else [])
+    except OutputError as e:
+        raise CognnError(str(e)) from None
     out = check_output(args.out, "output", allow_stream=False)
     workers = _default_workers() if args.workers is None else args.workers
     if workers < 1:
@@ -337,7 +342,9 @@ def _run_inner(args, err: Callable[[str], None], stop: _StopFlag) -> int:
                                preprocessing_version=plan.preprocessing_version, inputs=[j[1] for j in plan.jobs])
         with writer as w:
             if workers > 1 and len(plan.jobs) > 1:
-                pool = multiprocessing.get_context().Pool(min(workers, len(plan.jobs)), initializer=_worker_init)
+                with signals_blocked():  # a Ctrl-C while the workers start comes after, to the main process
+                    pool = multiprocessing.get_context().Pool(min(workers, len(plan.jobs)),
+                                                              initializer=_worker_init)
             bar = tqdm(total=len(plan.jobs), unit="file", file=sys.stderr,
                        disable=args.quiet or not sys.stderr.isatty(), desc=PROG)
             for res in _results(plan.jobs, pool, stop):

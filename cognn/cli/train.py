@@ -93,12 +93,26 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         stop_after=args.stop_after)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse a run whose files in --out would replace one of its inputs (--init in the output folder, say)."""
+    from ..atomic import check_outputs
+    from ..train.trainer import BEST_FILE, LAST_FILE, STATE_FILE
+
+    out = Path(args.out) if args.out is not None else Path("out") / args.model
+    outputs = [(out / name, f"the run's {name}") for name in (BEST_FILE, LAST_FILE, STATE_FILE, "curves.png",
+                                                              "log.csv", "log.json")]
+    inputs = [(value, what) for value, what in ((args.data, "--data"), (args.val, "--val"), (args.init, "--init"),
+                                                (args.pose_model, "--pose-model")) if value is not None]
+    check_outputs(outputs, inputs)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``cognn-train``; returns the exit status."""
 
     def run(args: argparse.Namespace) -> int:
         from ..train import train
 
+        _check_outputs(args)
         result = train(config_from_args(args))
         if not args.quiet and result.last is not None:
             best = f"best epoch {result.best_epoch}: {result.best}; " if result.best is not None else ""

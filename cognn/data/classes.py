@@ -80,6 +80,11 @@ def missing_skeletons(dataset: str) -> frozenset[str]:
     return _missing(dataset)
 
 
+#: largest class list file (Kinetics-400's is 8 KB)
+MAX_CLASS_LIST_BYTES = 2**20
+#: longest line of a class list (a class name; the longest real one has 45 characters)
+MAX_CLASS_NAME_BYTES = 1024
+
 #: named class subsets shipped in ``datasets/`` (``--classes NAME``)
 SUBSETS = {"kinetics-motion": "kinetics_motion_classes.txt"}
 
@@ -88,7 +93,7 @@ def class_subset(spec: str) -> list[str]:
     """Class names to show: a named subset (``"kinetics-motion"``) or a text file of one name per line (lines
     starting with ``#`` are comments). Raises :class:`~cognn.errors.InputFileError` naming the file."""
     from ..errors import InputFileError
-    from .files import read_text
+    from .files import check_line_length, read_text
 
     if spec in SUBSETS:
         path = datasets_dir() / SUBSETS[spec]
@@ -97,7 +102,8 @@ def class_subset(spec: str) -> list[str]:
         if not path.exists() and not path.is_symlink():
             raise InputFileError(path, f"not found: no such class list (a text file of class names, one per line, "
                                        f"or one of {', '.join(SUBSETS)})")
-    text = read_text(path, "class list")
+    text = read_text(path, "class list", max_bytes=MAX_CLASS_LIST_BYTES)
+    check_line_length(path, text.encode("utf-8"), "class list", limit=MAX_CLASS_NAME_BYTES)
     names = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not names:
         raise InputFileError(path, "lists no class name")

@@ -12,24 +12,36 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
+import re
 import stat
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputFileError
 
-__all__ = ["MAX_INPUT_BYTES", "MAX_TEXT_BYTES", "VALUE_LIMIT", "InputValueWarning", "check_input_file", "read_bytes",
-           "read_text", "file_digest",
-           "zero_bad_joints", "warn_values", "warn_zeroed"]
+__all__ = ["MAX_INPUT_BYTES", "MAX_TEXT_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_DIGITS", "MAX_LINE_BYTES", "VALUE_LIMIT",
+           "InputValueWarning", "check_input_file", "read_bytes", "read_text", "parse_json", "json_depth", "excerpt",
+           "longest_line", "check_line_length", "kind_of",
+           "file_digest", "zero_bad_joints", "warn_values", "warn_zeroed"]
 
 #: largest text input (NTU ``.skeleton``, Kinetics JSON) read whole: 64 MiB. The real files are 0.1-2 MB (an NTU
 #: sample of 300 frames and 2 bodies is about 1.5 MB); parsing needs about 25 bytes of memory per input byte.
 MAX_INPUT_BYTES = 64 * 2**20
 #: the most cognn reads of a small text file the user names (class lists, alarm policies, event files)
 MAX_TEXT_BYTES = 16 * 2**20
+#: deepest nesting of arrays and objects cognn parses in a JSON document (its own files need 6)
+MAX_JSON_DEPTH = 64
+#: most digits of a JSON integer (Python's own limit is 4300, with a message of its own; no field needs 20)
+MAX_JSON_DIGITS = 1000
+#: longest line of a line-based text input (class list, NTU ``.skeleton``, events): real lines are under 200 bytes
+MAX_LINE_BYTES = 64 * 2**10
+#: longest excerpt of an input quoted in a message
+_EXCERPT = 40
 #: joint values beyond this magnitude are treated as broken (metres, pixels and normalised coordinates are all far
 #: smaller; squaring such a value in float32 would overflow to inf further down)
 VALUE_LIMIT = 1e6
@@ -140,6 +152,106 @@ def read_text(path: str | os.PathLike, what: str = "text", max_bytes: int = MAX_
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputFileError(Path(path), f"is not a UTF-8 {what} file (byte {e.start})") from None
+
+
+def excerpt(text: str | bytes, limit: int = _EXCERPT) -> str:
+    """At most ``limit`` characters of ``text`` as a quoted Python literal, with "..." when cut: what a message may
+    echo of an input (never a whole 60 MB line)."""
+    if isinstance(text, bytes):
+        text = text[: limit * 4].decode("utf-8", "replace")
+    cut = len(text) > limit
+    return repr(text[:limit]) + ("..." if cut else "")
+
+
+def kind_of(value: Any) -> str:
+    """What a value read from a file is, in words a user knows (``null``, ``a list of 3 items``, ``text 'abc'``),
+    never Python's type names such as ``NoneType``."""
+    if value is None:
+        return "null (nothing)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a yes/no value)"
+    if isinstance(value, (int, float)):
+        return f"the number {value:.6g}" if isinstance(value, float) else (
+            f"the number {value}" if abs(value) < 10**15 else "a very large number")
+    if isinstance(value, str):
+        return f"the text {excerpt(value)}"
+    if isinstance(value, dict):
+        return f"a map (JSON object) of {len(value)} entries"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)} items"
+    return "a value of another kind"
+
+
+def longest_line(data: bytes) -> tuple[int, int]:
+    """(length in bytes, 1-based number) of the longest line of ``data``, found without splitting it."""
+    import numpy as np
+
+    if not data:
+        return 0, 1
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+    bounds = np.concatenate(([-1], ends, [len(data)]))
+    lengths = np.diff(bounds) - 1
+    i = int(lengths.argmax())
+    return int(lengths[i]), i + 1
+
+
+def check_line_length(path: str | os.PathLike, data: bytes, what: str, limit: int = MAX_LINE_BYTES) -> None:
+    """Refuse ``data`` (the bytes of ``path``) when a line is longer than ``limit`` bytes: it is not a ``what``
+    file, and parsing it as one would take memory and time for nothing."""
+    length, line = longest_line(data)
+    if length > limit:
+        raise InputFileError(Path(path), f"line of {_mb(length) if length >= 2**20 else f'{length:,} bytes'} "
+                                         f"(longer than the {limit // 1024} KB of any line of {what} files; not such "
+                                         "a file?)", line=line)
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+class _TooManyDigitsError(ValueError):
+    def __init__(self, digits: int) -> None:
+        super().__init__(digits)
+        self.digits = digits
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_JSON_DIGITS:
+        raise _TooManyDigitsError(digits)
+    return int(text)
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in ``text`` (strings skipped), computed without recursion."""
+    import numpy as np
+
+    skeleton = _JSON_STRING.sub("", text).encode("utf-8", "replace")
+    if not skeleton:
+        return 0
+    a = np.frombuffer(skeleton, np.uint8)
+    step = ((a == 91) | (a == 123)).astype(np.int32) - ((a == 93) | (a == 125)).astype(np.int32)
+    return int(np.cumsum(step, dtype=np.int32).max(initial=0))
+
+
+def parse_json(text: str, path: str | os.PathLike | None, what: str = "JSON", *,
+               max_depth: int = MAX_JSON_DEPTH, line: int | None = None) -> Any:
+    """``text`` parsed as JSON with bounded nesting (:data:`MAX_JSON_DEPTH`) and integers (:data:`MAX_JSON_DIGITS`
+    digits); :class:`InputFileError` naming ``path`` (and ``line``) in one sentence, quoting nothing long."""
+    where = None if path is None else Path(path)
+    depth = json_depth(text)
+    if depth > max_depth:
+        raise InputFileError(where, f"invalid JSON ({what} file nested {depth:,} levels deep; cognn reads at "
+                                    f"most {max_depth})", line=line)
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except _TooManyDigitsError as e:
+        raise InputFileError(where, f"invalid JSON ({what} file with a number of {e.digits:,} digits; cognn reads "
+                                    f"at most {MAX_JSON_DIGITS})", line=line) from None
+    except json.JSONDecodeError as e:
+        raise InputFileError(where, f"invalid JSON: {e.msg} (column {e.colno})",
+                             line=e.lineno if line is None else line) from None
+    except (ValueError, RecursionError) as e:
+        raise InputFileError(where, f"invalid JSON ({type(e).__name__})", line=line) from None
 
 
 def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:

@@ -24,7 +24,6 @@ the field):
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputFileError
-from .files import VALUE_LIMIT, read_bytes, warn_values
+from .files import VALUE_LIMIT, kind_of, parse_json, read_bytes, warn_values
 
 __all__ = ["NUM_JOINTS", "MAX_FRAME_INDEX", "KineticsPerson", "KineticsFrame", "KineticsClip", "read_kinetics_json",
            "parse_kinetics_obj", "max_frame_index", "to_array", "to_frames"]
@@ -84,7 +83,7 @@ def _float(v: int | float) -> float:
 def _numbers(obj: Any, n: int, path: str, where: str) -> np.ndarray:
     """``n`` JSON numbers as float64 (non-finite values kept: the caller zeroes their joints)."""
     if not isinstance(obj, list):
-        raise InputFileError(path, f"expected a list of {n} numbers, got {type(obj).__name__}", field=where)
+        raise InputFileError(path, f"expected a list of {n} numbers, got {kind_of(obj)}", field=where)
     if len(obj) != n:
         raise InputFileError(path, f"expected {n} numbers, got {len(obj)}", field=where)
     for i, v in enumerate(obj):
@@ -113,10 +112,10 @@ def parse_kinetics_obj(obj: Any, path: str | Path = "<json>") -> KineticsClip:
     """Validate and convert an already decoded Kinetics-skeleton JSON object."""
     path = str(path)
     if not isinstance(obj, dict):
-        raise InputFileError(path, f"expected a JSON object at the top level, got {type(obj).__name__}")
+        raise InputFileError(path, f"expected a JSON object at the top level, got {kind_of(obj)}")
     data = obj.get("data")
     if not isinstance(data, list):
-        raise InputFileError(path, "missing" if data is None else f"expected a list, got {type(data).__name__}",
+        raise InputFileError(path, "missing" if data is None else f"expected a list, got {kind_of(data)}",
                              field="data")
     label = obj.get("label")
     if label is not None and not isinstance(label, str):
@@ -131,7 +130,7 @@ def parse_kinetics_obj(obj: Any, path: str | Path = "<json>") -> KineticsClip:
     for i, fr in enumerate(data):
         where = f"data[{i}]"
         if not isinstance(fr, dict):
-            raise InputFileError(path, f"expected an object, got {type(fr).__name__}", field=where)
+            raise InputFileError(path, f"expected an object, got {kind_of(fr)}", field=where)
         fi = _int_field(fr, "frame_index", path, where + ".")
         assert fi is not None  # a required field
         if fi < 0:
@@ -142,13 +141,13 @@ def parse_kinetics_obj(obj: Any, path: str | Path = "<json>") -> KineticsClip:
                                  field=f"{where}.frame_index")
         skel = fr.get("skeleton")
         if not isinstance(skel, list):
-            raise InputFileError(path, "missing" if skel is None else f"expected a list, got {type(skel).__name__}",
+            raise InputFileError(path, "missing" if skel is None else f"expected a list, got {kind_of(skel)}",
                                  field=f"{where}.skeleton")
         persons = []
         for m, p in enumerate(skel):
             pw = f"{where}.skeleton[{m}]"
             if not isinstance(p, dict):
-                raise InputFileError(path, f"expected an object, got {type(p).__name__}", field=pw)
+                raise InputFileError(path, f"expected an object, got {kind_of(p)}", field=pw)
             for key in ("pose", "score"):
                 if key not in p:
                     raise InputFileError(path, "missing", field=f"{pw}.{key}")
@@ -181,14 +180,7 @@ def read_kinetics_json(path: str | Path) -> KineticsClip:
     except UnicodeDecodeError as e:
         raise InputFileError(p, f"not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})",
                              line=raw.count(b"\n", 0, e.start) + 1) from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputFileError(p, f"invalid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
-    except RecursionError:
-        raise InputFileError(p, "invalid JSON: nested too deeply") from None
-    except ValueError as e:  # an integer with thousands of digits
-        raise InputFileError(p, f"invalid JSON: {str(e).split(';')[0]}") from None
+    obj = parse_json(text, p, "Kinetics skeleton")
     return parse_kinetics_obj(obj, p)
 
 

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import InputFileError
-from .files import VALUE_LIMIT, read_bytes, warn_values
+from .files import VALUE_LIMIT, check_line_length, excerpt, read_bytes, warn_values
 
 __all__ = ["JOINT_FIELDS", "NUM_JOINTS", "MAX_FRAMES", "NtuBody", "NtuSkeleton", "SampleName", "read_ntu_skeleton",
            "to_image2d",
@@ -209,7 +209,7 @@ class _Tokens:
         raise InputFileError(self.path, problem, line=self.line_of(t))
 
     def text(self, t: int) -> str:
-        return self.raw[self.starts[t]:self.ends[t]].decode("ascii", "replace")
+        return self.raw[self.starts[t]:min(self.ends[t], self.starts[t] + 200)].decode("ascii", "replace")
 
 
 def parse_ntu_bytes(raw: bytes, path: str | Path = "<bytes>") -> NtuSkeleton:
@@ -218,6 +218,7 @@ def parse_ntu_bytes(raw: bytes, path: str | Path = "<bytes>") -> NtuSkeleton:
     name = Path(path).name.split(".")[0]
     if not raw.strip():
         raise InputFileError(path, "empty file", line=1)
+    check_line_length(path, raw, "NTU .skeleton")  # before tokenising: one 60 MB line would take GBs
     tk = _Tokens(raw, path)
     counts = tk.counts.tolist()
     first = tk.first.tolist()
@@ -229,7 +230,8 @@ def parse_ntu_bytes(raw: bytes, path: str | Path = "<bytes>") -> NtuSkeleton:
             raise InputFileError(path, f"file ends where {what} was expected (truncated file?)", line=li + 1)
         t = first[li]
         if counts[li] != 1 or not tk.is_uint[t]:
-            got = "an empty line" if counts[li] == 0 else repr(" ".join(tk.text(i) for i in range(t, t + counts[li])))
+            got = "an empty line" if counts[li] == 0 else excerpt(
+                " ".join(tk.text(i) for i in range(t, t + min(counts[li], 8))))
             raise InputFileError(path, f"expected {what} (one non-negative integer), got {got}", line=li + 1)
         return int(tk.vals[t])
 
@@ -292,7 +294,7 @@ def parse_ntu_bytes(raw: bytes, path: str | Path = "<bytes>") -> NtuSkeleton:
     if not_int.any():
         b, c = np.argwhere(not_int)[0]
         raise InputFileError(path, f"body field {int_cols[c] + 1} must be an integer, got "
-                                   f"{tk.text(int(info_tok[b, int_cols[c]]))!r}", line=int(bl[b]) + 1)
+                                   f"{excerpt(tk.text(int(info_tok[b, int_cols[c]])))}", line=int(bl[b]) + 1)
     info_vals = tk.vals[info_tok]
     with np.errstate(invalid="ignore"):
         bad_lean = ~(np.abs(info_vals[:, 7:9]) <= VALUE_LIMIT)

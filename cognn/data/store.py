@@ -91,6 +91,14 @@ MAX_FPS = 10_000.0
 MAX_CANVAS_SIDE = 65_536
 #: timestamps beyond this many seconds (317 years) are not seconds from a start
 MAX_TIMESTAMP = 1e10
+#: most a compressed dataset may decode to, per byte of the file, beyond :data:`DECODE_SLACK`: real skeletons
+#: (float32 coordinates, zero-padded frames and person slots) compress 1.1x to some 20x; zeros compress 1000x with
+#: gzip, so a small file can otherwise declare gigabytes (a decompression bomb)
+MAX_DECODE_RATIO = 256
+#: decoded bytes any compressed dataset may have whatever its file's size (short all-zero recordings stay readable)
+DECODE_SLACK = 64 * 2**20
+#: frames of a recording decoded at once (a whole recording is read in such chunks, never decoded twice)
+_READ_FRAMES = 65_536
 #: HDF5's built-in filters (gzip, shuffle, fletcher32, szip, n-bit, scale-offset) and h5py's bundled lzf; any other
 #: filter would make HDF5 look for a plugin library
 _SAFE_FILTERS = {1, 2, 3, 4, 5, 6, 32000}
@@ -245,6 +253,14 @@ def _check_storage(d: h5py.Dataset, p: Path, name: str, file_size: int) -> None:
     elif stored < declared:
         raise InputFileError(p, f"declares {d.shape[0] if d.shape else 1} entries ({declared} bytes) but stores "
                                 f"only {stored} bytes (truncated or crafted file)", field=name)
+    if dcpl.get_nfilters() and declared > MAX_DECODE_RATIO * file_size + DECODE_SLACK:
+        raise InputFileError(p, f"declares {_size(declared)} of data compressed into a file of {_size(file_size)} "
+                                f"(more than {MAX_DECODE_RATIO}x, beyond what skeletons compress to: a decompression "
+                                "bomb?)", field=name)
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
 
 
 def _check_dataset(f: h5py.File, p: Path, name: str, dtype_kind: str, ndim: int,
@@ -983,7 +999,13 @@ def _load_recording(p: Path) -> Recording:
                 except (ValueError, RecursionError):
                     raise InputFileError(p, "not a JSON document", field=f"events[{i}]") from None
         attrs = _all_attrs(f, p)
-        skeleton, bad = zero_bad_joints(skel[()], channel_axis=1)
+        skeleton = np.empty(skel.shape, np.float32)
+        bad = 0
+        for start in range(0, t, _READ_FRAMES):  # in chunks: bounded scratch memory, Ctrl-C between them
+            part = skel[start:start + _READ_FRAMES].astype(np.float32, copy=False)
+            part, n_bad = zero_bad_joints(part, channel_axis=1)
+            skeleton[start:start + len(part)] = part
+            bad += n_bad
     warn_zeroed(p, bad, stacklevel=6)  # the caller of load_recording
     fps = attrs.pop("fps", None)
     if fps is not None and _valid_fps(fps) is None:

@@ -63,9 +63,12 @@ def _facts(model: CoSkeletonNet, classes: list[str], early_mode: str, precision:
 
 def _int8(proto: onnx.ModelProto) -> onnx.ModelProto:
     """Dynamic int8 quantization of the weight products (graph products and the classifier stay float32)."""
+    from .runtime import import_onnxruntime
+
     try:
+        import_onnxruntime()  # its telemetry off before the library loads
         from onnxruntime.quantization import QuantType, quantize_dynamic
-    except ImportError:
+    except (ImportError, CognnError):
         raise CognnError("--precision int8 needs onnxruntime's quantization tools (pip install onnxruntime)") from None
     keep: list[str] = []  # float32: the graph products (no weights) and the classifier, as the torch int8 path
 
@@ -144,8 +147,15 @@ def write_step(result: ExportResult, path: str | os.PathLike, *, inputs: tuple[s
     out = AtomicOutput(path, what="ONNX output", inputs=inputs)
     side = AtomicOutput(sidecar_path(out.path), what="sidecar", inputs=inputs)
     try:
-        out.temp.write_bytes(result.model)
-        side.temp.write_text(json.dumps(result.description, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        try:
+            out.temp.write_bytes(result.model)
+        except OSError as e:
+            raise out.failed(e) from None
+        try:
+            side.temp.write_text(json.dumps(result.description, indent=1, ensure_ascii=False) + "\n",
+                                 encoding="utf-8")
+        except OSError as e:
+            raise side.failed(e) from None
         out.commit()
         side.commit()
     except BaseException:

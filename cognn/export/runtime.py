@@ -20,7 +20,7 @@ from ..errors import CognnError, InputFileError
 from ..layouts import Layout, get_layout
 from .sidecar import METADATA_KEY, check_io, read_description
 
-__all__ = ["OnnxStep", "StepOutput", "threads_from_env"]
+__all__ = ["OnnxStep", "StepOutput", "threads_from_env", "import_onnxruntime"]
 
 _DTYPES = {"float32": np.float32, "int64": np.int64, "bool": np.bool_}
 
@@ -47,13 +47,70 @@ class StepOutput:
         self.state = state
 
 
-def _session(source: str | bytes, threads: int) -> Any:
+def import_onnxruntime() -> Any:
+    """``onnxruntime``, imported with its telemetry off.
+
+    ONNX Runtime 1.2x-1.3x on Linux keeps a telemetry store, ``~/.cache/Microsoft/DeveloperTools/.onnxruntime/``
+    (``onnxruntime.db`` and a ``deviceid``), written by every session, unless ``ORT_DISABLE_TELEMETRY`` is set when
+    the library loads (``onnxruntime.disable_telemetry_events()`` comes too late). cognn sets it (a value the user
+    set is kept), so a run writes nothing into the home folder and a read-only home changes nothing.
+    """
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     try:
         import onnxruntime as ort
     except ImportError:
         from . import ONNX_EXTRA_HINT
 
         raise CognnError(f"running an ONNX step needs onnxruntime, which is not installed: {ONNX_EXTRA_HINT}") from None
+    return ort
+
+
+def check_graph_file(path: Path) -> None:
+    """Refuse, before ONNX Runtime opens it, a step graph ONNX Runtime should not run: one whose initializers hold
+    NaN, infinity or values beyond 1e30, or one whose external data lies outside the graph's own folder
+    (``../../secret``: ONNX Runtime would read any file the graph names). :class:`InputFileError` naming the file and
+    the tensor. (A graph without its description sidecar is refused by
+    :func:`~cognn.export.sidecar.read_description`.)"""
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        raise CognnError("checking an ONNX step graph needs the onnx package (pip install onnx)") from None
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # a protobuf that does not parse
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise InputFileError(path, f"is not a readable ONNX model ({first[:160]})") from None
+    folder = path.resolve().parent
+    tensors = list(proto.graph.initializer)
+    tensors += [a.t for n in proto.graph.node for a in n.attribute if a.type == onnx.AttributeProto.TENSOR]
+    for t in tensors:
+        name = t.name[:60] or "(unnamed)"
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            where = {e.key: e.value for e in t.external_data}.get("location", "")
+            target = (folder / where).resolve()
+            if not where or Path(where).is_absolute() or folder not in target.parents:
+                raise InputFileError(path, f"initializer {name!r} keeps its data in {where[:80]!r}, outside the "
+                                           "graph's folder; cognn reads no file a graph names elsewhere")
+            if not target.is_file():
+                raise InputFileError(path, f"initializer {name!r} keeps its data in {where[:80]!r}, which is missing")
+        if t.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
+                               onnx.TensorProto.BFLOAT16):
+            continue
+        try:
+            values = numpy_helper.to_array(t, base_dir=str(folder))
+        except Exception:  # noqa: BLE001 - a tensor whose bytes do not fit its shape: ONNX Runtime words it
+            continue
+        if not np.isfinite(np.asarray(values, np.float64)).all():
+            raise InputFileError(path, f"initializer {name!r} holds NaN or infinite values; the graph's weights are "
+                                       "broken")
+        if values.size and float(np.abs(np.asarray(values, np.float64)).max()) > 1e30:
+            raise InputFileError(path, f"initializer {name!r} holds values beyond 1e30; the graph's weights are "
+                                       "broken (float32 overflows on them)")
+
+
+def _session(source: str | bytes, threads: int) -> Any:
+    ort = import_onnxruntime()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -80,6 +137,7 @@ class OnnxStep:
         if path is not None:
             if not self.path.is_file():
                 raise InputFileError(self.path, "does not exist or is not a file")
+            check_graph_file(self.path)
             source = str(self.path)
         else:
             source = model  # type: ignore[assignment]
@@ -160,7 +218,7 @@ class OnnxStep:
 
     @state.setter
     def state(self, state: dict[str, np.ndarray]) -> None:
-        from onnxruntime import OrtValue
+        OrtValue = import_onnxruntime().OrtValue  # noqa: N806 (the class's own name)
 
         self._values = {n: OrtValue.ortvalue_from_numpy(np.ascontiguousarray(state[n])) for n in self._state_names}
 
@@ -201,7 +259,7 @@ class OnnxStep:
     def step(self, frame: np.ndarray) -> np.ndarray | None:
         """Feed one frame ``(N, C, V, M)`` to the streams kept here; logits ``(N, K)`` when the first stream
         released a prediction, else None (as ``forward_step``)."""
-        from onnxruntime import OrtValue
+        OrtValue = import_onnxruntime().OrtValue  # noqa: N806 (the class's own name)
 
         feed = {"frame": OrtValue.ortvalue_from_numpy(np.ascontiguousarray(frame, dtype=np.float32))}
         feed.update({f"state.{n}": v for n, v in self._values.items()})

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.files import parse_json, read_text
 from ..errors import InputFileError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "OPSET", "METADATA_KEY", "PRECISIONS", "StateTensor", "sidecar_path",
@@ -99,22 +100,22 @@ def read_description(path: Path, metadata: dict[str, str]) -> dict[str, Any]:
     embedded = None
     if METADATA_KEY in metadata:
         try:
-            embedded = json.loads(metadata[METADATA_KEY])
-        except ValueError:
-            raise _problem(path, "its cognn metadata is not valid JSON (the file was changed after cognn-export "
-                                 "wrote it)") from None
+            embedded = parse_json(metadata[METADATA_KEY], None, "cognn metadata")
+        except InputFileError as e:
+            raise _problem(path, f"its cognn metadata is not valid JSON ({e.problem}; the file was changed after "
+                                 "cognn-export wrote it)") from None
     sidecar = None
     if side.is_file():
-        try:
-            sidecar = json.loads(side.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            raise _problem(side, f"is not a readable cognn sidecar ({getattr(e, 'msg', None) or e})") from None
+        sidecar = parse_json(read_text(side, "sidecar"), side, "cognn sidecar")
         if not isinstance(sidecar, dict) or sidecar.get("format") != FORMAT:
             raise _problem(side, f"is not a cognn step description (no \"format\": \"{FORMAT}\")")
     desc = sidecar if sidecar is not None else embedded
     if desc is None:
         raise _problem(path, "is not a step graph made by cognn-export (it has no cognn metadata and no sidecar "
                              f"{side.name}); export one with: cognn-export WEIGHTS {path.name}")
+    if sidecar is None:  # the settings would be the graph's own copy, unchecked against the export's description
+        raise _problem(path, f"has no description {side.name} beside it (cognn-export writes the two together; keep "
+                             "them together, or export again)")
     if not isinstance(desc, dict) or desc.get("format") != FORMAT:
         raise _problem(path, "is not a step graph made by cognn-export (its metadata is not a cognn step "
                              "description)")

@@ -29,7 +29,6 @@ whose event the session reports the moment the class is shown, marked ``alarm``,
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..data.files import read_text
+from ..data.files import excerpt, kind_of, parse_json, read_text
 from ..errors import InputFileError
 from .events import Event
 from .labels import UNCERTAIN, SteadyLabel
@@ -76,6 +75,8 @@ class AlarmConfig:
     alarm: tuple[str, ...] = ()
     #: held classes (a plank): the seconds held are shown instead of repetitions
     hold: tuple[str, ...] = ()
+    #: the file the policy was read from (named in messages), None for one from a checkpoint or code
+    source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         for name, value in [("default_threshold", self.default_threshold), ("release", self.release),
@@ -112,8 +113,11 @@ class AlarmConfig:
                  | set(self.alarm) | set(self.hold))
         unknown = sorted(named - known)
         if unknown:
-            raise ValueError(f"{where} names class{'es' if len(unknown) > 1 else ''} the model does not have: "
-                             f"{', '.join(unknown)} (classes: {', '.join(classes)})")
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            shown = ", ".join(u if len(u) <= 40 else u[:40] + "..." for u in unknown[:5]) + more
+            known_ = ", ".join(classes[:20]) + (f" and {len(classes) - 20} more" if len(classes) > 20 else "")
+            raise ValueError(f"{where} names {'classes' if len(unknown) > 1 else 'a class'} the model does not have: "
+                             f"{shown} (classes: {known_})")
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as ``meta["live"]["alarms"]`` or a JSON file holds it."""
@@ -138,35 +142,41 @@ class AlarmConfig:
         """A policy from a mapping (a file's contents or ``meta["live"]["alarms"]``); ValueError naming ``where``
         and the bad key. ``repetitive`` (a list of class names or ``{class: signal}``) is kept for cognn.live.reps."""
         if not isinstance(data, Mapping):
-            raise ValueError(f"{where}: expected a table of settings, got {type(data).__name__}")
+            raise ValueError(f"{where}: expected a table of settings, got {kind_of(data)}")
         unknown = sorted(set(data) - set(ALARM_KEYS))
         if unknown:
-            raise ValueError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            shown = ", ".join(str(k)[:40] for k in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+            raise ValueError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {shown}; "
                              f"known: {', '.join(ALARM_KEYS)}")
 
         def table(key: str) -> dict[str, float]:
             value = data.get(key, {})
-            if not isinstance(value, Mapping) or not all(_number(v) for v in value.values()):
-                raise ValueError(f"{where}: {key!r} must map class names to numbers")
+            if not isinstance(value, Mapping):
+                raise ValueError(f"{where}: {key!r} must map class names to numbers, not {kind_of(value)}")
+            bad = next((k for k, v in value.items() if not _number(v)), None)
+            if bad is not None:
+                raise ValueError(f"{where}: {key!r} must map class names to numbers; {excerpt(str(bad))} is "
+                                 f"{kind_of(value[bad])}")
             return {str(k): float(v) for k, v in value.items()}
 
         def number(key: str, default: float | None) -> float | None:
             value = data.get(key, default)
             if value is not None and not _number(value):
-                raise ValueError(f"{where}: {key!r} must be a number")
+                raise ValueError(f"{where}: {key!r} must be a number, not {kind_of(value)}")
             return None if value is None else float(value)
 
         allow = data.get("allow")
         if allow is not None:
             allow = parse_allow(allow) if isinstance(allow, str) else allow
             if not isinstance(allow, (list, tuple)) or not all(isinstance(a, str) for a in allow):
-                raise ValueError(f"{where}: 'allow' must be a list of class names")
+                raise ValueError(f"{where}: 'allow' must be a list of class names, not {kind_of(allow)}")
         rep = data.get("repetitive")
         if rep is not None:
             ok = (all(isinstance(k, str) and isinstance(v, str) for k, v in rep.items()) if isinstance(rep, Mapping)
                   else isinstance(rep, (list, tuple)) and all(isinstance(c, str) for c in rep))
             if not ok:
-                raise ValueError(f"{where}: 'repetitive' must be a list of class names or {{class: signal}}")
+                raise ValueError(f"{where}: 'repetitive' must be a list of class names or {{class: signal}}, not "
+                                 f"{kind_of(rep)}")
             rep = dict(rep) if isinstance(rep, Mapping) else tuple(rep)
         lists = {}
         for key in ("alarm", "hold"):
@@ -232,12 +242,9 @@ def load_alarm_config(path: str | os.PathLike) -> AlarmConfig:
         except tomllib.TOMLDecodeError as e:
             raise InputFileError(path, f"not TOML ({e})") from None
     else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputFileError(path, f"not JSON ({e.msg})", line=e.lineno) from None
+        data = parse_json(text, path, "alarm policy")
     try:
-        return AlarmConfig.from_dict(data, where="the policy")
+        return replace(AlarmConfig.from_dict(data, where="the policy"), source=str(path))
     except ValueError as e:
         raise InputFileError(path, str(e).replace("the policy: ", "")) from None
 

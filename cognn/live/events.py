@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..data.files import read_text
+from ..data.files import check_line_length, parse_json, read_text
 from ..errors import InputFileError
 from .labels import UNCERTAIN
 
@@ -218,6 +218,7 @@ def read_events(path: str | os.PathLike, fmt: str | None = None) -> list[Event]:
     except ValueError as e:
         raise InputFileError(path, str(e).split(": ", 1)[-1]) from None
     text = read_text(path, "events")
+    check_line_length(path, text.encode("utf-8"), "events")
     if fmt == "csv":
         reader = csv.DictReader(text.splitlines())
         optional = ("person", "source", "reps")
@@ -229,10 +230,7 @@ def read_events(path: str | os.PathLike, fmt: str | None = None) -> list[Event]:
     for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputFileError(path, f"not JSON ({e.msg})", line=i) from None
+        row = parse_json(line, path, "events", line=i)
         if not isinstance(row, dict):
             raise InputFileError(path, "an event must be a JSON object", line=i)
         out.append(_event(row, path, i))

@@ -295,7 +295,7 @@ class Session:
         classes = self.recognizer.classes
         if cfg.alarms is not None:
             policy = cfg.alarms
-            policy.check_classes(classes, "the alarm policy")
+            policy.check_classes(classes, f"the alarm policy {policy.source}" if policy.source else "the alarm policy")
         else:
             policy = _checked(lambda: alarm_config_from_meta(self.meta), "alarms") or NO_ALARMS
         if cfg.allow is not None:

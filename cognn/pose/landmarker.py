@@ -35,6 +35,32 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
+def mediapipe_vision() -> Any:
+    """MediaPipe's vision tasks module (``mediapipe.tasks.python.vision``), imported without its audio half.
+
+    Importing any part of ``mediapipe`` runs ``mediapipe.tasks.python``'s ``__init__``, which imports the audio
+    tasks and so ``sounddevice``, whose search for the PortAudio library (``ctypes.util.find_library``) runs the C
+    compiler (``gcc -lportaudio``) three times, some 0.3 s and three processes at every start. cognn never records
+    audio: ``sounddevice`` is made unimportable for the duration of the import (MediaPipe's audio module expects it
+    may be missing), and importable again afterwards.
+    """
+    import sys
+
+    with _IMPORT_LOCK:
+        blocked = "sounddevice" not in sys.modules
+        if blocked:
+            sys.modules["sounddevice"] = None  # type: ignore[assignment]  # "import sounddevice" raises ImportError
+        try:
+            from mediapipe.tasks.python import vision
+        finally:
+            if blocked and sys.modules.get("sounddevice", 0) is None:
+                del sys.modules["sounddevice"]
+    return vision
+
+
 @dataclass(frozen=True)
 class PersonPose:
     """One detected person: 33 MediaPipe landmarks in three coordinate systems plus visibility."""
@@ -202,7 +228,8 @@ class PoseEstimator:
         self._fewer: dict[int, Any] = {}
         self._tracked = 0
         self._since_search = 0
-        from mediapipe.tasks.python import BaseOptions, vision
+        vision = mediapipe_vision()
+        from mediapipe.tasks.python import BaseOptions
 
         self._options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(self.model_path)),
@@ -219,8 +246,7 @@ class PoseEstimator:
         """A native landmarker with this estimator's options for ``num_poses`` people."""
         from dataclasses import replace
 
-        from mediapipe.tasks.python import vision
-
+        vision = mediapipe_vision()
         try:
             with stderr_silenced(self.quiet):
                 return vision.PoseLandmarker.create_from_options(replace(self._options, num_poses=num_poses))
@@ -323,6 +349,7 @@ class PoseEstimator:
             if self.mode == "video":
                 self._next_timestamp_ms(timestamp_s)
             return []
+        mediapipe_vision()
         import mediapipe as mp
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
