@@ -5,7 +5,8 @@ tensors with the batch as a leading dimension (ring buffers ``(N·M·V, 2K, C)``
 pool ``(P, N, C')``, blank-slot run counts per row) and a few scalars shared by the batch (ring positions and frame
 counts, the pool position and count, frames seen). Two streams can share one batched step when those scalars mean the
 same thing for both. :func:`normalize` rewrites the scalars to a canonical form that changes no answer (a count past
-warm-up only matters modulo the stride; a frame count past the receptive field only says "ready"), and
+warm-up only matters modulo the stride; the frames seen matter to the step only as "the first" in most early
+modes: ``ready`` comes from the stream's own count, :func:`ready_after`), and
 :func:`stack` brings every ring and the pool to position 0 by reading each stream's window in order (the buffers hold
 every frame twice, so the window of the last ``K`` frames is one slice). :func:`phase_key` is what must be equal for
 two normalised states to be stacked. Every rewrite is a copy of the same numbers in the same order: the batched
@@ -23,7 +24,7 @@ from torch import Tensor
 
 from .base import CoSkeletonNet
 
-__all__ = ["can_batch", "normalize", "phase_key", "stack", "split"]
+__all__ = ["can_batch", "normalize", "phase_key", "ready_after", "stack", "split"]
 
 
 def can_batch(net: CoSkeletonNet) -> bool:
@@ -45,7 +46,27 @@ def normalize(net: CoSkeletonNet, state: dict) -> dict:
             ring = (count, buf, pos)
         layers.append((ring, hist))
     return {**state, "layers": layers, "pool_count": min(state["pool_count"], net.pool_size),
-            "steps": min(state["steps"], net.receptive_field)}
+            "steps": min(state["steps"], _steps_cap(net))}
+
+
+def _steps_cap(net: CoSkeletonNet) -> int:
+    """Frames seen beyond which a step does the same: 1 (only the first step differs) unless the warm-up's answers
+    depend on the count (early modes ``exact``: its beat, ``bridged``: its second stream); then the receptive field.
+    :func:`ready_after` answers ``ready`` from a stream's own count."""
+    if net.warm_start and net.early_mode in ("exact", "bridged"):
+        return net.receptive_field
+    return 1
+
+
+def ready_after(net: CoSkeletonNet, state: dict, steps: int) -> bool:
+    """``ready`` of a stream whose state is ``state`` after ``steps`` frames (its own count, which the normalised
+    state does not keep); asked of the net, whose step state is set aside for the question."""
+    saved = net.steps_seen, net._warm_started
+    net.steps_seen, net._warm_started = steps, bool(state["warm"])
+    try:
+        return bool(net.ready)
+    finally:
+        net.steps_seen, net._warm_started = saved
 
 
 def phase_key(net: CoSkeletonNet, state: dict | None) -> tuple:

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from ..models.base import CoSkeletonNet
-from ..models.stacking import can_batch, phase_key, split, stack
+from ..models.stacking import can_batch, phase_key, ready_after, split, stack
 
 __all__ = ["BatchedModel", "StreamModel", "Batcher", "BatchStats"]
 
@@ -175,7 +175,6 @@ class BatchedModel:
         self.stats.calls += 1
         self.stats.rows += len(idx)
         self.stats.largest = max(self.stats.largest, len(idx))
-        ready = bool(net.ready)
         state = net.get_state(copy=False)
         net.clean_state()  # the net holds no stream's buffers between batches
         if state.get("bridge") is not None:
@@ -185,7 +184,7 @@ class BatchedModel:
         for j, (s, part) in enumerate(zip(streams, parts)):
             s.state = part
             s.steps_seen += 1
-            s._ready = ready
+            s._ready = ready_after(net, state, s.steps_seen)
             results[idx[j]] = None if y is None else y[j:j + 1]
         if len(streams) > 1:
             self._held[phase_key(net, parts[0])] = (ids, parts, state)
@@ -194,8 +193,9 @@ class BatchedModel:
 class Batcher:
     """Runs the model steps of streams worked on in threads as batches (see the module docstring).
 
-    A worker thread wraps each frame's work in :meth:`working`; inside it, model steps go through :meth:`step`,
-    which waits until every thread in :meth:`working` waits too, then one of them runs the batch for all.
+    A stream is *busy* from the moment a frame is queued for it (:meth:`enter`) until its worker finds its queue empty
+    (:meth:`leave`); model steps go through :meth:`step`, which waits until every busy stream waits too, then one of
+    them runs the batch for all. So a batch holds every stream with a frame waiting, and waits for nothing else.
     """
 
     def __init__(self, model: BatchedModel) -> None:
@@ -204,19 +204,40 @@ class Batcher:
         self._busy = 0
         self._pending: list[tuple[StreamModel, Tensor, list[Any]]] = []
         self._running = False
+        self._holding = 0
         model.batcher = self
 
-    @contextmanager
-    def working(self) -> Iterator[None]:
-        """Around one frame's work in a worker thread: its model steps are batched with the others'."""
+    def enter(self) -> None:
+        """A stream has a frame waiting: the next batch waits for its step."""
         with self._cond:
             self._busy += 1
+
+    def leave(self) -> None:
+        """A stream has no frame waiting any more."""
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """No batch starts inside: frames queued for many streams at once step as one batch after it."""
+        with self._cond:
+            self._holding += 1
         try:
             yield
         finally:
             with self._cond:
-                self._busy -= 1
+                self._holding -= 1
                 self._cond.notify_all()
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """Around one piece of work with model steps, in a thread of its own (busy while inside)."""
+        self.enter()
+        try:
+            yield
+        finally:
+            self.leave()
 
     def step(self, stream: StreamModel, frame: Tensor) -> Tensor | None:
         box: list[Any] = []
@@ -224,7 +245,8 @@ class Batcher:
             self._pending.append((stream, frame, box))
             self._cond.notify_all()
             while not box:
-                if not self._running and self._pending and len(self._pending) >= self._busy:
+                if (not self._running and not self._holding and self._pending
+                        and len(self._pending) >= self._busy):
                     batch, self._pending = self._pending, []
                     self._running = True
                     self._cond.release()

@@ -129,11 +129,11 @@ def _array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
 
 
 def skeleton_of(people: list[Any], channels: int, joints: int, persons: int) -> tuple[np.ndarray, int]:
-    """``people`` in the model's own convention -> ``(C, V, M)`` (the first M people) and how many were sent."""
+    """``people`` in the model's own convention -> ``(C, V, M)`` (the first M people) and how many are present."""
     out = np.zeros((channels, joints, persons), np.float32)
     for m, p in enumerate(people[:persons]):
         out[:, :, m] = _array(p, (joints, channels), f"person {m}").T
-    return out, len(people)
+    return out, _present(out, people, persons)
 
 
 def image_skeleton(people: list[Any], joints: int, persons: int, width: int, height: int) -> tuple[np.ndarray, int]:
@@ -143,7 +143,12 @@ def image_skeleton(people: list[Any], joints: int, persons: int, width: int, hei
     for m, p in enumerate(people[:persons]):
         px = _array(p, (joints, 3), f"person {m}")
         out[:, :, m] = normalize_kinetics(px, width, height).T
-    return out, len(people)
+    return out, _present(out, people, persons)
+
+
+def _present(skeleton: np.ndarray, people: list[Any], persons: int) -> int:
+    """People seen: the slots holding anyone, plus those sent beyond the slots."""
+    return int(np.count_nonzero(np.any(skeleton != 0, axis=(0, 1)))) + max(0, len(people) - persons)
 
 
 def mediapipe_people(people: list[Any], width: int, height: int) -> list[PersonPose]:

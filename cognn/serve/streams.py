@@ -149,6 +149,8 @@ class ServeStream:
         self._queue: deque[tuple[SkeletonFrame, int | None]] = deque()
         self._cond = threading.Condition()
         self._closed = False
+        #: a frame is waiting or being worked on: the batches wait for this stream's step
+        self._busy = False
         self.dropped = 0
         self._dropped_unsaid = 0
         self.answered = 0
@@ -210,7 +212,16 @@ class ServeStream:
                 return
             self._tokens = max(0.0, self._tokens - 1.0)
             self._queue.append((frame, seq))
+            if not self._busy:
+                self._busy = True
+                self.host.batcher.enter()
             self._cond.notify()
+
+    def _idle(self) -> None:
+        """No frame waiting (called holding ``_cond``): the batches stop waiting for this stream."""
+        if self._busy:
+            self._busy = False
+            self.host.batcher.leave()
 
     def _work(self) -> None:
         while True:
@@ -218,21 +229,26 @@ class ServeStream:
                 while not self._queue and not self._closed:
                     self._cond.wait()
                 if self._closed and not self._queue:
+                    self._idle()
                     return
                 frame, seq = self._queue.popleft()
                 dropped, self._dropped_unsaid = self._dropped_unsaid, 0
             with self.capacity.lock:
                 self.capacity.queued -= 1
             try:
-                with self.host.batcher.working():
-                    step = self.session.step(frame)
-                    answer = self.answer(step, seq, dropped)
+                step = self.session.step(frame)
+                answer = self.answer(step, seq, dropped)
             except Exception as e:  # the stream ends with the reason; no other stream is touched
                 self.send({"type": "error", "reason": f"{type(e).__name__}: {e}"})
                 self.close()
+                with self._cond:
+                    self._idle()
                 return
             self.answered += 1
             self.send(answer)
+            with self._cond:
+                if not self._queue:
+                    self._idle()
 
     def answer(self, step: LiveStep, seq: int | None, dropped: int) -> dict[str, Any]:
         """The answer to one frame: the record fields of ``cognn-infer``, the dropped frames, the events ended."""
