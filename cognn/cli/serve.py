@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: cognn-serve needs aiohttp: pip install -c constraints.txt -e '.[serve]'",
               file=sys.stderr)
         return 2
-    from ..serve.server import LOCAL_HOSTS, ServeConfig, make_app
+    from ..serve.server import HOSTS, LOCAL_HOSTS, ServeConfig, make_app
 
     if args.host not in LOCAL_HOSTS and not args.token:
         print(f"{PROG}: error: listening on {args.host} (not this machine only) needs --token (or "
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         app = make_app(cfg)
         if args.preload:
-            app["hosts"].get(None)
+            app[HOSTS].get(None)
     except CognnError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

@@ -30,7 +30,7 @@ from ..live.session import LiveConfig
 from .protocol import ProtocolError, parse_frame, parse_hello
 from .streams import Capacity, ModelCatalog, ModelHost, ServeStream
 
-__all__ = ["ServeConfig", "make_app", "LOCAL_HOSTS"]
+__all__ = ["ServeConfig", "make_app", "LOCAL_HOSTS", "HOSTS"]
 
 log = logging.getLogger("cognn.serve")
 
@@ -85,6 +85,10 @@ class Hosts:
             return host
 
 
+#: the app's models (``app[HOSTS].get(name)`` loads one)
+HOSTS = web.AppKey("hosts", Hosts)
+
+
 def _authorized(request: web.Request, token: str | None) -> bool:
     if token is None:
         return True
@@ -100,9 +104,8 @@ def make_app(cfg: ServeConfig) -> web.Application:
     hosts = Hosts(cfg)
     capacity = Capacity(cfg.capacity)
     app = web.Application(client_max_size=cfg.max_message * 64)
-    app["hosts"] = hosts
-    app["streams"] = set()
-    app["capacity"] = capacity
+    app[HOSTS] = hosts
+    streams: set[ServeStream] = set()
     sockets: set[web.WebSocketResponse] = set()
 
     async def going_away(_: web.Application) -> None:  # SIGTERM / Ctrl-C: every stream told, then closed
@@ -112,18 +115,18 @@ def make_app(cfg: ServeConfig) -> web.Application:
     app.on_shutdown.append(going_away)
 
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "streams": len(app["streams"]), "models": hosts.catalog.names()})
+        return web.json_response({"ok": True, "streams": len(streams), "models": hosts.catalog.names()})
 
     async def stream(request: web.Request) -> web.StreamResponse:
         if not _authorized(request, cfg.token):
             raise web.HTTPUnauthorized(text="a token is required (Authorization: Bearer TOKEN or ?token=TOKEN)\n")
-        if len(app["streams"]) >= cfg.max_streams:
+        if len(streams) >= cfg.max_streams:
             raise web.HTTPServiceUnavailable(text="the server holds as many streams as it may\n")
         ws = web.WebSocketResponse(max_msg_size=cfg.max_message, heartbeat=30.0)
         await ws.prepare(request)
         sockets.add(ws)
         try:
-            await _run_stream(ws, hosts, capacity, cfg, app["streams"], request.remote or "client")
+            await _run_stream(ws, hosts, capacity, cfg, streams, request.remote or "client")
         finally:
             sockets.discard(ws)
         return ws

@@ -9,7 +9,8 @@ session's own code, as in the app and ``cognn-infer``. :class:`ModelCatalog` say
 session, and a callback that gets each answer (``cognn-infer``'s record fields, ``dropped``, the events that ended).
 Back-pressure: a frame arriving when the stream's queue is full, when the stream sends faster than its allowance
 (twice the model's rate, in a burst of the queue's length) or when the server holds more queued frames than its
-capacity, pushes out that stream's oldest waiting frame; the next answer says how many were dropped.
+capacity, pushes out that stream's oldest waiting frame (the newest is always kept, so a stream's last frame is always
+answered); the next answer says how many were dropped.
 """
 from __future__ import annotations
 
@@ -198,18 +199,13 @@ class ServeStream:
                 return
             over = len(self._queue) >= self.queue_len or self._tokens < 1.0
             with cap.lock:
-                over = over or cap.queued >= cap.limit
+                over = bool(self._queue) and (over or cap.queued >= cap.limit)  # the newest frame is always kept
                 if not over:
                     cap.queued += 1
-            if over and self._queue:
+            if over:  # the oldest waiting frame makes way; the new one takes its place in the server's count
                 self._queue.popleft()
                 self.dropped += 1
                 self._dropped_unsaid += 1
-                # the new frame takes the dropped one's place in the server's count
-            elif over:  # nothing waiting to push out: the new frame itself is the one dropped
-                self.dropped += 1
-                self._dropped_unsaid += 1
-                return
             self._tokens = max(0.0, self._tokens - 1.0)
             self._queue.append((frame, seq))
             if not self._busy:
