@@ -53,8 +53,10 @@ class BatchStats:
 class StreamModel:
     """One stream's view of a :class:`BatchedModel`: the net's attributes, the stream's own step state."""
 
-    def __init__(self, owner: BatchedModel) -> None:
+    def __init__(self, owner: BatchedModel, serial: int = 0) -> None:
         self._owner = owner
+        #: the stream's place in a batch (streams keep their order, so an unchanged batch is reused as it is)
+        self.serial = serial
         #: the stream's normalised step state (None: fresh)
         self.state: dict | None = None
         self.steps_seen = 0
@@ -126,10 +128,12 @@ class BatchedModel:
         #: per phase key: the streams of the latest batch and the batch state they were split from
         self._held: dict[tuple, tuple[tuple[int, ...], list[dict], dict]] = {}
         self._lock = threading.Lock()
+        self._serial = 0
 
     def stream(self) -> StreamModel:
         """A new stream (fresh state)."""
-        return StreamModel(self)
+        self._serial += 1
+        return StreamModel(self, self._serial)
 
     def step(self, stream: StreamModel, frame: Tensor) -> Tensor | None:
         """One stream's frame: through the :class:`Batcher` when one is attached, else stepped alone."""
@@ -151,6 +155,7 @@ class BatchedModel:
             held = self._held
             self._held = {}
             for key, idx in groups.items():
+                idx.sort(key=lambda i: items[i][0].serial)  # the same streams in the same order as last time
                 self._run(key, idx, items, results, held.get(key))
             return results
 
