@@ -18,6 +18,8 @@ import asyncio
 import hmac
 import json
 import logging
+import os
+import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,8 @@ __all__ = ["ServeConfig", "make_app", "LOCAL_HOSTS", "HOSTS"]
 log = logging.getLogger("cognn.serve")
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: which server process answers (streams behind a load balancer can tell their server apart)
+SERVER_ID = f"{socket.gethostname()}:{os.getpid()}"
 #: answers waiting to be sent to one client before the stream is closed as not reading
 MAX_UNSENT = 1024
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -232,7 +236,7 @@ async def _run_stream(ws: web.WebSocketResponse, hosts: Hosts, capacity: Capacit
                     serve = ServeStream(host, hello, send, capacity=capacity, queue=cfg.queue,
                                         name=hello.name or f"{peer}#{id(ws) % 100000}")
                     streams.add(serve)
-                    await outbox.put({"type": "ready", **host.facts()})
+                    await outbox.put({"type": "ready", **host.facts(), "server": SERVER_ID})
                 elif isinstance(data, dict) and data.get("type") == "end":
                     events = await asyncio.to_thread(serve.finish)
                     await outbox.put({"type": "events", "events": events})
