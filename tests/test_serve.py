@@ -267,3 +267,23 @@ def test_command_refuses_a_public_address_without_token_and_stops_on_sigterm(tmp
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0 and "stopped" in rest
+
+
+def test_web_page_and_its_local_files_are_served(server: Running) -> None:
+    """The page, its script and the bundled pose model come from the server itself (no outside network)."""
+
+    async def go() -> list[tuple[int, int, str]]:
+        out = []
+        async with aiohttp.ClientSession() as s:
+            for path in ("/", "/static/app.js", "/weights/pose_landmarker_full.task", "/health"):
+                async with s.get(server.url + path) as r:
+                    body = await r.read()
+                    out.append((r.status, len(body), body[:4000].decode("latin-1")))
+        return out
+
+    page, script, task, health = asyncio.run(go())
+    assert page[0] == 200 and "/static/app.js" in page[2]
+    assert script[0] == 200 and "/vendor/vision_bundle.mjs" in script[2] and '"mediapipe"' in script[2]
+    bundled = REPO / "weights" / "pose_landmarker_full.task"
+    assert task[0] == 200 and task[1] == bundled.stat().st_size
+    assert health[0] == 200 and json.loads(health[2])["ok"] is True

@@ -19,7 +19,7 @@ from ..errors import CognnError
 PROG = "cognn-serve"
 #: the npm package of the web page's pose landmarker (Apache-2.0), installed by --setup-web
 WEB_PACKAGE = "@mediapipe/tasks-vision"
-WEB_PACKAGE_VERSION = "0.10.22-rc.20250304"
+WEB_PACKAGE_VERSION = "1.1.0"
 
 
 def default_web_cache() -> Path:

@@ -75,6 +75,10 @@ class Hosts:
         self._hosts: dict[str, ModelHost] = {}
         self._lock = threading.Lock()
 
+    def loaded(self) -> dict[str, ModelHost]:
+        with self._lock:
+            return dict(self._hosts)
+
     def get(self, name: str | None) -> ModelHost:
         canonical = self.catalog.resolve(name)
         with self._lock:
@@ -119,7 +123,12 @@ def make_app(cfg: ServeConfig) -> web.Application:
     app.on_shutdown.append(going_away)
 
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "streams": len(streams), "models": hosts.catalog.names()})
+        batches = {name: {"calls": h.batched.stats.calls, "rows": h.batched.stats.rows,
+                          "mean_batch": round(h.batched.stats.mean_batch, 2), "largest": h.batched.stats.largest,
+                          "restacks": h.batched.stats.restacks, "step_seconds": round(h.batched.stats.seconds, 3)}
+                   for name, h in hosts.loaded().items()}
+        return web.json_response({"ok": True, "streams": len(streams), "models": hosts.catalog.names(),
+                                  "batches": batches})
 
     async def stream(request: web.Request) -> web.StreamResponse:
         if not _authorized(request, cfg.token):
@@ -157,7 +166,16 @@ def make_app(cfg: ServeConfig) -> web.Application:
             return web.Response(text="cognn-serve: streams at /ws, clips at POST /infer\n")
         return web.FileResponse(index)
 
+    async def pose_model(request: web.Request) -> web.StreamResponse:
+        from ..weights import default_entry
+
+        entry = default_entry("pose")
+        if entry is None or not entry.path.is_file():
+            raise web.HTTPNotFound(text="no bundled pose model (weights/manifest.json)\n")
+        return web.FileResponse(entry.path)
+
     app.router.add_get("/", page)
+    app.router.add_get("/weights/pose_landmarker_full.task", pose_model)
     app.router.add_get("/health", health)
     app.router.add_get("/ws", stream)
     app.router.add_post("/infer", infer)
