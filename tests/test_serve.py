@@ -242,7 +242,9 @@ def test_mediapipe_landmarks_are_mapped_as_the_camera_path_maps_them() -> None:
     np.testing.assert_allclose(frame.skeleton, ref.skeleton, atol=1e-4)
 
 
-def test_command_refuses_a_public_address_without_token_and_stops_on_sigterm(tmp_path: Path) -> None:
+def test_command_refuses_a_public_address_without_token_and_stops_on_sigterm(tmp_path: Path, clip: list) -> None:
+    """A public address without a token is refused; SIGTERM closes the streams going on (code 1001, "going away")
+    and the server stops cleanly."""
     exe = [sys.executable, "-m", "cognn.cli.serve"]
     env = {**os.environ, "COGNN_SERVE_TOKEN": ""}
     out = subprocess.run([*exe, "--host", "0.0.0.0", "--port", str(free_port())], capture_output=True, text=True,
@@ -261,12 +263,26 @@ def test_command_refuses_a_public_address_without_token_and_stops_on_sigterm(tmp
                     break
             except OSError:
                 time.sleep(0.2)
-        proc.send_signal(signal.SIGTERM)
+
+        async def stream_then_sigterm() -> int | None:
+            async with aiohttp.ClientSession() as s, s.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+                await ws.send_str(json.dumps({"type": "hello", "model": "gestures"}))
+                await asyncio.wait_for(ws.receive_json(), 120)
+                for i, f in enumerate(clip[:5]):
+                    await ws.send_str(frame_msg(f, i))
+                await _answers_of(ws, 4)
+                proc.send_signal(signal.SIGTERM)
+                msg = await asyncio.wait_for(ws.receive(), 60)
+                assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+                return ws.close_code
+
+        code = asyncio.run(stream_then_sigterm())
         rest, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0 and "stopped" in rest
+    assert code == 1001
+    assert proc.returncode == 0 and "stopped" in rest and "terminate called" not in rest, rest
 
 
 def test_web_page_and_its_local_files_are_served(server: Running) -> None:

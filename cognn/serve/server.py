@@ -41,6 +41,8 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 SERVER_ID = f"{socket.gethostname()}:{os.getpid()}"
 #: answers waiting to be sent to one client before the stream is closed as not reading
 MAX_UNSENT = 1024
+#: frames of a POST /infer clip waiting at most (the request waits for room; nothing is dropped)
+CLIP_QUEUE = 64
 WEB_DIR = Path(__file__).resolve().parent / "web"
 
 
@@ -120,7 +122,14 @@ def make_app(cfg: ServeConfig) -> web.Application:
         for ws in list(sockets):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"the server is stopping")
 
+    async def workers_done(_: web.Application) -> None:  # no worker thread left inside a model step at exit
+        for s in list(streams):
+            s.close()
+        for s in list(streams):
+            await asyncio.to_thread(s.join, 5.0)
+
     app.on_shutdown.append(going_away)
+    app.on_cleanup.append(workers_done)
 
     async def health(request: web.Request) -> web.Response:
         batches = {name: {"calls": h.batched.stats.calls, "rows": h.batched.stats.rows,
@@ -190,7 +199,7 @@ def _clip(host: ModelHost, hello: Any, frames: list[Any], capacity: Capacity) ->
     """One HTTP request's clip through its own session (batched with the live streams)."""
     answers: list[dict[str, Any]] = []
     done = threading.Event()
-    stream = ServeStream(host, hello, answers.append, capacity=capacity, queue=len(frames) + 1,
+    stream = ServeStream(host, hello, answers.append, capacity=capacity, queue=CLIP_QUEUE + 1,
                          name=hello.name or "clip")
     stream._rate = float("inf")  # a whole clip at once: no allowance per second
     stream._tokens = float("inf")
@@ -199,7 +208,9 @@ def _clip(host: ModelHost, hello: Any, frames: list[Any], capacity: Capacity) ->
         for i, f in enumerate(frames):
             msg = parse_frame({**f, "type": "frame"} if isinstance(f, dict) else f, last)
             last = msg.t
-            stream.put(stream.frame(msg.people, msg.t, msg.seq if msg.seq is not None else i), msg.seq)
+            stream.wait_room(CLIP_QUEUE)  # a clip is never dropped from: it waits for room instead
+            seq = msg.seq if msg.seq is not None else i
+            stream.put(stream.frame(msg.people, msg.t, seq), seq)
         events = stream.finish(timeout=600.0)
     finally:
         stream.close()
@@ -274,6 +285,7 @@ async def _run_stream(ws: web.WebSocketResponse, hosts: Hosts, capacity: Capacit
     finally:
         if serve is not None:
             serve.close()
+            await asyncio.to_thread(serve.join, 5.0)  # its worker finishes the frame it is on
             streams.discard(serve)
         if not task.done():
             await outbox.put(None)

@@ -255,6 +255,19 @@ class ServeStream:
         return {"type": "answer", "seq": seq, **rec, "dropped": dropped, "dropped_total": self.dropped,
                 "events": [e.to_dict() for e in step.events]}
 
+    def wait_room(self, waiting: int, timeout: float = 600.0) -> None:
+        """Block until fewer than ``waiting`` frames wait (a whole clip fed without dropping any, memory bounded)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._cond:
+                if len(self._queue) < waiting or self._closed:
+                    return
+            time.sleep(0.002)
+
+    def join(self, timeout: float = 5.0) -> None:
+        """Wait for the worker thread to end (after :meth:`close`)."""
+        self._thread.join(timeout)
+
     def finish(self, timeout: float = 30.0) -> list[dict[str, Any]]:
         """Wait for the queued frames to be answered, end the stream; its events."""
         deadline = time.monotonic() + timeout
