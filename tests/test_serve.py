@@ -303,3 +303,21 @@ def test_web_page_and_its_local_files_are_served(server: Running) -> None:
     bundled = REPO / "weights" / "pose_landmarker_full.task"
     assert task[0] == 200 and task[1] == bundled.stat().st_size
     assert health[0] == 200 and json.loads(health[2])["ok"] is True
+
+
+def test_clients_name_models_never_paths(tmp_path: Path) -> None:
+    """A checkpoint the server was started with is named by its file name (or stem); a path, even to that very
+    file, is refused, as is any bundled name the manifest does not list."""
+    from cognn.serve.protocol import ProtocolError
+    from cognn.serve.streams import ModelCatalog
+
+    mine = tmp_path / "mine.safetensors"
+    mine.write_bytes((REPO / "weights" / "gestures_costgcn_mod.safetensors").read_bytes())
+    cat = ModelCatalog([mine])
+    assert cat.resolve("mine") == cat.resolve("mine.safetensors") == "mine.safetensors"
+    assert cat.weights("mine.safetensors") == mine.resolve()
+    assert cat.resolve(None) == "mine.safetensors"  # the first --weights is the default
+    assert cat.resolve("gestures") == "gestures_costgcn_mod"
+    for bad in (str(mine), "../mine.safetensors", "weights/gestures_costgcn_mod.safetensors", "costgcn"):
+        with pytest.raises(ProtocolError, match="no model"):
+            cat.resolve(bad)

@@ -96,8 +96,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(f"{PROG}: the web page's pose landmarker is in {where}", flush=True)
         return 0
-    from .. import serve as _serve  # noqa: F401  (fails early with a clear message below when aiohttp is missing)
-
     try:
         import aiohttp  # noqa: F401
     except ImportError:
