@@ -138,6 +138,8 @@ def test_bad_message_closes_only_its_stream(server: Running, clip: list) -> None
                 [json.dumps({"type": "hello"}), "[" * 70000],
                 [json.dumps({"type": "hello", "model": "../weights/gestures_costgcn_mod.safetensors"})],
                 [json.dumps({"type": "hello", "model": "/etc/passwd"})],
+                [json.dumps({"type": "hello", "model": "gestures", "layout": "kinetics18"})],
+                [json.dumps({"type": "hello", "model": "gestures", "input": "image", "width": 640, "height": 480})],
             ]
             for i, msgs in enumerate(bad_inputs):
                 async with s.ws_connect(server.url + "/ws") as bad:
@@ -156,9 +158,10 @@ def test_bad_message_closes_only_its_stream(server: Running, clip: list) -> None
     closes = asyncio.run(go())
     codes = [c[2] for c in closes]
     reasons = [str(c[1] or "") for c in closes]
-    assert codes[:3] == [1003, 1003, 1003] and codes[3] == 1009 and codes[4:] == [1003, 1003], closes
+    assert codes[:3] == [1003, 1003, 1003] and codes[3] == 1009 and codes[4:] == [1003] * 4, closes
     assert "malformed JSON" in reasons[0] and "person 0" in reasons[1] and "t must be" in reasons[2]
     assert "no model" in reasons[4] and "no model" in reasons[5]
+    assert "takes layout ntu25" in reasons[6] and "image domain" in reasons[7]
 
 
 def test_a_fast_sender_drops_its_oldest_frames_and_is_told(server: Running, clip: list) -> None:

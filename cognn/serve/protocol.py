@@ -7,7 +7,9 @@ A stream (a WebSocket connection, or one HTTP request) starts with a hello::
     {"type": "hello", "model": "gestures", "input": "mediapipe", "width": 640, "height": 480}
 
 ``model``: a bundled model's name or alias (``weights/manifest.json``) or the file name of a checkpoint the server was
-started with (never a path); default: the server's first model. ``input`` says what the frames hold:
+started with (never a path); default: the server's first model. ``layout`` (optional): the layout the frames hold,
+refused when it is not the model's (``mediapipe`` landmarks are mapped to the model's layout by the server).
+``input`` says what the frames hold:
 
 * ``skeleton`` — the model's own layout and convention (what ``cognn-infer`` feeds it from a file of the dataset):
   ``people`` is a list of persons, each ``V`` joints of ``C`` numbers;
@@ -53,6 +55,8 @@ class Hello:
     width: int = 0
     height: int = 0
     name: str = ""
+    #: the layout the client means to send (checked against the model's; None: the model's own)
+    layout: str | None = None
 
 
 def _obj(msg: Any, kind: str) -> dict[str, Any]:
@@ -85,7 +89,10 @@ def parse_hello(msg: Any) -> Hello:
     name = m.get("name", "")
     if not isinstance(name, str) or len(name) > 200:
         raise ProtocolError("name must be a short string")
-    return Hello(model, kind, width, height, name)
+    layout = m.get("layout")
+    if layout is not None and (not isinstance(layout, str) or len(layout) > 40):
+        raise ProtocolError("layout must be a layout's name")
+    return Hello(model, kind, width, height, name, layout)
 
 
 @dataclass

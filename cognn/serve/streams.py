@@ -128,6 +128,10 @@ class ServeStream:
         why = domain_allows(hello.input, host.domain)
         if why:
             raise ProtocolError(why)
+        own = host.template.layout.name
+        if hello.layout is not None and hello.input != "mediapipe" and hello.layout != own:
+            raise ProtocolError(f"{host.name} takes layout {own}, not {hello.layout} (send input 'mediapipe' "
+                                "landmarks to have them mapped)")
         self.host = host
         self.hello = hello
         self.send = send
