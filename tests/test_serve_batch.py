@@ -180,3 +180,35 @@ def test_early_modes_batched_equal_alone(mode: str) -> None:
                 assert (y is None) == (ref is None), (i, k)
                 if y is not None:
                     assert torch.allclose(y, ref, atol=1e-5), (i, k, float((y - ref).abs().max()))
+
+
+def test_a_failing_stream_never_stalls_the_batches() -> None:
+    """A stream whose answers cannot be delivered (its connection gone) ends; the streams beside it keep being
+    answered (the batch never waits for the dead one)."""
+    from cognn.serve.protocol import Hello
+    from cognn.serve.streams import Capacity, ModelHost, ServeStream
+
+    clip = _ntu_frames()[0][:12]
+    host = ModelHost("gestures")
+
+    def broken(_: dict) -> None:
+        raise RuntimeError("the connection is gone")
+
+    got: list[dict] = []
+    done = threading.Semaphore(0)
+
+    def ok(msg: dict) -> None:
+        got.append(msg)
+        done.release()
+
+    cap = Capacity(1000)
+    dead = ServeStream(host, Hello("gestures", "skeleton"), broken, capacity=cap, name="dead")
+    alive = ServeStream(host, Hello("gestures", "skeleton"), ok, capacity=cap, name="alive")
+    for k, f in enumerate(clip):
+        with host.batcher.hold():
+            for s in (dead, alive):
+                s.put(s.frame(_people(f), f.timestamp, k), k)
+        assert done.acquire(timeout=120), f"frame {k} not answered"
+    dead.join(10)
+    assert not dead._thread.is_alive() and [a["seq"] for a in got] == list(range(len(clip)))
+    alive.close()

@@ -224,12 +224,18 @@ class ServeStream:
             self.host.batcher.leave()
 
     def _work(self) -> None:
+        try:
+            self._loop()
+        finally:  # however the worker ends, the batches stop waiting for this stream
+            with self._cond:
+                self._idle()
+
+    def _loop(self) -> None:
         while True:
             with self._cond:
                 while not self._queue and not self._closed:
                     self._cond.wait()
                 if self._closed and not self._queue:
-                    self._idle()
                     return
                 frame, seq = self._queue.popleft()
                 dropped, self._dropped_unsaid = self._dropped_unsaid, 0
@@ -238,14 +244,15 @@ class ServeStream:
             try:
                 step = self.session.step(frame)
                 answer = self.answer(step, seq, dropped)
+                self.answered += 1
+                self.send(answer)
             except Exception as e:  # the stream ends with the reason; no other stream is touched
-                self.send({"type": "error", "reason": f"{type(e).__name__}: {e}"})
                 self.close()
-                with self._cond:
-                    self._idle()
+                try:
+                    self.send({"type": "error", "reason": f"{type(e).__name__}: {e}"})
+                except Exception:  # noqa: BLE001 - nobody left to tell (the connection's loop is gone)
+                    pass
                 return
-            self.answered += 1
-            self.send(answer)
             with self._cond:
                 if not self._queue:
                     self._idle()
