@@ -230,15 +230,16 @@ async def _run_stream(ws: web.WebSocketResponse, hosts: Hosts, capacity: Capacit
     serve: ServeStream | None = None
 
     def send(msg: dict[str, Any]) -> None:  # from the stream's worker thread
+        if outbox.qsize() > MAX_UNSENT:  # the client sends but does not read: its stream ends, memory stays bounded
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(
+                ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"answers are not being read")))
+            raise RuntimeError("answers are not being read")
         loop.call_soon_threadsafe(outbox.put_nowait, msg)
 
     async def sender() -> None:
         while True:
             msg = await outbox.get()
             if msg is None:
-                return
-            if outbox.qsize() > MAX_UNSENT:
-                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"answers are not being read")
                 return
             if ws.closed:
                 continue
