@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -43,7 +43,6 @@ class BatchStats:
     restacks: int = 0
     seconds: float = 0.0
     largest: int = 0
-    sizes: list[int] = field(default_factory=list)
 
     @property
     def mean_batch(self) -> float:
