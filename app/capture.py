@@ -65,6 +65,8 @@ class CaptureWorker(QObject):
         self.frames_read = 0  # frames of this source read so far
         #: read at most this many frames of each source, then pause (scripted runs: exactly N frames)
         self.limit: int | None = None
+        #: the last end of a source came from :attr:`limit` (``--frames``), not from the end of the file
+        self.stopped_by_limit = False
         #: the pose tracker of pixel sources (this thread's), kept between sources of the same layout and options
         self.tracker: Any = None
 
@@ -292,7 +294,8 @@ class CaptureWorker(QObject):
         info = self._info
         assert info is not None and self._it is not None
         try:
-            if self.limit is not None and self.frames_read >= self.limit:
+            self.stopped_by_limit = self.limit is not None and self.frames_read >= self.limit
+            if self.stopped_by_limit:
                 raise StopIteration
             frame = next(self._it)
             self.frames_read += 1

@@ -1,7 +1,8 @@
 """``cognn-app``: the desktop app (live camera or replay of a file, skeleton overlay, top-k actions, step timing).
 
 Scripted use: ``cognn-app --source FILE --frames N --screenshot OUT.png`` plays N frames as fast as the pipeline
-goes, saves a screenshot of the whole window and exits with status 0 (2 on a user error, with one line on stderr).
+goes, saves a screenshot of the whole window and exits with status 0 (2 on a user error, 3 where no window can open:
+missing system libraries or no display, each with one line on stderr).
 ``--mirror`` draws a mirror image (the model still sees the source's own frame); ``--per-person`` labels each person.
 """
 from __future__ import annotations
@@ -39,13 +40,14 @@ examples:
   cognn-app                                        # the bundled demo recording
   cognn-app --camera 0
   cognn-app --source clip.mp4 --weights kinetics400
-  cognn-app --source datasets/samples/demo.h5 --frames 150 --screenshot shot.png"""
+  cognn-app --source datasets/samples/demo.h5 --frames 150 --screenshot shot.png
+  cognn-app --source clip.mp4 --events events.jsonl    # the action events, written when the app stops"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Online skeleton-based action recognition: a live camera or a replayed file, "
                                        "the skeletons, the top-k actions and the cost of every step.",
-                epilog=SHORTCUTS, formatter_class=argparse.RawDescriptionHelpFormatter)
+                epilog=SHORTCUTS, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--camera", metavar="INDEX|DEVICE|URL", help="open a camera: an index (0 is the default camera), "
                      "a device path (/dev/video0) or a stream URL (rtsp://..., http://... MJPEG)")
@@ -53,18 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a video, an NTU .skeleton file, a Kinetics .json file or a cognn HDF5 recording/dataset")
     p.add_argument("--model", metavar="NAME", help="continual model name, e.g. costgcn_mod (default: the weights' "
                                                    "model, else the default model)")
-    p.add_argument("--weights", metavar="PATH", help="weights file (default: weights/manifest.json's default)")
+    p.add_argument("--weights", metavar="PATH|NAME", help="a weights file or a bundled model's name (e.g. kinetics400, "
+                   "gestures; default: the bundled default model)")
     p.add_argument("--skeleton-video", metavar="VIDEO", help="RGB video to draw an NTU .skeleton replay on")
     p.add_argument("--top-k", type=int, default=None, metavar="K", help="actions to list (default 5)")
-    p.add_argument("--precision", choices=["fp32", "bf16", "int8"], default=None,
+    p.add_argument("--precision", choices=["fp32", "bf16", "int8", "auto"], default=None,
                    help="precision of the model step's products (default fp32, or the last one chosen in the "
-                        "Model menu; bf16/int8 speed and agreement: docs/benchmarks.md)")
+                        "Model menu; auto: the fastest measured on this machine; bf16/int8 speed and agreement: "
+                        "docs/benchmarks.md)")
     p.add_argument("--mirror", action="store_true",
                    help="draw a mirror image (selfie view); the pose model still sees the camera's own frame")
     p.add_argument("--per-person", action="store_true",
                    help="one recognizer state and steady label per tracked person (default: one for everybody)")
-    p.add_argument("--frames", type=int, metavar="N", help="play N frames, then (with --screenshot) save and exit")
+    p.add_argument("--frames", type=int, metavar="N", help="play N frames, then (with --screenshot) save and exit "
+                   "(without --source or --camera: of the bundled demo, as on a first start)")
     p.add_argument("--screenshot", metavar="OUT.png", help="save a screenshot of the window after --frames and exit")
+    p.add_argument("--events", metavar="FILE", help="write the session's action events to FILE (.jsonl or .csv) when "
+                   "the app stops or a scripted run ends (the events going on close then, as in cognn-infer)")
     p.add_argument("--speed", type=float, default=None,
                    help="replay speed for files (1 = real time, 0 = as fast as possible; scripted default 0)")
     return p
@@ -76,9 +83,17 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
 
         if a.model not in names():
             p.error(f"unknown model {a.model!r}; choose one of: {', '.join(names('continual'))}")
-    for flag, path in (("--source", a.source), ("--weights", a.weights), ("--skeleton-video", a.skeleton_video)):
+    for flag, path in (("--source", a.source), ("--skeleton-video", a.skeleton_video)):
         if path is not None and not Path(path).is_file():
             p.error(f"{flag}: {path}: no such file")
+    if a.weights is not None:  # a file, or a bundled model's name (kinetics400, gestures, any manifest entry)
+        from cognn.errors import CognnError
+        from cognn.weights import resolve_weights
+
+        try:
+            a.weights = str(resolve_weights(a.weights))
+        except CognnError as e:
+            p.error(f"--weights: {e}")
     if a.frames is not None and a.frames < 1:
         p.error(f"--frames must be at least 1, got {a.frames}")
     if a.top_k is not None and a.top_k < 1:
@@ -97,8 +112,15 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         parent = Path(a.screenshot).resolve().parent
         if not parent.is_dir():
             p.error(f"--screenshot: the folder {parent} does not exist")
-    if a.frames is not None and a.source is None and a.camera is None:
-        p.error("--frames needs --source FILE or --camera INDEX|DEVICE|URL")
+    if a.events is not None:
+        from cognn.atomic import OutputError, check_output
+
+        if not a.events.lower().endswith((".jsonl", ".csv")):
+            p.error(f"--events writes .jsonl or .csv files, not {a.events}")
+        try:
+            check_output(a.events, "--events", tuple(x for x in (a.source, a.skeleton_video) if x))
+        except OutputError as e:
+            p.error(str(e))
     if a.speed is not None and a.speed < 0:
         p.error(f"--speed must be >= 0, got {a.speed}")
 
@@ -117,6 +139,14 @@ def main(argv: list[str] | None = None) -> int:
         _check_args(parser, a)
     except SystemExit as e:
         return int(e.code or 0)
+    from PyQt6.QtWidgets import QApplication
+
+    from .display import display_problem
+
+    problem = None if QApplication.instance() is not None else display_problem()
+    if problem is not None:  # Qt would abort the process (exit 134) with a message naming one library
+        print(f"{PROG}: error: {problem}", file=sys.stderr)
+        return 3
     # OpenCV logs every failed camera probe to stderr; the app reports camera problems itself, in one sentence
     os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")
     scripted = a.frames is not None
@@ -186,7 +216,9 @@ def _run(a: argparse.Namespace, scripted: bool) -> int:
         _script(win, a, status)
     win.show()
     spec = a.camera if a.camera is not None else a.source
-    if spec is None and not scripted:
+    if spec is None and scripted and DEMO_RECORDING.is_file():
+        spec = str(DEMO_RECORDING)  # a scripted first start (--frames without a source): the bundled demo
+    elif spec is None and not scripted:
         last = settings.last_source
         if last and not last.startswith("camera:") and Path(last).is_file():
             spec = last
@@ -199,9 +231,29 @@ def _run(a: argparse.Namespace, scripted: bool) -> int:
         if win.isVisible():
             loop.exec()
     finally:
-        win.shutdown()
+        win.shutdown()  # the stream ends: the events going on close
         app.setQuitOnLastWindowClosed(quit_on_last)
+    if a.events is not None:
+        _write_events(win, a.events, status)
     return status["code"]
+
+
+def _write_events(win: Any, path: str, status: dict) -> None:
+    """The session's events to ``path``; none is written where no frame came (a camera that failed to open)."""
+    if win.frames_shown == 0:
+        print(f"{PROG}: no frame came, so no events file was written ({path})", file=sys.stderr)
+        status["code"] = status["code"] or 1
+        return
+    from cognn.errors import CognnError
+    from cognn.live.events import write_events
+
+    try:
+        write_events(path, win.all_events())
+    except (OSError, ValueError, CognnError) as exc:
+        print(f"{PROG}: error: cannot write the events to {path}: {exc}", file=sys.stderr)
+        status["code"] = 2
+        return
+    print(f"{PROG}: wrote {len(win.all_events())} action events to {path}", file=sys.stderr)
 
 
 def _quiet_qt_noise():
@@ -237,8 +289,12 @@ def _script(win: Any, a: argparse.Namespace, status: dict) -> None:
             print(f"{PROG}: {note}", file=sys.stderr)
 
         def save() -> None:
-            if a.screenshot is not None and not win.save_screenshot(a.screenshot):
-                status["code"] = 2
+            if a.screenshot is not None:
+                if win.save_screenshot(a.screenshot):
+                    print(f"{PROG}: saved the screenshot to {a.screenshot} (after {win.frames_shown} frames)",
+                          file=sys.stderr)
+                else:
+                    status["code"] = 2
             win.close()
 
         QTimer.singleShot(50, save)  # let the last frame paint first

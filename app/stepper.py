@@ -51,6 +51,7 @@ class ModelWorker(QObject):
     failed = pyqtSignal(str)
     recording_changed = pyqtSignal(bool, str)  # recording, message (paths written when it stops)
     stopped = pyqtSignal()
+    finished = pyqtSignal(object)  # the events closed at the end of the stream (after finish_stream())
 
     def __init__(self, queue: FrameQueue, request: ModelRequest,
                  factory: Callable[[ModelRequest, bool], Session] | None = None, torch_threads: int | None = 1,
@@ -71,6 +72,7 @@ class ModelWorker(QObject):
         self._record: tuple[str | None, str | None] | None = None
         self._record_wanted: tuple[str | None, str | None] | None = None
         self._stop_record = False
+        self._finish = False
         self.steps = 0
 
     # -- commands (thread-safe) ----------------------------------------------------------------------------------------
@@ -102,6 +104,28 @@ class ModelWorker(QObject):
             self._record = (skeleton_path, video_path)
             self._stop_record = False
             self._cmd.cv.notify_all()
+
+    def finish_stream(self) -> None:
+        """End the stream as at the end of a file, after the frames already queued: the events going on close
+        (through the alarm policy, with their repetitions, as ``cognn-infer`` closes them) and :attr:`finished`
+        carries them; the next frame starts a new stream."""
+        with self._cmd.cv:
+            self._finish = True
+            self._cmd.cv.notify_all()
+
+    def finish_now(self) -> list:
+        """:meth:`finish_stream` in the caller's thread, once the worker has stopped (the app closing); returns
+        the events it closed."""
+        return self._finish_stream()
+
+    def _finish_stream(self) -> list:
+        session = self.session
+        if session is None or self._epoch is None:
+            return []
+        prior = {id(e) for e in session.events}
+        tail = [e for e in session.finish() if id(e) not in prior]
+        self._epoch = None
+        return tail
 
     def stop_recording(self) -> None:
         with self._cmd.cv:
@@ -140,8 +164,11 @@ class ModelWorker(QObject):
             pending, self._pending = self._pending, None
             record, self._record = self._record, None
             stop_record, self._stop_record = self._stop_record, False
+            finish, self._finish = self._finish, False
         if pending is not None:
             self._build(pending)
+        if finish:
+            self.finished.emit(self._finish_stream())
         if stop_record:
             if self._record_wanted is not None:  # no frame came since the recording was asked for
                 self._record_wanted = None

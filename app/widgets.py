@@ -14,14 +14,22 @@ from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from cognn.layouts import get_layout
 from cognn.live.mirror import label_anchor
-from cognn.live.session import warmup_text
-from cognn.render import percent
+from cognn.live.session import PersonView
 
 from . import overlay
 from .messages import StepResult
 
 __all__ = ["VideoView", "BarsView", "PlotView", "TimelineView"]
 
+
+
+def person_caption(view: PersonView) -> str:
+    """The one answer shown for a person: the label shown (as in the records' ``label``) with the repetitions
+    counted (``jumping_jacks ×5``, as in the events' ``reps``), marked ``(warming up)`` while the person's model
+    does not answer exactly yet (a newcomer); how far the warm-up is, the window's bar says, once."""
+    text = f"{view.shown_label} ×{view.reps}" if view.reps is not None else view.shown_label
+    pred = view.prediction
+    return text if pred.ready or pred.exact else f"{text} (warming up)"
 
 
 class VideoView(QWidget):
@@ -132,7 +140,7 @@ class VideoView(QWidget):
                 if found:
                     anchor = (float(np.mean([a[0] for a in found])), min(a[1] for a in found))
             if anchor is not None and np.isfinite(anchor).all():
-                out.append((view.text(), QPointF(float(anchor[0]), float(anchor[1]))))
+                out.append((person_caption(view), QPointF(float(anchor[0]), float(anchor[1]))))
         return out
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
@@ -162,13 +170,9 @@ class VideoView(QWidget):
                                                                                width=width)
         self.labels_drawn = overlay.draw_person_labels(p, self.person_labels(), QRectF(self.rect()),
                                                        pixels=max(12, min(18, self.height() // 36)))
+        # one answer per person, above them (person_caption); the warm-up is the window's warm-up bar, once
         pred = r.prediction
         lines = []
-        if self.top:
-            lines.append((f"{self.top[0][0]}  {percent(self.top[0][1])}", QColor(255, 255, 255)))
-        if pred is None or not pred.ready:
-            when = warmup_text(pred.warmup, self.fps) if pred is not None else "no model frame yet"
-            lines.append((f"warming up {when}", QColor(255, 200, 80)))
         if pred is not None and not pred.has_weights:
             lines.append(("untrained weights", QColor(255, 120, 120)))
         lines.append((f"frame {r.frame.index}  {r.frame.timestamp:.2f} s  persons {r.frame.persons}",

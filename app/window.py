@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
     error_shown = pyqtSignal(str)
     source_ended = pyqtSignal()
     closed = pyqtSignal()  # the window was closed (its workers stopped)
+    alarm_raised = pyqtSignal(object)  # an alarm class's event (cognn.live.events.Event), e.g. a fall
 
     def __init__(self, *, model: str | None = None, weights: str | None = None, top_k: int = 5,
                  settings: AppSettings | None = None, scripted: bool = False, queue_size: int = 2,
@@ -124,10 +125,13 @@ class MainWindow(QMainWindow):
         #: action events of the current source that ended (cognn.live.events.Event), and those going on by person
         self.events: list = []
         self.open_events: dict = {}
+        self._open_key: list = []  # what the open rows of the event panel show (redrawn when it changes)
+        self._runs: dict[int, int] = {}  # each person's run of repetitions, where it is of their open event's class
         self._arrivals: deque[float] = deque(maxlen=30)
         self.fps = 0.0
         self._pose_ms: float | None = None  # the latest pose time (held pictures show it again)
         self._closed = False
+        self.teach_panel = None
         #: a live stream's state while it is lost ("reconnecting ..."), polled from the capture worker
         self.stream_status: str | None = None
         self._notice_until = 0.0
@@ -156,6 +160,7 @@ class MainWindow(QMainWindow):
         self.model.model_changed.connect(self._on_model)
         self.model.failed.connect(self._on_model_failed)
         self.model.recording_changed.connect(self._on_recording)
+        self.model.finished.connect(self._on_stream_finished)
         self.view.resized.connect(self._on_view_resized)
         self.model.set_view_size(self.view.width(), self.view.height())
         self.capture_thread = start_worker(self.capture, "cognn-capture")
@@ -342,6 +347,11 @@ class MainWindow(QMainWindow):
             group.addAction(a)
             arch.addAction(a)
             self.model_actions[name] = a
+        self.taught_menu = mm.addMenu("Taught models")
+        self.taught_menu.setToolTipsVisible(True)
+        self._taught_group = QActionGroup(self)
+        self._list_taught_models()
+        self._action(mm, "Teach new actions…", self.show_teach_panel, "Ctrl+T")
         self._action(mm, "Load weights…", self.weights_dialog, "W")
         self._action(mm, "Default weights", lambda: self.set_weights(None))
         shown = mm.addMenu("Classes shown")
@@ -356,12 +366,54 @@ class MainWindow(QMainWindow):
         prec_group = QActionGroup(self)
         self.precision_actions: dict[str, QAction] = {}
         for p, text in (("fp32", "float32 (exact)"), ("bf16", "bfloat16 (faster where the CPU has AVX512-BF16)"),
-                        ("int8", "int8 (dynamic quantization, fastest)")):
+                        ("int8", "int8 (dynamic quantization, fastest)"),
+                        ("auto", "auto (the fastest measured on this machine)")):
             a = QAction(text, self, checkable=True)
             a.triggered.connect(lambda _=False, p=p: self.set_precision(p))
             prec_group.addAction(a)
             prec.addAction(a)
             self.precision_actions[p] = a
+
+    # -- teaching -----------------------------------------------------------------------------------------------------
+    def _list_taught_models(self) -> None:
+        from .teach import teach_root
+
+        folder = teach_root() / "models"
+        for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+            self.add_taught_model(str(path))
+
+    def add_taught_model(self, path: str) -> None:
+        """List a model made by the Teach panel in Model ▸ Taught models (once)."""
+        if any(a.data() == path for a in self.taught_menu.actions()):
+            return
+        a = QAction(Path(path).stem, self, checkable=True)
+        a.setData(path)
+        a.setToolTip(path)
+        a.triggered.connect(lambda _=False, p=path: self.set_weights(p))
+        self._taught_group.addAction(a)
+        self.taught_menu.addAction(a)
+
+    def show_teach_panel(self) -> None:
+        """Open the Teach panel (record takes of a new action, learn it in seconds)."""
+        if self.teach_panel is None:
+            from .teach import TeachPanel
+
+            self.teach_panel = TeachPanel(self)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.teach_panel)
+        self.teach_panel.show()
+        self.teach_panel.raise_()
+
+    def _alarm_events(self, events: list) -> None:
+        """An alarm class's event (a fall) the moment it is confirmed: a banner over the picture, the status bar,
+        a beep."""
+        for e in events:
+            if getattr(e, "alarm", False):
+                text = f"⚠ {e.label.upper()} (person {e.person + 1}) at {e.start:.1f} s"
+                self.view.set_notice(text)
+                self._notice_until = time.perf_counter() + 6.0
+                self.statusBar().showMessage(text, 10000)
+                QApplication.beep()
+                self.alarm_raised.emit(e)
 
     # -- commands -----------------------------------------------------------------------------------------------------
     def open_source(self, spec: str | int | Path, *, skeleton_video: str | None = None, autoplay: bool = True,
@@ -531,27 +583,40 @@ class MainWindow(QMainWindow):
             self.save_events(path)
 
     def _show_events(self, r: StepResult) -> None:
-        """Append the events that ended; the open ones (one per person) stay as the last rows."""
-        key = lambda events: sorted((p, e.label, e.start) for p, e in events.items())  # noqa: E731
-        if not r.events and key(r.open_events) == key(self.open_events):
-            self.open_events = r.open_events
+        """Append the events that ended; the open ones (one per person) stay as the last rows, redrawn whenever
+        their label or repetition count changes. The overlay counts the person's whole run of repetitions, an
+        event its own share of it: where a run spans several events (the label left and came back), the open row
+        also gives the run's count, the overlay's number."""
+        runs = {v.person: v.reps for v in r.persons if v.reps is not None}
+        self._runs = {p: n for p, n in runs.items() if p in r.open_events and r.open_events[p].label ==
+                      next(v.shown_label for v in r.persons if v.person == p)}
+        self._update_events(r.events, r.open_events)
+
+    def _update_events(self, ended: list, going: dict) -> None:
+        runs = self._runs if going else {}
+        key = lambda events: sorted((p, e.label, e.start, e.reps, runs.get(p)) for p, e in events.items())  # noqa: E731
+        if not ended and key(going) == self._open_key:
+            self.open_events = going
             return
+        self._open_key = key(going)
         n_open = len(self.open_events)
         for _ in range(n_open):
             self.events_list.takeItem(self.events_list.count() - 1)
-        self.events += r.events
-        for e in r.events:
+        self.events += ended
+        for e in ended:
             reps = f"  ×{e.reps}" if e.reps is not None else ""
             self.events_list.addItem(f"P{e.person + 1}  {e.label}{reps}  {e.start:.1f}–{e.end:.1f} s  "
                                      f"(peak {percent(e.peak_score)})")
-        self.open_events = r.open_events
-        for person, e in sorted(r.open_events.items()):
+        self.open_events = going
+        for person, e in sorted(going.items()):
             reps = f"  ×{e.reps}" if e.reps is not None else ""
-            self.events_list.addItem(f"P{person + 1}  {e.label}{reps}  {e.start:.1f} s…  (now)")
+            run = runs.get(person)
+            more = f", ×{run} in a row" if run is not None and e.reps is not None and run != e.reps else ""
+            self.events_list.addItem(f"P{person + 1}  {e.label}{reps}  {e.start:.1f} s…  (now{more})")
         self.events_list.scrollToBottom()
 
     def _clear_events(self) -> None:
-        self.events, self.open_events = [], {}
+        self.events, self.open_events, self._open_key = [], {}, []
         self.events_list.clear()
 
     def save_screenshot(self, path: str | Path) -> bool:
@@ -677,11 +742,21 @@ class MainWindow(QMainWindow):
             self._check_end()
 
     def _check_end(self) -> None:
-        """Announce the end of a file once the frames still in the pipeline have been shown."""
+        """Once the frames still in the pipeline have been shown: at the end of a file the events going on close
+        (the model worker ends the stream, then :meth:`_on_stream_finished` announces it); where ``--frames``
+        stopped the playback first, the status bar says so."""
         if self._end_pending and self.frames_shown >= self.capture.frames_sent:
             self._end_pending = False
-            self.statusBar().showMessage("end of file (Space plays it again)")
-            self.source_ended.emit()
+            if self.capture.stopped_by_limit:
+                self.statusBar().showMessage(f"stopped after {self.frames_shown} frames (--frames)")
+                self.source_ended.emit()
+            else:
+                self.model.finish_stream()
+
+    def _on_stream_finished(self, ended: list) -> None:
+        self._update_events(list(ended), {})
+        self.statusBar().showMessage("end of file (Space plays it again)")
+        self.source_ended.emit()
 
     def _on_playing(self, playing: bool) -> None:
         self.play_button.setText("Pause" if playing else "Play")
@@ -753,15 +828,20 @@ class MainWindow(QMainWindow):
             self.view.set_notice(None)
         self.view.set_result(r)
         self._show_events(r)
+        self._alarm_events(r.events)
         self.bars.set_top(self.last_top)
         fps = self.model_info.fps if self.model_info is not None else 30.0
         seen, rf = pred.warmup if pred is not None else (0, self.warmup.maximum())
         if self.warmup.maximum() != max(rf, 1):
             self.warmup.setRange(0, max(rf, 1))
-        self.warmup.setValue(min(seen, rf))
         ready = pred is not None and pred.ready
+        early = pred is not None and not ready and pred.exact
+        # a model that answers exactly while its window fills (early mode ``exact``) is not "warming up": its
+        # answers are final from the first frames, so the bar is full and says so
+        self.warmup.setValue(rf if early else min(seen, rf))
         self.warmup.setFormat(f"ready ({rf / fps:.1f} s receptive field)" if ready
-                              else f"warming up {warmup_text((seen, rf), fps)}")
+                              else f"answering from the {seen / fps:.1f} s seen (exact; window {rf / fps:.1f} s)"
+                              if early else f"warming up {warmup_text((seen, rf), fps)}")
         if pred is not None:
             self.weights_notice.setVisible(not pred.has_weights)
         model_ms = pred.model_ms if pred is not None else None
@@ -817,6 +897,8 @@ class MainWindow(QMainWindow):
         if not all(ok):
             print("cognn-app: warning: a worker thread did not stop within 15 s (a camera that does not answer?)",
                   file=sys.stderr)
+        else:  # the worker is gone: the stream it was on ends here, its events going on close as at a file's end
+            self._update_events(self.model.finish_now(), {})
         return all(ok)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802

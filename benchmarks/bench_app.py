@@ -84,7 +84,7 @@ def _stats(values: list[float], unit: str = "ms") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("video", nargs="?", type=Path, default=DEFAULT_VIDEO)
     ap.add_argument("--model", default="costgcn_mod")
     ap.add_argument("--weights", default=None)

@@ -107,7 +107,7 @@ def bench_video(model: str, video: Path, n: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="costgcn_mod", help="comma-separated continual models (default costgcn_mod)")
     ap.add_argument("--frames", type=int, default=600, help="skeleton frames per model (default 600)")
     ap.add_argument("--video", type=Path, default=DEFAULT_VIDEO)

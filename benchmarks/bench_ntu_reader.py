@@ -23,7 +23,7 @@ DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ntu"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("paths", nargs="*", default=[str(DEFAULT)])
     ap.add_argument("--repeat", type=int, default=50, help="times each file is parsed (default 50)")
     ap.add_argument("--to-array", action="store_true", help="also time body selection (to_array)")

@@ -56,7 +56,7 @@ def _shoulder_width(sk: np.ndarray) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="bench_pose", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="bench_pose", description=__doc__.split("\n\n")[0])
     p.add_argument("video", nargs="?", default=str(DEFAULT_VIDEO))
     p.add_argument("--frames", type=int, default=120)
     p.add_argument("--sizes", type=_int_list, default=[960, 640, 480, 320], help="processing sizes (longer side)")

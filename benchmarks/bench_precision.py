@@ -38,7 +38,7 @@ def _frames(weights: str, clip: str) -> list:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="bench_precision", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="bench_precision", description=__doc__.split("\n\n")[0])
     p.add_argument("--clips", default=DEFAULT, help="comma list of WEIGHTS:CLIP (clips from ../shared/data/video)")
     args = p.parse_args(argv)
 

@@ -27,7 +27,7 @@ TARGET_RATIO = 50.0
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bench_step", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="bench_step", description=__doc__.split("\n\n")[0])
     p.add_argument("--continual", default="costgcn_mod", choices=names("continual"),
                    help="continual model; its regular twin is the baseline (default costgcn_mod)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")

@@ -235,7 +235,8 @@ class OnlineRecognizer:
 
         ``backend="onnx"`` runs a step graph made by ``cognn-export`` (``weights``: its ``.onnx`` file) in ONNX
         Runtime, importing no torch. ``precision`` (torch backend): the step's products in ``fp32`` (default),
-        ``bf16`` or ``int8`` (:meth:`cognn.models.CoSkeletonNet.set_precision`); an ONNX step keeps the precision
+        ``bf16`` or ``int8`` (:meth:`cognn.models.CoSkeletonNet.set_precision`), or ``auto``, the fastest measured on
+        this machine (:mod:`cognn.precision`; an emulated precision named warns); an ONNX step keeps the precision
         it was exported in.
         """
         if backend not in BACKENDS:
@@ -245,8 +246,10 @@ class OnlineRecognizer:
                                   subset=subset, precision=precision)
         rec = cls._from_torch(weights, model=model, layout=layout, top_k=top_k, device=device,
                               warm_start=warm_start, subset=subset)
-        if precision is not None:
-            rec.model.set_precision(precision)
+        if precision is not None:  # "auto": the fastest measured here; an emulated one warns
+            from .precision import resolve_precision
+
+            resolve_precision(rec.model, precision)
             rec.description = rec._describe(rec.weights_path)
         return rec
 
@@ -289,7 +292,7 @@ class OnlineRecognizer:
             raise InputFileError(path, f"holds the step of {step.name}, not of {model}")
         if layout is not None and layout != step.layout.name:
             raise InputFileError(path, f"is for layout {step.layout.name} but {layout} was asked for")
-        if precision is not None and precision != step.precision:
+        if precision is not None and precision not in ("auto", step.precision):
             raise InputFileError(path, f"was exported in {step.precision}; an ONNX step keeps its export "
                                        "precision (export again with --precision, or use the torch backend)")
         rec = cls(step, step.classes, top_k=top_k, warm_start=warm_start, has_weights=True,
@@ -304,7 +307,7 @@ class OnlineRecognizer:
                    subset: Sequence[str] | None = None) -> OnlineRecognizer:
         from .checkpoints import read_checkpoint
         from .checkpoints.format import model_from_checkpoint
-        from .models import spec, twin
+        from .models import live_defaults, spec, twin
 
         ck = read_checkpoint(path)
         name = model or ck.meta["model"]
@@ -313,8 +316,18 @@ class OnlineRecognizer:
                 name = twin(name)
         except ValueError:
             raise CognnError(f"{path}: holds a {name} model, which has no continual form for online use") from None
-        net = model_from_checkpoint(ck, model=name, layout=layout, device=device, warm_start=warm_start)
+        # the family's live defaults for the layout where the file says nothing itself: a converted official
+        # checkpoint runs as the bundled copy of the same weights (early mode, labels, alarms)
+        defaults = live_defaults(name, ck.meta["layout"])
+        stored = ck.meta.get("model_kwargs") or {}
+        extra = {k: v for k, v in defaults["model_kwargs"].items() if k not in stored}
+        net = model_from_checkpoint(ck, model=name, layout=layout, device=device, warm_start=warm_start, **extra)
         meta = dict(ck.meta)
+        given = meta.get("live")
+        if given is None or isinstance(given, dict):  # a malformed ``live`` stays as it is, for its own error
+            live = {**defaults["live"], **(given or {})}
+            if live:
+                meta["live"] = live
         classes = list(meta.get("classes") or [])
         if not classes and entry is not None:
             classes = entry.class_names()

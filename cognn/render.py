@@ -95,7 +95,14 @@ def _text(image: np.ndarray, text: str, org: tuple[int, int], fs: float, colour:
           th: int) -> None:
     import cv2
 
-    cv2.putText(image, text, (org[0] + 1, org[1] + 1), cv2.FONT_HERSHEY_SIMPLEX, fs, (0, 0, 0), th + 1, cv2.LINE_AA)
+    # a dark outline all round the strokes: the text drawn dark one pixel away in each of the 8 directions, then in
+    # colour at its place. (A single copy offset down-right reads as a misaligned ghost, and a thicker dark copy at
+    # the same place does not work: OpenCV draws Hershey text no thicker than about 2 pixels at these sizes.)
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            if dx or dy:
+                cv2.putText(image, text, (org[0] + dx, org[1] + dy), cv2.FONT_HERSHEY_SIMPLEX, fs, (0, 0, 0), th,
+                            cv2.LINE_AA)
     cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, fs, colour, th, cv2.LINE_AA)
 
 

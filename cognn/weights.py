@@ -73,8 +73,10 @@ class WeightsEntry:
 
 
 def weights_dir() -> Path:
-    """The ``weights/`` folder beside the ``cognn`` package (source checkout or editable install)."""
-    return Path(__file__).resolve().parents[1] / "weights"
+    """The bundled ``weights/`` folder (the checkout's, or the installed package's copy: :mod:`cognn.resources`)."""
+    from .resources import weights_dir as bundled
+
+    return bundled()
 
 
 def manifest_path() -> Path:
@@ -176,6 +178,8 @@ def resolve_weights(text: str | os.PathLike, *, kind: str = "model", path: str |
         if str(text) in (e.name, e.alias):
             return e.path
     bundled = ", ".join(f"{e.alias} ({e.name})" if e.alias else e.name for e in entries) or "none"
+    if given.suffix or os.sep in str(text) or (os.altsep and os.altsep in str(text)):  # meant as a file
+        raise InputFileError(given, f"no such file (the bundled {kind}s, usable by name: {bundled})")
     raise InputFileError(given, f"is neither a checkpoint file nor a bundled {kind} name (bundled: {bundled})")
 
 

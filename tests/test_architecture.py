@@ -9,8 +9,8 @@ from helpers import REPO
 
 #: a package may import its own rank and lower ranks only
 RANKS = {
-    "errors": 0, "domains": 0, "layouts": 0, "handoff": 0,
-    "atomic": 1, "nn": 1,
+    "errors": 0, "domains": 0, "layouts": 0, "handoff": 0, "resources": 0,
+    "atomic": 1, "nn": 1, "precision": 1,
     "data": 2, "models": 2, "pose": 2,
     "checkpoints": 3, "weights": 3, "flops": 3, "synth": 3, "render": 3, "sources": 3,
     "online": 4, "bench": 4, "train": 4, "export": 4,

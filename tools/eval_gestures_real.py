@@ -225,7 +225,7 @@ def report(results: list[ClipResult], weights: Path, fps: float, native: list[Cl
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     p.add_argument("--videos", type=Path, default=DEFAULT_VIDEOS)
     p.add_argument("--fps", type=float, default=30.0, help="resample to this rate (0: every frame)")

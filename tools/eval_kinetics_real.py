@@ -195,7 +195,7 @@ def report(results: list[dict], classes: list[str], step: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--videos", type=Path, default=VIDEOS, help="folder of videos (default ../shared/data/video)")
     p.add_argument("--weights", type=Path, default=WEIGHTS, help="the Kinetics checkpoint")
     p.add_argument("--step", type=int, default=8, help="sample every STEP-th frame for the early comparison (8)")

@@ -41,7 +41,7 @@ def make_demo(out: Path, seed: int = 12, seconds: float = 12.0, gesture: str = "
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="make_demo_recording", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="make_demo_recording", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output file (default {DEFAULT_OUT})")
     p.add_argument("--seed", type=int, default=12)
     p.add_argument("--seconds", type=float, default=12.0)

@@ -186,7 +186,7 @@ def grid(recorded: dict[str, list[Frame]], classes: list[str], fps: float, meta:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="measure_alarms", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="measure_alarms", description=__doc__.split("\n\n")[0])
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     p.add_argument("--videos", type=Path, default=DEFAULT_VIDEOS)
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)

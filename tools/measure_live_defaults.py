@@ -172,7 +172,7 @@ def step_delay(cfg: LabelConfig, k: int = 10, high: float = 0.9) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--clips", nargs="*", help="video names in ../shared/data/video (default: all)")
     p.add_argument("--weights", help="checkpoint (default: the default model of weights/manifest.json)")
     p.add_argument("--model-smoothing", nargs="*", default=["off", "2,4", "1,1"],

@@ -91,7 +91,7 @@ def make_session(weights: Path = DEFAULT_WEIGHTS, config: LiveConfig = LiveConfi
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="measure_reps", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="measure_reps", description=__doc__.split("\n\n")[0])
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     p.add_argument("--videos", type=Path, default=DEFAULT_VIDEOS)
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)

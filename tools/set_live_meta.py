@@ -103,7 +103,7 @@ def update_manifest(manifest: Path, weights: Path) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="set_live_meta", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="set_live_meta", description=__doc__.split("\n\n")[0])
     p.add_argument("weights", nargs="?", type=Path, default=GESTURES, help="cognn checkpoint (default: the bundled "
                    "gesture model)")
     p.add_argument("--live", type=Path, help="JSON file with the live defaults (default: GESTURE_LIVE)")

@@ -53,7 +53,7 @@ def _log(msg: str) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=REPO / "weights" / f"{ENTRY}.safetensors")
     p.add_argument("--manifest", type=Path, default=REPO / "weights" / "manifest.json")
     p.add_argument("--work", type=Path, default=REPO / "out" / "gestures",

@@ -148,6 +148,9 @@ def _onnx_runners(lat: Sequence[PredictionRunner], opts: BenchOptions, threads: 
         return []
     if opts.device != "cpu":
         raise CognnError("the ONNX Runtime column times the CPU provider; run it with --device cpu")
+    from ..export import require_onnx
+
+    require_onnx()
     return [(i, OnnxRunner(r, threads)) for i, r in enumerate(lat) if r.continual]
 
 

@@ -33,6 +33,8 @@ def _cpu_name() -> str:
 
 def environment(device: str, threads: int) -> dict:
     """Versions, device name, threads and load: the header every benchmark prints."""
+    from ..precision import native
+
     dev = torch.device(device)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
     try:
@@ -41,7 +43,9 @@ def environment(device: str, threads: int) -> dict:
         load = "n/a"
     return {"cognn": __version__, "torch": torch.__version__, "python": platform.python_version(),
             "device": str(dev), "device_name": name, "threads": threads, "cpu_count": os.cpu_count(),
-            "load_average": load, "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+            "load_average": load, "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+            # whether this CPU runs each lower precision natively (False: emulated, slower; None: unknown)
+            "native": {p: native(p) if dev.type == "cpu" else None for p in ("bf16", "int8")}}
 
 
 # -- one model fed one prediction per call -----------------------------------------------------------------------------

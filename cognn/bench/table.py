@@ -67,7 +67,7 @@ def format_markdown(rows: Sequence[dict], env: dict) -> str:
         for r in variants:
             one = (_fmt(r["ms_one_person"], ".2f") + (f" ({r['one_person_ratio']:.2f}x the time)"
                                                       if r["one_person_ratio"] is not None else ""))
-            low = [_fmt(r[f"ms_{p}"], ".2f") + (f" ({r[f'{p}_speedup']:.2f}x faster)"
+            low = [_fmt(r[f"ms_{p}"], ".2f") + (f" ({speed_words(r[f'{p}_speedup'])}{_emulated(p, env)})"
                                                  if r[f"{p}_speedup"] is not None else "") for p in ("bf16", "int8")]
             out.append(f"| {r['display_name']} | {_fmt(r['ms_per_prediction'], '.2f')} | {one} | {low[0]} | "
                        f"{low[1]} |")
@@ -109,3 +109,17 @@ def format_rows(rows: Sequence[dict], env: dict, fmt: str) -> str:
     if fmt == "json":
         return json.dumps([{k: r.get(k) for k in ROW_FIELDS} for r in rows], indent=2) + "\n"
     raise ValueError(f"format must be md, csv or json, not {fmt!r}")
+
+
+def speed_words(speedup: float) -> str:
+    """A speed ratio (reference time / this time) in words: ``2.10x faster``, or ``25x slower`` for a slowdown (never
+    ``0.04x faster``)."""
+    if speedup >= 1.0:
+        return f"{speedup:.2f}x faster"
+    slower = 1.0 / speedup if speedup > 0 else float("inf")
+    return f"{slower:.2f}x slower" if slower < 10 else f"{slower:.0f}x slower"
+
+
+def _emulated(precision: str, env: dict) -> str:
+    """``, emulated`` where the benchmark's CPU has no native instructions for ``precision`` (cognn.precision)."""
+    return ", emulated on this CPU" if (env.get("native") or {}).get(precision) is False else ""

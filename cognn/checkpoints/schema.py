@@ -54,6 +54,9 @@ FIELDS: dict[str, tuple[type, str]] = {
     "quantization": (dict, "quantized tensors kept as integers: {\"tensors\": {name: {\"dtype\": \"qint8\", "
                            "\"scheme\": \"per_channel_affine\", \"axis\": 0}}}; {} for none"),
     "source": (dict, "where the weights came from (family, file name, sha256 of a converted file)"),
+    "training_clips": (list, "the clips a model learnt from, each {clip, class, person, source, licence} (the model "
+                             "card of a model trained on named clips)"),
+    "teach": (dict, "how cognn-teach made the model: {base, had_none, folder}"),
 }
 _REQUIRED = ("format", "format_version", "model", "layout", "num_classes")
 MODALITIES = ("joint", "bone", "motion", "bone_motion")

@@ -47,7 +47,8 @@ def _precisions(text: str) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Measure regular and continual skeleton models side by side: "
+    p = argparse.ArgumentParser(
+        allow_abbrev=False, prog=PROG, description="Measure regular and continual skeleton models side by side: "
                                 "parameters, MACs, latency, throughput and peak memory per prediction.")
     p.add_argument("--models", default="all", metavar="LIST",
                    help="comma-separated model names, or all | regular | continual | extra (default all: the paper's "

@@ -8,6 +8,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..errors import CognnError
@@ -98,3 +99,20 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1 (a positive integer), got {value}")
     return value
+
+
+def weights_path(text: str) -> Path:
+    """argparse type: a checkpoint path (checked when the command reads it), or a bundled model's name
+    (``kinetics400``, ``gestures``, any manifest entry) as the path of its file; an unknown bare name is an error that
+    lists the bundled ones."""
+    import os
+
+    from ..weights import resolve_weights
+
+    given = Path(text).expanduser()
+    if given.exists() or given.suffix or os.sep in text:
+        return given
+    try:
+        return resolve_weights(text)
+    except CognnError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None

@@ -29,9 +29,10 @@ _DATASET_CLASSES = ("ntu60", "ntu120", "kinetics400", "kinetics")
 def _parser() -> argparse.ArgumentParser:
     from ..checkpoints.schema import MODALITIES
 
-    p = argparse.ArgumentParser(prog=PROG, description="Convert a checkpoint (continual-skeletons .pt, Lightning "
+    p = argparse.ArgumentParser(
+        allow_abbrev=False, prog=PROG, description="Convert a checkpoint (continual-skeletons .pt, Lightning "
                                 ".ckpt, OpenDR .pth, or cognn) into cognn's safetensors format with metadata.")
-    p.add_argument("input", metavar="IN", help="checkpoint to read")
+    p.add_argument("input", metavar="IN", help="checkpoint to read, or a bundled model's name (e.g. kinetics400)")
     p.add_argument("output", metavar="OUT", help="cognn checkpoint to write (.safetensors)")
     p.add_argument("--model", metavar="NAME", help="model to store, of the file's family (e.g. stgcn_mod, "
                    "costgcn_mod); default: from the file")
@@ -99,8 +100,9 @@ def _options_meta(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
 def _run(args: argparse.Namespace, err) -> int:
     from ..checkpoints import model_from_checkpoint, read_checkpoint, save_checkpoint
     from ..models import display_name as display
+    from ..weights import resolve_weights
 
-    src, out = Path(args.input), Path(args.output)
+    src, out = resolve_weights(args.input), Path(args.output)
     if out.exists() and out.resolve() == src.resolve():
         raise CognnError("OUT must differ from IN")
     if out.exists() and not args.force:

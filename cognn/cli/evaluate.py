@@ -13,15 +13,16 @@ import sys
 from pathlib import Path
 
 from ..errors import CognnError
-from .common import run_main
+from .common import run_main, weights_path
 
 PROG = "cognn-eval"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Evaluate a checkpoint on a cognn-dataset file.")
-    p.add_argument("--weights", required=True, type=Path, metavar="PATH",
-                   help="checkpoint (ours or an official family cognn reads)")
+    p = argparse.ArgumentParser(
+        allow_abbrev=False, prog=PROG, description="Evaluate a checkpoint on a cognn-dataset file.")
+    p.add_argument("--weights", required=True, type=weights_path, metavar="PATH|NAME",
+                   help="checkpoint (ours or an official family cognn reads), or a bundled model's name")
     p.add_argument("--data", required=True, type=Path, metavar="FILE.h5", help="dataset file (cognn-prep)")
     p.add_argument("--model", metavar="NAME",
                    help="run the weights in this architecture, e.g. the continual twin of a regular checkpoint")

@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     from ..models import EARLY_MODES
 
     p = argparse.ArgumentParser(
-        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False, prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Export one step of a continual model as an ONNX graph: the frame and every state tensor in, "
                     "the logits, a valid and a ready flag and the next state out (docs/onnx.md).",
         epilog="examples:\n"
@@ -62,6 +62,9 @@ def _run(args: argparse.Namespace) -> int:
     import torch
 
     from ..atomic import OutputError, check_output
+    from ..export import require_onnx
+
+    require_onnx()
     from ..export.build import compare_with_torch, export_weights, write_step
     from ..export.sidecar import sidecar_path
 

@@ -2,7 +2,7 @@
 
     cognn-infer INPUT... [--model NAME] [--weights PATH|NAME] [--layout ntu25|kinetics18] [--top-k K]
                 [--output PATH|-] [--format jsonl|csv] [--device cpu|cuda] [--workers N]
-                [--backend torch|onnx] [--precision fp32|bf16|int8]
+                [--backend torch|onnx] [--precision fp32|bf16|int8|auto]
                 [--save-skeletons FILE.h5] [--render FILE.mp4] [--max-frames N] [--quiet]
                 [--events FILE.jsonl|FILE.csv] [--per-person] [--no-smooth] [--mirror] [--pose-every-frame]
                 [--pose-size PIXELS] [--pose-model lite|full|heavy|FILE] [--pose-search-every N]
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ..live.records import FIELDS, LIVE_FIELDS
 
     p = argparse.ArgumentParser(
-        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False, prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run the online (frame-by-frame) action recognizer over recorded clips, a folder of them or a "
                     "camera, and write one prediction record per frame.",
         epilog="examples:\n"
@@ -137,8 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="run the model step in PyTorch "
                    "(default) or in ONNX Runtime: --weights is then a step graph made by cognn-export (no torch is "
                    "imported; docs/onnx.md)")
-    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), help="the torch step's matrix products: fp32 "
-                   "(default), bf16 or int8 (an ONNX step keeps the precision it was exported in)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "int8", "auto"), help="the torch step's matrix products: "
+                   "fp32 (default), bf16 or int8 (a warning where this CPU emulates them), or auto: the fastest "
+                   "measured on this machine (measured once, cached); an ONNX step keeps its export precision")
     p.add_argument("--workers", type=_workers, default="auto", metavar="N|auto", help="parallel processes, one input "
                    "each (default auto: one per CPU core when two or more inputs are videos)")
     p.add_argument("--save-skeletons", metavar="FILE.h5", help="store the skeletons and events as a cognn recording")
@@ -223,10 +224,10 @@ def _events_text(results: list[InputResult]) -> list[str]:
     from ..render import percent
 
     lines = []
-    for r in results:
+    names = display_names([r.source for r in results])
+    for r, name in zip(results, names):
         if r.error is not None or not r.frames:
             continue
-        name = Path(r.source).name
         if not r.events and r.ready_frames == 0:
             need = f" (it needs {r.warmup_s:.1f} s of input)" if r.warmup_s else ""
             lines.append(f"{name}: no action event: the input ended while the model was still warming up{need}")
@@ -239,6 +240,12 @@ def _events_text(results: list[InputResult]) -> list[str]:
         more = f", and {len(r.events) - 6} more" if len(r.events) > 6 else ""
         lines.append(f"{name}: {', '.join(shown)}{more}")
     return lines
+
+
+def display_names(sources: list[str]) -> list[str]:
+    """Each input's name in the summary: its file name, or the path as given where two inputs share a file name."""
+    base = [Path(str(s)).name or str(s) for s in sources]
+    return [str(s) if base.count(b) > 1 else b for s, b in zip(sources, base)]
 
 
 def _summary(results: list[InputResult], wall_s: float) -> list[str]:
@@ -273,8 +280,8 @@ def _inputs(args: argparse.Namespace, skipped: list[str]) -> list[str | int]:
         if args.inputs:
             raise UsageError("--demo runs on the bundled recording; give no INPUT files with it")
         if not DEMO_RECORDING.is_file():
-            raise UsageError(f"the demo recording {DEMO_RECORDING} is missing; make it with "
-                             "'python tools/make_demo_recording.py'")
+            raise UsageError(f"the demo recording {DEMO_RECORDING} is missing: this cognn installation lacks its "
+                             "bundled files; reinstall cognn (in a checkout: python tools/make_demo_recording.py)")
         return [str(DEMO_RECORDING)]
     if not args.inputs:
         raise UsageError("no INPUT given; pass video/skeleton files or folders, --camera INDEX, or --demo to try the "
@@ -428,7 +435,10 @@ def _run(args: argparse.Namespace) -> int:
     for r in results:
         if r.error is not None:
             _say(f"error: {r.error} (skipped)")
-    if args.events:
+    if args.events and not any(r.frames for r in results):  # nothing was read (a camera that failed to open)
+        if not args.quiet:
+            _say(f"no frame was read, so {args.events} was not written")
+    elif args.events:
         from ..live.events import write_events
 
         events = [e for r in results for e in r.events]

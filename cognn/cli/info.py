@@ -37,9 +37,11 @@ def _family_text(family: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Describe a checkpoint file: family, model, layout, classes, "
+    p = argparse.ArgumentParser(
+        allow_abbrev=False, prog=PROG, description="Describe a checkpoint file: family, model, layout, classes, "
                                 "parameter count and metadata.")
-    p.add_argument("file", metavar="FILE", help="checkpoint (any supported family)")
+    p.add_argument("file", metavar="FILE|NAME", help="checkpoint (any supported family) or a bundled model's name "
+                   "(e.g. kinetics400, gestures)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return p
 
@@ -48,12 +50,14 @@ def describe(path: str) -> dict[str, Any]:
     """Everything ``cognn-info`` reports about a file, as a JSON-ready dict (raises CognnError for a bad file)."""
     from ..checkpoints import model_from_checkpoint, read_checkpoint
     from ..models import display_name as display
+    from ..weights import resolve_weights
 
-    ck = read_checkpoint(path)
+    resolved = resolve_weights(path)  # a file, or a bundled model's name
+    ck = read_checkpoint(resolved)
     net = model_from_checkpoint(ck)
     trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
     total = sum(t.numel() for t in net.state_dict().values())
-    return {"file": str(path), "family": ck.family, "model": ck.meta["model"],
+    return {"file": str(resolved), "family": ck.family, "model": ck.meta["model"],
             "display_name": display(ck.meta["model"]),
             "parameters": {"trainable": trainable, "tensors": len(ck.state_dict), "values": total},
             "meta": ck.meta, "notes": ck.notes}

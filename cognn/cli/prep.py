@@ -42,7 +42,8 @@ KINETICS_PREPROCESSING_VERSION = 1
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Prepare a cognn dataset file (HDF5) from raw NTU RGB+D "
+    p = argparse.ArgumentParser(
+        allow_abbrev=False, prog=PROG, description="Prepare a cognn dataset file (HDF5) from raw NTU RGB+D "
                                 "skeleton files or Kinetics-skeleton JSON files.")
     p.add_argument("dataset", choices=["ntu60", "ntu120", "kinetics"], help="which raw dataset --src holds")
     p.add_argument("--src", action="append", required=True, metavar="DIR",

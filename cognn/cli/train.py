@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import err, run_main
+from .common import err, run_main, weights_path
 
 if TYPE_CHECKING:
     from ..train.config import TrainConfig
@@ -32,7 +32,8 @@ def _milestones(text: str) -> list[int]:
 def build_parser() -> argparse.ArgumentParser:
     from ..models import names
 
-    p = argparse.ArgumentParser(prog=PROG, description="Train or fine-tune a skeleton action model in clip mode "
+    p = argparse.ArgumentParser(
+        allow_abbrev=False, prog=PROG, description="Train or fine-tune a skeleton action model in clip mode "
                                 "(SGD + Nesterov, multi-step LR). Under torchrun it runs distributed data parallel.",
                                 epilog="Files written to --out: best.safetensors, last.safetensors, log.csv, log.json, "
                                        "curves.png and last_state.pt (for --resume).")
@@ -44,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--clips", type=Path, metavar="DIR",
                      help="custom actions: one sub-folder per action with videos, .skeleton files or recordings")
     p.add_argument("--val", type=Path, metavar="FILE.h5", help="validation set, evaluated after every epoch")
-    p.add_argument("--init", type=Path, metavar="PATH",
-                   help="start from these weights (any checkpoint cognn reads; a new head if the classes differ); "
+    p.add_argument("--init", type=weights_path, metavar="PATH|NAME",
+                   help="start from these weights (any checkpoint cognn reads, or a bundled model's name such as "
+                        "gestures; a new head if the classes differ); "
                         "the width, family options and, for a continual model, the clip length come from it unless "
                         "--base-channels / --clip-frames say otherwise")
     p.add_argument("--freeze", choices=("none", "backbone"), default="none",

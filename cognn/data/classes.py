@@ -5,8 +5,6 @@ import json
 from functools import cache
 from pathlib import Path
 
-import cognn
-
 __all__ = ["datasets_dir", "class_names", "class_subset", "split_train_ids", "in_train_split", "missing_skeletons",
            "DATASETS", "BENCHMARKS", "SUBSETS"]
 
@@ -17,8 +15,10 @@ BENCHMARKS = {"ntu60": ("xsub", "xview"), "ntu120": ("xsub", "xset")}
 
 
 def datasets_dir() -> Path:
-    """The ``datasets/`` folder next to the ``cognn`` package (editable install / source checkout)."""
-    return Path(cognn.__file__).resolve().parents[1] / "datasets"
+    """The bundled ``datasets/`` folder (the checkout's, or the installed package's copy: :mod:`cognn.resources`)."""
+    from ..resources import datasets_dir as bundled
+
+    return bundled()
 
 
 def _read_lines(name: str) -> list[str]:
@@ -26,8 +26,8 @@ def _read_lines(name: str) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path} is missing; cognn must be run from a source checkout or an editable "
-                                "install that has the datasets/ folder") from None
+        raise FileNotFoundError(f"{path} is missing: this cognn installation lacks its bundled datasets/ files; "
+                                "reinstall cognn") from None
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 

@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import InputFileError
 from .files import VALUE_LIMIT, read_bytes, warn_values
 
-__all__ = ["JOINT_FIELDS", "NUM_JOINTS", "MAX_FRAMES", "NtuBody", "NtuSkeleton", "SampleName", "read_ntu_skeleton",
+__all__ = ["JOINT_FIELDS", "NUM_JOINTS", "MAX_FRAMES", "NtuBody", "NtuSkeleton", "SampleName", "read_ntu_skeleton", "to_image2d",
            "parse_ntu_bytes", "to_array", "parse_sample_name"]
 
 NUM_JOINTS = 25
@@ -356,3 +356,30 @@ def to_array(skel: NtuSkeleton, max_bodies: int = 2, channels: str = "xyz", max_
     order = np.argsort(energy, kind="stable")[::-1][:max_bodies]
     out = full[order][..., cols]  # (M, T, V, C)
     return np.ascontiguousarray(out.transpose(3, 1, 2, 0), dtype=np.float32)
+
+
+#: OpenPose-18 joint -> NTU joint whose colour-image position stands in for it (None: no counterpart, score 0)
+_NTU_FOR_OPENPOSE18 = (3, 20, 8, 9, 10, 4, 5, 6, 16, 17, 18, 12, 13, 14, None, None, None, None)
+#: the colour camera of NTU RGB+D
+NTU_COLOR_SIZE = (1920, 1080)
+
+
+def to_image2d(skel: NtuSkeleton, layout: str = "kinetics18", max_bodies: int = 2) -> np.ndarray:
+    """The bodies' colour-image positions in the ``image2d`` plain form of ``layout`` (only ``kinetics18``): float32
+    ``(T, 3, 18, max_bodies)`` with ``x / 1920 - 0.5``, ``y / 1080 - 0.5`` (y down) and score 1 where NTU has the
+    joint (head for the nose, spine-shoulder for the neck; eyes and ears have none: zeros, score 0)."""
+    if layout != "kinetics18":
+        raise ValueError(f"NTU colour positions map to kinetics18 only, not {layout!r}")
+    color = to_array(skel, max_bodies=max_bodies, channels="color")  # (2, T, 25, M)
+    present = np.any(color != 0, axis=0)  # (T, 25, M)
+    t, m = color.shape[1], color.shape[3]
+    out = np.zeros((t, 3, 18, m), np.float32)
+    w, h = NTU_COLOR_SIZE
+    for j, src in enumerate(_NTU_FOR_OPENPOSE18):
+        if src is None:
+            continue
+        ok = present[:, src, :]
+        out[:, 0, j, :] = np.where(ok, color[0, :, src, :] / w - 0.5, 0.0)
+        out[:, 1, j, :] = np.where(ok, color[1, :, src, :] / h - 0.5, 0.0)
+        out[:, 2, j, :] = ok
+    return out

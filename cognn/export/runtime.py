@@ -51,7 +51,9 @@ def _session(source: str | bytes, threads: int) -> Any:
     try:
         import onnxruntime as ort
     except ImportError:
-        raise CognnError("running an ONNX step needs onnxruntime (pip install onnxruntime)") from None
+        from . import ONNX_EXTRA_HINT
+
+        raise CognnError(f"running an ONNX step needs onnxruntime, which is not installed: {ONNX_EXTRA_HINT}") from None
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1

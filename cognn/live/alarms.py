@@ -23,7 +23,9 @@ filtered, :data:`NO_ALARMS`); :data:`DEFAULT_ALARMS` is the policy measured for 
     {"default_threshold": 0.9, "thresholds": {"wave_right": 0.95}, "default_confirm": 0.5, "release": 0.1,
      "min_duration": {"bow": 1.0}, "allow": ["jumping_jacks", "squat"], "repetitive": ["jumping_jacks"]}
 
-(``repetitive`` is read by :func:`cognn.live.reps.repetitive_classes`.)
+(``repetitive`` is read by :func:`cognn.live.reps.repetitive_classes`; ``"alarm": ["fall"]`` names alarm classes,
+whose event the session reports the moment the class is shown, marked ``alarm``, instead of when it ends;
+``"hold": ["plank"]`` names held classes, whose seconds held are shown instead of repetitions.)
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ __all__ = ["AlarmConfig", "AlarmFilter", "ShownLabel", "DEFAULT_ALARMS", "NO_ALA
 PASS_LABELS = ("none", UNCERTAIN)
 #: the keys an alarm policy (file or ``meta["live"]["alarms"]``) may hold
 ALARM_KEYS = ("thresholds", "default_threshold", "release", "confirm", "default_confirm", "min_duration",
-              "default_min_duration", "allow", "repetitive")
+              "default_min_duration", "allow", "repetitive", "alarm", "hold")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,10 @@ class AlarmConfig:
     #: the repetitive classes the policy declares (names, or ``{class: signal}``; None: none declared), read by
     #: :func:`cognn.live.reps.repetitive_classes`
     repetitive: tuple[str, ...] | Mapping[str, str] | None = None
+    #: alarm classes (a fall): their event is reported the moment the class is shown (confirmed), not when it ends
+    alarm: tuple[str, ...] = ()
+    #: held classes (a plank): the seconds held are shown instead of repetitions
+    hold: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name, value in [("default_threshold", self.default_threshold), ("release", self.release),
@@ -102,7 +108,8 @@ class AlarmConfig:
     def check_classes(self, classes: Sequence[str], where: str = "the alarm policy") -> None:
         """ValueError naming any class the policy mentions that the model does not have."""
         known = set(classes) | set(PASS_LABELS)
-        named = set(self.thresholds) | set(self.confirm) | set(self.min_duration) | set(self.allow or ())
+        named = (set(self.thresholds) | set(self.confirm) | set(self.min_duration) | set(self.allow or ())
+                 | set(self.alarm) | set(self.hold))
         unknown = sorted(named - known)
         if unknown:
             raise ValueError(f"{where} names class{'es' if len(unknown) > 1 else ''} the model does not have: "
@@ -117,6 +124,10 @@ class AlarmConfig:
                                "default_min_duration": self.default_min_duration}
         if self.allow is not None:
             out["allow"] = list(self.allow)
+        if self.alarm:
+            out["alarm"] = list(self.alarm)
+        if self.hold:
+            out["hold"] = list(self.hold)
         if self.repetitive is not None:
             rep = self.repetitive
             out["repetitive"] = dict(rep) if isinstance(rep, Mapping) else list(rep)
@@ -157,13 +168,22 @@ class AlarmConfig:
             if not ok:
                 raise ValueError(f"{where}: 'repetitive' must be a list of class names or {{class: signal}}")
             rep = dict(rep) if isinstance(rep, Mapping) else tuple(rep)
+        lists = {}
+        for key in ("alarm", "hold"):
+            value = data.get(key, [])
+            if isinstance(value, str):
+                value = parse_allow(value)
+            if not isinstance(value, (list, tuple)) or not all(isinstance(a, str) for a in value):
+                raise ValueError(f"{where}: {key!r} must be a list of class names")
+            lists[key] = tuple(value)
         try:
             return cls(thresholds=table("thresholds"), default_threshold=number("default_threshold", 0.0) or 0.0,
                        release=number("release", 0.0) or 0.0,
                        confirm=table("confirm"), default_confirm=number("default_confirm", 0.0) or 0.0,
                        min_duration=table("min_duration"),
                        default_min_duration=number("default_min_duration", None),
-                       allow=None if allow is None else tuple(allow), repetitive=rep)
+                       allow=None if allow is None else tuple(allow), repetitive=rep, alarm=lists["alarm"],
+                       hold=lists["hold"])
         except ValueError as e:
             raise ValueError(f"{where}: {e}") from None
 

@@ -52,6 +52,8 @@ class Event:
     source: str = ""
     #: repetitions counted during the event (repetitive classes, cognn.live.reps), else None
     reps: int | None = None
+    #: an alarm class's event, reported the moment the class was shown (its ``end``: that moment)
+    alarm: bool = False
 
     @property
     def duration(self) -> float:

@@ -13,7 +13,7 @@ was withheld and "uncertain" shown instead, :mod:`cognn.live.alarms`), ``reps`` 
 class being counted now, :mod:`cognn.live.reps`, else null), ``body`` (what the user is told about a body out of
 view, e.g. "step back: legs not visible", :mod:`cognn.live.visibility`, else null), ``gap`` (seconds a stream was
 lost before this frame, else null) and ``reset`` (true when the continual state was reset at this frame: a gap of at
-least ``gap_reset``). With one state per person ``person`` comes after ``weights_trained``. The later fields
+least ``gap_reset``), ``hold_s`` (seconds a held class such as a plank has been shown, else null). With one state per person ``person`` comes after ``weights_trained``. The later fields
 (:data:`LIVE_FIELDS`) come last (in CSV after the ``topK`` columns), so no column of earlier versions moves.
 Non-finite numbers never reach a record (they become null).
 """
@@ -33,7 +33,7 @@ FIELDS = ("source", "frame", "timestamp", "persons", "ready", "held", "label", "
           "latency_ms", "model", "weights_trained")
 PERSON_FIELDS = ("person",)
 #: fields added later: after everything else (in CSV after the ``topK`` columns), so no column moves
-LIVE_FIELDS = ("steady", "reps", "body", "gap", "reset")
+LIVE_FIELDS = ("steady", "reps", "body", "gap", "reset", "hold_s")
 RECORD_FORMATS = ("jsonl", "csv")
 
 
@@ -64,7 +64,7 @@ def make_records(step: LiveStep, source: str, model: str, trained: bool,
             rec["person"] = int(view.person)
         rec.update({"steady": view.label.label, "reps": None if view.reps is None else int(view.reps),
                     "body": view.body.message if view.body is not None else None,
-                    "gap": _num(step.gap, 3), "reset": bool(step.reset)})
+                    "gap": _num(step.gap, 3), "reset": bool(step.reset), "hold_s": _num(view.hold_s, 2)})
         out.append(rec)
     return out
 

@@ -40,11 +40,16 @@ import numpy as np
 from ..domains import IMAGE2D, LAYOUT_DOMAIN
 from ..layouts import Layout, get_layout
 
-__all__ = ["RepConfig", "RepState", "RepRun", "RepCounter", "SIGNALS", "DEFAULT_SIGNALS", "repetitive_classes",
+__all__ = ["RepConfig", "RepState", "RepRun", "RepCounter", "SIGNALS", "DEFAULT_SIGNALS", "FITNESS_SIGNALS", "repetitive_classes",
            "body_signals", "count_cycles", "parse_reps"]
 
 #: the signal of each known repetitive class (class names of cognn.synth / the bundled gesture model)
 DEFAULT_SIGNALS: dict[str, str] = {"jumping_jacks": "arms", "arm_raise": "arms", "squat": "squat", "march": "knees"}
+#: the signals of the bundled fitness model's repetitive classes (cognn.teach names the same ones)
+FITNESS_SIGNALS: dict[str, str] = {"squat": "squat", "push_up": "push", "lunge": "squat", "sit_up": "situp",
+                                   "jumping_jack": "arms", "high_knees": "knees", "burpee": "squat",
+                                   "bicep_curl": "arms", "lateral_raise": "arms", "front_raise": "arms",
+                                   "clap": "arms"}
 
 
 class _Body:
@@ -67,6 +72,16 @@ def _squat(up: np.ndarray, pts: np.ndarray, b: _Body) -> np.ndarray:
     return np.array([-(0.5 * (up[b.hip[0]] + up[b.hip[1]]) - 0.5 * (up[b.an[0]] + up[b.an[1]]))])
 
 
+def _push(up: np.ndarray, pts: np.ndarray, b: _Body) -> np.ndarray:
+    """The shoulder centre's height above the wrist centre: down and up with each push-up (hands on the floor)."""
+    return np.array([0.5 * (up[b.sh[0]] + up[b.sh[1]]) - 0.5 * (up[b.wr[0]] + up[b.wr[1]])])
+
+
+def _situp(up: np.ndarray, pts: np.ndarray, b: _Body) -> np.ndarray:
+    """The shoulder centre's height above the hip centre: the trunk rising off the floor with each sit-up."""
+    return np.array([0.5 * (up[b.sh[0]] + up[b.sh[1]]) - 0.5 * (up[b.hip[0]] + up[b.hip[1]])])
+
+
 def _knees(up: np.ndarray, pts: np.ndarray, b: _Body) -> np.ndarray:
     """The left knee's height above the right knee's: up when the left knee is lifted, down for the right (depth,
     the noisiest pose channel, is left out)."""
@@ -87,11 +102,14 @@ class Signal:
 
 
 #: the signals: ``arms`` (wrist centre above the shoulder centre), ``squat`` (hip centre below its height above the
-#: ankle centre), ``knees`` (the left knee above the right one)
+#: ankle centre), ``knees`` (the left knee above the right one), ``push`` (shoulder centre above the wrist centre),
+#: ``situp`` (shoulder centre above the hip centre)
 SIGNALS: dict[str, Signal] = {
     "arms": Signal(_arms, True, 0.4),
     "squat": Signal(_squat, True, 0.3),
     "knees": Signal(_knees, True, 0.25, halves=True),
+    "push": Signal(_push, True, 0.25),
+    "situp": Signal(_situp, True, 0.3),
 }
 
 

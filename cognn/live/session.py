@@ -145,6 +145,8 @@ class PersonView:
     reps: int | None = None
     #: which parts of the body are in view, and what to tell the user (None: not checked)
     body: BodyView | None = None
+    #: seconds the held class being shown (a plank) has been held (None: no held class shown)
+    hold_s: float | None = None
 
     @property
     def ready(self) -> bool:
@@ -168,6 +170,8 @@ class PersonView:
             return f"{self.shown_label} (warming up {warmup_text(p.warmup, self.fps)})"
         if self.reps is not None:
             return f"{self.shown_label} ×{self.reps}"
+        if self.hold_s is not None:
+            return f"{self.shown_label} {self.hold_s:.0f} s"
         return self.shown_label
 
 
@@ -250,6 +254,10 @@ class Session:
         #: event per (person, label)
         self._rep_log: dict[int, list[tuple[float, str]]] = {}
         self._rep_since: dict[tuple[int, str], float] = {}
+        #: (person, label, start) of the alarm events already reported
+        self._announced: set[tuple[int, str, float]] = set()
+        #: per person: the held class shown and since when
+        self._hold_since: dict[int, tuple[str, float]] = {}
         self._bodies: dict[int, VisibilityMonitor] = {}
         self._body_views: dict[int, BodyView] = {}
         self._tracker: PoseTracker | None = None
@@ -428,6 +436,8 @@ class Session:
         self._counters.clear()
         self._rep_log.clear()
         self._rep_since.clear()
+        self._announced.clear()
+        self._hold_since.clear()
         self._bodies.clear()
         self._body_views.clear()
 
@@ -521,6 +531,30 @@ class Session:
             del self._rep_log[person]  # the person left and their events are settled
         return kept
 
+    def _held(self, person: int, label: str, t: float) -> float | None:
+        """Seconds the held class ``label`` (``live.alarms.hold``, a plank) has been shown to ``person``, or None."""
+        if label not in self.alarm_policy.hold:
+            self._hold_since.pop(person, None)
+            return None
+        since = self._hold_since.get(person)
+        if since is None or since[0] != label:
+            since = self._hold_since[person] = (label, t)
+        return max(0.0, t - since[1])
+
+    def _alarms(self, closed: list[Event]) -> list[Event]:
+        """Alarm classes (``live.alarms.alarm``, a fall): an event the moment the class is shown, marked ``alarm``,
+        and not again when it ends."""
+        alarm = self.alarm_policy.alarm
+        if not alarm:
+            return closed
+        out = [e for e in closed if not (e.label in alarm and (e.person, e.label, e.start) in self._announced)]
+        for e in self.segmenter.open_events.values():
+            key = (e.person, e.label, e.start)
+            if e.label in alarm and key not in self._announced:
+                self._announced.add(key)
+                out.append(replace(e, alarm=True))
+        return out
+
     def _end_person(self, person: int) -> list[Event]:
         self._labelers.pop(person, None)
         self._views.pop(person, None)
@@ -548,8 +582,10 @@ class Session:
             state = self._count(person, mf, tuple(slots), counted)
             reps = state.count if state is not None and state.label is not None and state.label == shown.label \
                 else None
+            hold_s = self._held(person, shown.label if pred.exact else UNCERTAIN, mf.timestamp)
             self._views[person] = view = PersonView(person, tuple(slots), pred, label, present, fps=self.fps,
-                                                    shown=shown, reps=reps, body=self._body_views.get(person))
+                                                    shown=shown, reps=reps, body=self._body_views.get(person),
+                                                    hold_s=hold_s)
             views.append(view)
         return closed
 
@@ -598,6 +634,7 @@ class Session:
         for mf in model_frames:
             closed += self._model_step(mf, frame, history)
         closed = broken + self._settle(closed)
+        closed = self._alarms(closed)
         self.events += closed
         if frame.posed:
             self._watch_bodies(frame)
@@ -639,6 +676,8 @@ class Session:
     def finish(self) -> list[Event]:
         """End of the stream: close the open events; returns every event of the stream, in order of start."""
         tail = self._settle(self.segmenter.flush())
+        alarm = self.alarm_policy.alarm
+        tail = [e for e in tail if not (e.label in alarm and (e.person, e.label, e.start) in self._announced)]
         self.events += tail
         if self._recorder is not None:
             self._recorder.add_events(tail)

@@ -8,7 +8,8 @@ cognn needs to know about a family is in its declaration, so no other module nam
 * the checkpoint readers recognise its tensors (``claims``), read the architecture from tensor shapes
   (``shape_facts``, ``option_keys``), map a published file's own key layout (``foreign``), read official file names
   (``name_tokens``) and name the preprocessing of its published weights (``preprocessing``);
-* the trainer learns which ``*`` models leave parameters unused (``unused_in_mod``).
+* the trainer learns which ``*`` models leave parameters unused (``unused_in_mod``);
+* live use takes the defaults of its published weights per layout (``live``) where a file does not carry its own.
 """
 from __future__ import annotations
 
@@ -72,6 +73,10 @@ class Family:
     name_tokens: Mapping[str, str] = field(default_factory=dict)  # official file-name token -> model name
     preprocessing: Mapping[str, str] = field(default_factory=dict)  # layout -> preprocessing of published weights
     unused_in_mod: bool = False  # the ``*`` models leave some parameters unused (DDP: find_unused_parameters)
+    #: layout -> how the family's published weights for it run live, for any file of them that does not say itself
+    #: (a converted official checkpoint behaves as the bundled copy): ``model_kwargs`` of the continual model
+    #: (``early_mode``, ``clip_frames``) and the checkpoint metadata's ``live`` settings (steady labels, alarms)
+    live: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.data_bn not in ("persons", "shared"):

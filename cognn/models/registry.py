@@ -16,7 +16,8 @@ from . import str as s_tr
 from .base import CoSkeletonNet, ModelSpec, SkeletonNet
 from .family import Family
 
-__all__ = ["FAMILIES", "build", "names", "spec", "family", "family_of", "display_name", "twin", "KINDS"]
+__all__ = ["FAMILIES", "build", "names", "spec", "family", "family_of", "display_name", "twin", "live_defaults",
+           "KINDS"]
 
 #: every family, in the order of :func:`names`
 FAMILIES: tuple[Family, ...] = (stgcn.FAMILY, agcn.FAMILY, s_tr.FAMILY, stgcn_original.FAMILY)
@@ -82,6 +83,13 @@ def display_name(name: str) -> str:
     """The paper's name of a model: ``costgcn_mod`` -> ``CoST-GCN*``, ``stgcn_original`` -> ``ST-GCN (original)``."""
     s = spec(name)
     return _BY_NAME[s.family].model_display(s.mod, s.continual)
+
+
+def live_defaults(model: str, layout: str) -> dict[str, dict]:
+    """How ``model``'s family runs its published weights of ``layout`` live (see ``Family.live``): ``{"model_kwargs":
+    ..., "live": ...}``, each empty where the family says nothing."""
+    given = family_of(model).live.get(str(layout), {})
+    return {"model_kwargs": dict(given.get("model_kwargs", {})), "live": dict(given.get("live", {}))}
 
 
 def twin(name: str) -> str:

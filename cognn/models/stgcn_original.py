@@ -96,4 +96,9 @@ FAMILY = Family(
     foreign=ForeignLayout("stgcn-original", "original ST-GCN state dict (yysijie/st-gcn)", recognise, to_cognn),
     # the original's NTU data is neither centred nor rotated; its Kinetics feeder keeps y pointing down
     preprocessing={"ntu25": "none", "kinetics18": "stgcn-kinetics-feeder"},
+    # the published Kinetics-400 weights online (docs/kinetics.md): exact answers from the first frames (the official
+    # code classifies whatever clip it gets), over a 300-frame clip; 400 classes spread the probability, so the steady
+    # label's "uncertain" threshold is 0.15 (the bundled kinetics400 file says the same in its own metadata)
+    live={"kinetics18": {"model_kwargs": {"early_mode": "exact", "clip_frames": 300},
+                         "live": {"labels": {"threshold": 0.15}}}},
 )

@@ -60,8 +60,10 @@ class PersonPose:
 
 
 def default_model_path() -> Path:
-    """``weights/pose_landmarker_full.task`` next to the ``cognn`` package (in a source checkout)."""
-    return Path(__file__).resolve().parents[2] / "weights" / "pose_landmarker_full.task"
+    """The bundled ``weights/pose_landmarker_full.task`` (the checkout's, or the installed package's copy)."""
+    from ..resources import weights_dir
+
+    return weights_dir() / "pose_landmarker_full.task"
 
 
 #: MediaPipe's pose landmarker variants (``pose_landmarker_<variant>.task``): faster and rougher to slower and finer
@@ -84,7 +86,8 @@ def resolve_model_path(model_path: str | os.PathLike | None = None) -> Path:
                                        f"pose_landmarker_{model_path}.task into weights/ or pass its path")
     path = Path(model_path).expanduser() if str(model_path) not in VARIANTS else path
     if not path.is_file():
-        hint = " (build it with: python tools/build_pose_task.py)" if path == default_model_path() else ""
+        hint = (" (this cognn installation lacks its bundled pose model; reinstall cognn, or in a checkout build it "
+                "with: python tools/build_pose_task.py)") if path == default_model_path() else ""
         raise InputFileError(path, f"pose model file not found{hint}; set {MODEL_ENV_VAR} or pass model_path")
     try:
         with zipfile.ZipFile(path) as zf:
@@ -232,7 +235,9 @@ class PoseEstimator:
         self._last_ts_ms = None
         self._tracked = 0
         self._since_search = 0
-        self._quiet_calls = 30 if self.quiet else 0  # the first inferences log a few lines (until one finds a pose)
+        # each native landmarker logs a few lines on its first inferences, up to the first that finds a pose (then
+        # "Using NORM_RECT without IMAGE_DIMENSIONS" as it first projects landmarks): silenced until its first pose
+        self._posed: set[int] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -245,7 +250,9 @@ class PoseEstimator:
 
     def _close_fewer(self) -> None:
         fewer = getattr(self, "_fewer", {})
-        for _landmarker, fin in fewer.values():
+        posed: set[int] = getattr(self, "_posed", set())
+        for landmarker, fin in fewer.values():
+            posed.discard(id(landmarker))  # a later landmarker may get its id: it starts silenced
             fin()
         fewer.clear()
 
@@ -319,15 +326,15 @@ class PoseEstimator:
         import mediapipe as mp
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-        quiet = self._quiet_calls > 0
+        landmarker = self._landmarker_now() if self.mode == "video" else self._landmarker
+        quiet = self.quiet and id(landmarker) not in self._posed
         with stderr_silenced(quiet):
             if self.mode == "video":
-                landmarker = self._landmarker_now()
                 result = landmarker.detect_for_video(image, self._next_timestamp_ms(timestamp_s))
             else:
-                result = self._landmarker.detect(image)
-        if quiet:
-            self._quiet_calls = 0 if result.pose_landmarks else self._quiet_calls - 1
+                result = landmarker.detect(image)
+        if quiet and result.pose_landmarks:
+            self._posed.add(id(landmarker))
         people = _to_people(result, rgb.shape[1], rgb.shape[0])
         self._tracked = len(people)
         return people

@@ -178,10 +178,13 @@ def kinetics_source(path: Path, layout: Layout, num_persons: int, video: str | o
     """
     from ..data.kinetics import read_kinetics_json, to_frames
 
-    _require_layout(path, layout, "kinetics18", "a Kinetics-skeleton .json file")
-    clip = read_kinetics_json(path)
+    clip = read_kinetics_json(path)  # read first: a .json file is named a Kinetics-skeleton file only once it is one
     if not clip.frames:
         raise InputFileError(path, "the file holds no frame", field="data")
+    if not any(fr.persons for fr in clip.frames):
+        n = len(clip.frames)
+        raise InputFileError(path, f"holds {n} frame{'s' if n != 1 else ''} but no skeleton in any", field="data")
+    _require_layout(path, layout, "kinetics18", "a Kinetics-skeleton .json file")
     skel, persons = to_frames(clip, num_persons)
     t = len(skel)
     return SequenceSource(path.name, skel, np.arange(t) / NTU_FPS, layout, IMAGE2D, NTU_FPS, persons=persons,

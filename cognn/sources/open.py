@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import InputFileError
 from ..layouts import Layout, get_layout
 from ..pose.tracker import PoseOptions, PoseTracker
+from ..resources import demo_recording
 from .frame import FrameSource
 
 __all__ = ["open_source", "source_kind", "natural_layout", "expand_inputs", "split_sample", "DEMO_RECORDING",
@@ -24,7 +25,7 @@ SUPPORTED_EXTENSIONS = VIDEO_EXTENSIONS + SKELETON_EXTENSIONS + KINETICS_EXTENSI
 SourceSpec = str | os.PathLike | int
 #: the bundled demo recording (generated motion, made by tools/make_demo_recording.py): ``cognn-infer --demo`` and
 #: the app's first start
-DEMO_RECORDING = Path(__file__).resolve().parents[2] / "datasets" / "samples" / "demo.h5"
+DEMO_RECORDING = demo_recording()
 
 
 def split_sample(spec: str) -> tuple[str, int | None]:

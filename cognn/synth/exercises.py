@@ -1,0 +1,180 @@
+"""Standing exercises for the fitness classes, and generated clips rendered as a camera would see them in 2-D.
+
+Motions (``motion(rng, frames, fps, shape) -> BodyPose``, as :mod:`cognn.synth.motions`): ``lateral_raise`` (both
+arms out to the sides up to shoulder height), ``front_raise`` (forward to shoulder height), ``bicep_curl`` (the
+forearms up, upper arms still), ``high_knees`` (running in place, knees to hip height), ``clap`` (overhead claps:
+the arms swing out and up until the hands meet), besides the gesture model's ``squat``, ``jumping_jacks``, waves and
+``none`` kinds (walking through the picture is ``walk``). Exercises lying on the floor (push-ups, planks, sit-ups,
+burpees) are not generated: the body model stands.
+
+:func:`render_2d` puts joints ``(T, 25, 3)`` (body world, floor at y = 0) in front of a pinhole camera: another
+direction (the person seen from the front to the side), distance, height, tilt, field of view and picture shape for
+every clip, then maps NTU-25 to OpenPose-18 in the ``image2d`` plain form (``x / w - 0.5``, ``y / h - 0.5``, y down;
+score 1, zeros outside the picture), with MediaPipe-like jitter and dropped joints.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .body import J, BodyPose, BodyShape, forward_kinematics, limb_direction, rotation, sample_shape
+from .motions import SIDES, _DEFAULT, idle, jumping_jacks, none, phase, squat, swing, wave_left, wave_right
+
+__all__ = ["EXERCISES", "lateral_raise", "front_raise", "bicep_curl", "high_knees", "overhead_clap", "walk",
+           "render_2d", "generate_2d"]
+
+D = np.pi / 180.0
+
+
+def _arm_swing(rng: np.random.Generator, frames: int, fps: float, shape: BodyShape, lo_hz: float, hi_hz: float,
+               abd: tuple[float, float], flex: tuple[float, float], elbow: float) -> BodyPose:
+    pose = idle(rng, frames, fps, shape, arm_style="hang")
+    ph = phase(rng, frames, fps, lo_hz, hi_hz)
+    p = swing(ph, rng.uniform(1.0, 1.8))
+    alternate = rng.random() < 0.2
+    for side, s in SIDES:
+        q = swing(ph + np.pi, rng.uniform(1.0, 1.8)) if alternate and side == "left" else p
+        a = abd[0] + (abd[1] - abd[0]) * q
+        f = flex[0] + (flex[1] - flex[0]) * q
+        pose.arms.pop(f"{side}_target", None)
+        pose.arms[f"{side}_upper"] = limb_direction(s, a, f)
+        pose.arms[f"{side}_lower"] = limb_direction(s, a, f + elbow)
+    return pose
+
+
+def lateral_raise(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> BodyPose:
+    """Both arms out to the sides, up to about shoulder height, and down."""
+    top = rng.uniform(75, 100) * D
+    return _arm_swing(rng, frames, fps, shape, 0.25, 0.55, (rng.uniform(5, 15) * D, top),
+                      (rng.uniform(0, 15) * D, rng.uniform(0, 20) * D), rng.uniform(0, 20) * D)
+
+
+def front_raise(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> BodyPose:
+    """Both arms forward, up to about shoulder height, and down."""
+    top = rng.uniform(75, 105) * D
+    return _arm_swing(rng, frames, fps, shape, 0.25, 0.55, (rng.uniform(3, 10) * D, rng.uniform(3, 12) * D),
+                      (rng.uniform(0, 10) * D, top), rng.uniform(0, 15) * D)
+
+
+def bicep_curl(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> BodyPose:
+    """The forearms curled up towards the shoulders and lowered, upper arms by the body (both or in turn)."""
+    pose = idle(rng, frames, fps, shape, arm_style="hang")
+    ph = phase(rng, frames, fps, 0.3, 0.7)
+    alternate = rng.random() < 0.4
+    top = rng.uniform(110, 145) * D
+    for side, s in SIDES:
+        p = swing(ph + (np.pi if alternate and side == "left" else 0.0), rng.uniform(1.0, 1.6))
+        a = rng.uniform(3, 12) * D
+        f_up = rng.uniform(-5, 15) * D + 10 * D * p
+        pose.arms.pop(f"{side}_target", None)
+        pose.arms[f"{side}_upper"] = limb_direction(s, a, f_up)
+        pose.arms[f"{side}_lower"] = limb_direction(s, a * 0.5, f_up + rng.uniform(0, 15) * D + top * p)
+    return pose
+
+
+def high_knees(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> BodyPose:
+    """Running in place with the knees to hip height, arms pumping."""
+    pose = idle(rng, frames, fps, shape)
+    ph = phase(rng, frames, fps, 1.2, 2.2)
+    lift = rng.uniform(70, 100) * D
+    arm = rng.uniform(20, 50) * D
+    elbow = rng.uniform(60, 100) * D
+    for side, s in SIDES:
+        p = ph + (0 if side == "left" else np.pi)
+        up = np.clip(np.sin(p), 0, None) ** rng.uniform(0.7, 1.2)
+        hip = lift * up
+        pose.legs[f"{side}_upper"] = limb_direction(s, 3 * D, hip)
+        pose.legs[f"{side}_lower"] = limb_direction(s, 3 * D, hip - hip * rng.uniform(1.1, 1.6))
+        a = -arm * np.sin(p)
+        pose.arms.pop(f"{side}_target", None)
+        pose.arms[f"{side}_upper"] = limb_direction(s, 10 * D, a)
+        pose.arms[f"{side}_lower"] = limb_direction(s, 8 * D, a + elbow)
+    pose.root[:, 1] += 0.03 * np.abs(np.sin(ph))
+    return pose
+
+
+def overhead_clap(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> BodyPose:
+    """Claps overhead: the arms sweep out and up until the hands meet above the head, the legs stay."""
+    pose = idle(rng, frames, fps, shape, arm_style="hang")
+    ph = phase(rng, frames, fps, 0.5, 1.1)
+    p = swing(ph, rng.uniform(1.0, 1.6))
+    top = rng.uniform(160, 178) * D
+    for side, s in SIDES:
+        a = rng.uniform(5, 20) * D + (top - 10 * D) * p
+        f = rng.uniform(-5, 15) * D
+        pose.arms.pop(f"{side}_target", None)
+        pose.arms[f"{side}_upper"] = limb_direction(s, a, f)
+        pose.arms[f"{side}_lower"] = limb_direction(s, a + rng.uniform(0, 15) * D * p, f)
+    return pose
+
+
+def walk(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> BodyPose:
+    """Walking through the picture (the ``none`` kind of the gesture model)."""
+    return none(rng, frames, fps, shape, kind="walk_across")
+
+
+def _wave(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> BodyPose:
+    return (wave_left if rng.random() < 0.5 else wave_right)(rng, frames, fps, shape)
+
+
+def _still(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> BodyPose:
+    return none(rng, frames, fps, shape)
+
+
+#: fitness class -> motion
+EXERCISES: dict[str, Callable[..., BodyPose]] = {
+    "squat": squat, "jumping_jack": jumping_jacks, "high_knees": high_knees, "bicep_curl": bicep_curl,
+    "lateral_raise": lateral_raise, "front_raise": front_raise, "wave": _wave, "clap": overhead_clap,
+    "walk": walk, "none": _still,
+}
+
+#: NTU-25 joint for each OpenPose-18 joint (eyes and ears: placed from the head, see render_2d)
+_OPENPOSE_FROM_NTU = (J["head"], J["spine_shoulder"], J["right_shoulder"], J["right_elbow"], J["right_wrist"],
+                      J["left_shoulder"], J["left_elbow"], J["left_wrist"], J["right_hip"], J["right_knee"],
+                      J["right_ankle"], J["left_hip"], J["left_knee"], J["left_ankle"])
+
+
+def render_2d(joints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Body-world joints ``(T, 25, 3)`` -> OpenPose-18 ``(T, 3, 18)`` in the image2d plain form (module docstring)."""
+    t = len(joints)
+    centre = joints[:, J["spine_base"]].mean(0) * [1, 0, 1]
+    yaw = rng.uniform(-80, 80) * D
+    body = np.einsum("ij,tvj->tvi", rotation(yaw)[0], joints - centre)
+    dist = rng.uniform(2.2, 4.5)
+    cam_h = rng.uniform(0.6, 1.6)
+    tilt = rng.uniform(-15, 10) * D
+    cam = body - np.array([rng.uniform(-0.4, 0.4), cam_h, -dist])  # camera at the origin, z forward
+    cam = np.einsum("ij,tvj->tvi", rotation(0.0, tilt)[0], cam)
+    aspect = float(rng.choice([16 / 9, 4 / 3, 9 / 16, 1.0]))
+    hfov = rng.uniform(50, 75) * D
+    fx = 1.0 / (2 * np.tan(hfov / 2))  # picture widths per unit of x/z
+    fy = fx * aspect  # picture heights per unit of y/z
+    z = np.maximum(cam[..., 2], 0.3)
+    x = fx * cam[..., 0] / z
+    y = -fy * cam[..., 1] / z
+    pts = np.stack([x, y], -1)  # (T, 25, 2)
+    out = np.zeros((t, 3, 18), np.float32)
+    for j, src in enumerate(_OPENPOSE_FROM_NTU):
+        out[:, :2, j] = pts[:, src]
+    head, neck = pts[:, J["head"]], pts[:, J["spine_shoulder"]]
+    across = pts[:, J["left_shoulder"]] - pts[:, J["right_shoulder"]]
+    up = head - neck
+    for j, (side, lift) in zip(range(14, 18), ((-0.12, 0.15), (0.12, 0.15), (-0.28, 0.0), (0.28, 0.0))):
+        out[:, :2, j] = head + side * across + lift * up
+    out[:, :2] += rng.normal(0, rng.uniform(0.001, 0.005), out[:, :2].shape)
+    seen = (np.abs(out[:, 0]) <= 0.5) & (np.abs(out[:, 1]) <= 0.5) & (rng.random((t, 18)) > 0.02)
+    out[:, 2] = seen
+    out[:, :2] *= seen[:, None]
+    return out
+
+
+def generate_2d(label: str, rng: np.random.Generator, frames: int, fps: float = 30.0) -> np.ndarray:
+    """One generated clip of fitness class ``label`` as ``(T, 3, 18, 2)`` image2d (one person, slot 1 empty)."""
+    if label not in EXERCISES:
+        raise ValueError(f"no generated motion for {label!r}; generated: {', '.join(EXERCISES)}")
+    shape = sample_shape(rng)
+    joints = forward_kinematics(shape, EXERCISES[label](rng, frames, fps, shape))
+    out = np.zeros((frames, 3, 18, 2), np.float32)
+    out[..., 0] = render_2d(joints, rng)
+    return out

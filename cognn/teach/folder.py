@@ -1,0 +1,314 @@
+"""Teaching actions by showing them: a folder of clips (one sub-folder per action) -> a continual model, in seconds.
+
+The pose of every clip is extracted once and cached, the backbone's features of every clip (and of its augmented
+copies) once too; what is left is a linear head, learnt in about a second. A ``none`` (or ``nothing``) folder holds
+what should not fire; without one, the still moments of the clips and the empty picture are ``none``, and the model
+shows an action only at a high score (``NO_NONE_THRESHOLD``). The windows the head learnt from are kept beside the
+model (``MODEL.teach.npz``), so ``add`` extends it with another action without the first folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CognnError, InputFileError
+from .build import load_base, save_taught, with_head
+from .clips import CLIP_EXTENSIONS, ClipReader, default_cache_dir
+from .head import fit_head
+from .learn import LabelledClip, Windows, collect_windows
+
+__all__ = ["TeachResult", "teach_folder", "scan_actions", "NONE_FOLDERS", "sidecar_path", "NO_NONE_THRESHOLD",
+           "detect_repetitive"]
+
+NONE_FOLDERS = ("none", "nothing")
+#: without examples of what should not fire, an action is shown only at this smoothed probability
+NO_NONE_THRESHOLD = 0.8
+DEFAULT_COPIES = 8
+_SIDECAR_FORMAT = "cognn-teach-windows"
+_SIDECAR_VERSION = 1
+#: the most windows of one class kept in the sidecar
+_SIDECAR_PER_CLASS = 4000
+
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def sidecar_path(model: str | os.PathLike) -> Path:
+    """Where a taught model keeps the windows it learnt from: ``MODEL.teach.npz`` beside it."""
+    p = Path(model)
+    return p.with_name(p.name.removesuffix(".safetensors") + ".teach.npz")
+
+
+def scan_actions(root: str | os.PathLike) -> tuple[list[str], list[tuple[Path, str]]]:
+    """Action names (sub-folders with clips, sorted; ``none``/``nothing`` as ``none``) and ``(clip, action)``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputFileError(root, "is not a folder (expected one sub-folder of clips per action)")
+    actions: list[str] = []
+    files: list[tuple[Path, str]] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        clips = sorted(p for p in folder.iterdir()
+                       if p.is_file() and p.suffix.lower() in CLIP_EXTENSIONS and not p.name.startswith("."))
+        if not clips:
+            continue
+        name = "none" if folder.name.lower() in NONE_FOLDERS else folder.name
+        if name not in actions:
+            actions.append(name)
+        files.extend((c, name) for c in clips)
+    if not files:
+        raise InputFileError(root, f"holds no sub-folder with clips ({', '.join(CLIP_EXTENSIONS)}); make one "
+                                   "sub-folder per action")
+    return actions, files
+
+
+def _still_frames(skel: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Frames where the person is seen but hardly moves (relative to the clip's busiest moments): ``none`` for a
+    clip of an action that moves."""
+    p = skel[:, :2, :, 0].astype(np.float64)
+    ok = skel[:, 2, :, 0] > 0
+    d = np.abs(np.diff(p, axis=0, prepend=p[:1])).sum(1)  # (T, V)
+    d[~ok] = np.nan
+    with warnings.catch_warnings():  # frames where nobody is seen: all-NaN rows, 0 after nan_to_num
+        warnings.simplefilter("ignore", RuntimeWarning)
+        e = np.nan_to_num(np.nanmedian(np.where(ok, d, np.nan), axis=1))
+    k = 45
+    e = np.convolve(np.pad(e, (k // 2, k - 1 - k // 2), mode="edge"), np.ones(k) / k, mode="valid")
+    busy = np.percentile(e[seen], 80) if seen.any() else 0.0
+    return seen & (e < 0.2 * busy)
+
+
+def _long_enough(skel: np.ndarray, frames: int) -> np.ndarray:
+    """A take shorter than the model's receptive field played again after itself until it is ``frames`` long: the
+    model answers only once it has seen that much, and a short take of a repeated movement is that movement again."""
+    if len(skel) >= frames:
+        return skel
+    return np.concatenate([skel] * -(-frames // len(skel)))[:frames]
+
+
+def _frame_labels(skel: np.ndarray, label: int, none: int, still_is_none: bool) -> np.ndarray:
+    seen = (skel[:, 2, :, 0] > 0).sum(1) >= 5 if skel.shape[1] > 2 else np.any(skel[..., 0] != 0, axis=(1, 2))
+    lab = np.full(len(skel), label, np.int64)
+    lab[~seen] = none
+    if still_is_none and label != none and skel.shape[1] > 2:
+        still = _still_frames(skel, seen)
+        if still.mean() < 0.5:  # a held pose (a plank) is all still: keep it
+            lab[still] = none
+    return lab
+
+
+@dataclass
+class TeachResult:
+    """What :func:`teach_folder` made and measured."""
+
+    path: Path
+    classes: list[str]
+    clips: dict[str, int]
+    windows: int
+    seconds: float
+    had_none: bool
+    repetitive: dict[str, str] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def detect_repetitive(skeletons: Sequence[np.ndarray], layout: str) -> str | None:
+    """The rep-counter signal that repeats in most of these clips (at least two cycles in half of them), or None."""
+    from ..domains import LAYOUT_DOMAIN
+    from ..live.reps import SIGNALS, body_signals, count_cycles
+
+    domain = LAYOUT_DOMAIN[layout]
+    best, best_score = None, 0.0
+    for name, sig in SIGNALS.items():
+        counts = []
+        for skel in skeletons:
+            vals, torsos = [], []
+            for frame in skel:
+                s, torso = body_signals(frame[..., 0], layout, domain, (name,))
+                vals.append(s[name][0])
+                torsos.append(torso)
+            t = np.nanmedian(np.asarray(torsos, np.float64)) if np.isfinite(torsos).any() else np.nan
+            if not np.isfinite(t) or t <= 0:
+                counts.append(0)
+                continue
+            v = np.asarray(vals, np.float64) / t if sig.scaled else np.asarray(vals, np.float64)
+            counts.append(len(count_cycles(v, min_range=sig.min_range)))
+        if not counts:
+            continue
+        score = float(np.median(counts))
+        if score >= 2 and np.mean([c >= 2 for c in counts]) >= 0.5 and score > best_score:
+            best, best_score = name, score
+    return best
+
+
+def _load_sidecar(model: Path) -> tuple[list[str], Windows]:
+    side = sidecar_path(model)
+    if not side.is_file():
+        raise InputFileError(model, f"has no teaching record ({side.name} beside it); --add extends models made by "
+                                    "cognn-teach: teach it again from its folder")
+    try:
+        with np.load(side, allow_pickle=False) as z:
+            head = json.loads(str(z["header"]))
+            feats = np.asarray(z["features"], np.float32)
+            labels = np.asarray(z["labels"], np.int64)
+    except (OSError, ValueError, KeyError) as e:
+        raise InputFileError(side, f"is not a readable teaching record ({e})") from None
+    if head.get("format") != _SIDECAR_FORMAT or not isinstance(head.get("classes"), list):
+        raise InputFileError(side, "is not a cognn teaching record")
+    classes = [str(c) for c in head["classes"]]
+    if feats.ndim != 2 or len(feats) != len(labels) or (len(labels) and not 0 <= labels.min() <= labels.max()
+                                                         < len(classes)) or not np.isfinite(feats).all():
+        raise InputFileError(side, "holds windows that do not match its classes")
+    n = len(labels)
+    return classes, Windows(feats, labels, np.full(n, -1), np.zeros(n, bool), np.ones(n, np.float32), [])
+
+
+def _save_sidecar(path: Path, classes: list[str], win: Windows, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    keep = []
+    for k in range(len(classes)):
+        idx = np.flatnonzero(win.labels == k)
+        if len(idx) > _SIDECAR_PER_CLASS:
+            idx = np.sort(rng.choice(idx, _SIDECAR_PER_CLASS, replace=False))
+        keep.append(idx)
+    sel = np.concatenate(keep) if keep else np.zeros(0, np.int64)
+    header = json.dumps({"format": _SIDECAR_FORMAT, "version": _SIDECAR_VERSION, "classes": classes})
+    from ..atomic import AtomicOutput
+
+    with AtomicOutput(path, what="teaching record") as out:
+        with open(out.temp, "wb") as f:
+            np.savez(f, header=np.asarray(header), features=win.features[sel].astype(np.float16),
+                     labels=win.labels[sel].astype(np.int16))
+
+
+def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str | os.PathLike,
+                 add: str | os.PathLike | None = None, copies: int = DEFAULT_COPIES, cache: Path | None = None,
+                 reps: dict[str, str] | None = None, seed: int = 0, log: Log = _quiet,
+                 progress: Callable[[int, int, str], None] | None = None) -> TeachResult:
+    """Learn a model from the clips under ``root`` (see the module docstring) on ``base``'s backbone and write it to
+    ``out`` (with its teaching record beside it). ``add``: a model made by this function whose classes are kept and
+    extended by the folder's. ``reps``: ``{class: signal}`` declared repetitive (else detected)."""
+    t0 = time.perf_counter()
+    root, out = Path(root), Path(out)
+    actions, files = scan_actions(root)
+    base_model, base_ck = load_base(base)
+    layout = base_model.layout.name
+    convention = str(base_ck.meta.get("preprocessing") or "none")
+    old_classes: list[str] = []
+    old: Windows | None = None
+    if add is not None:
+        old_classes, old = _load_sidecar(Path(add))
+        add_ck = load_base(add)[1]
+        if add_ck.meta.get("model") != base_ck.meta.get("model") or add_ck.meta.get("layout") != layout:
+            raise InputFileError(Path(add), f"was taught on {add_ck.meta.get('model')} / {add_ck.meta.get('layout')}"
+                                            f"; the base is {base_ck.meta.get('model')} / {layout}")
+    classes = list(old_classes)
+    if "none" not in classes:
+        classes.insert(0, "none")
+    for a in actions:
+        if a not in classes:
+            classes.append(a)
+    had_none = "none" in actions or (old is not None and bool((old.labels == 0).any()) and "none" in old_classes
+                                     and _had_none_examples(Path(add) if add else None))
+    notes = []
+    if "none" not in actions and add is None:
+        notes.append(f"no 'none' folder: the still moments of the clips and the empty picture are 'none', and an "
+                     f"action is shown only at a score of {NO_NONE_THRESHOLD:.1f}; record what should not fire in "
+                     f"{root / 'none'} for fewer false alarms")
+    if len([c for c in classes if c != "none"]) < 1:
+        raise CognnError(f"{root}: nothing to learn: only a 'none' folder")
+    if cache is None:
+        cache = root / ".cognn-cache"
+        try:
+            cache.mkdir(exist_ok=True)
+            probe = cache / f".probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError:
+            cache = default_cache_dir() / "teach"
+    none = classes.index("none")
+    labelled: list[LabelledClip] = []
+    per_action: dict[str, list[np.ndarray]] = {}
+    with ClipReader(layout, cache / "pose", num_persons=base_model.num_persons, log=log) as reader:
+        for i, (path, action) in enumerate(files):
+            if progress is not None:
+                progress(i, len(files), f"pose {path.name}")
+            try:
+                skel = reader.read(path)
+            except InputFileError:
+                raise
+            if not np.any(skel):
+                log(f"warning: {path}: nobody is seen in it; left out")
+                continue
+            skel = _long_enough(skel, base_model.receptive_field + 16 * base_model.stride)
+            lab = _frame_labels(skel, classes.index(action), none, still_is_none=True)
+            labelled.append(LabelledClip(f"{action}/{path.name}", skel, lab))
+            per_action.setdefault(action, []).append(skel)
+    missing = [a for a in actions if a not in per_action]
+    if missing:
+        raise CognnError(f"{root}: no usable clip for {', '.join(missing)} (nobody seen in them)")
+    win = collect_windows(base_model, labelled, copies=copies, convention=convention, seed=seed,
+                          cache=cache / "features",
+                          progress=(lambda i, n, name: progress(i, n, f"features {name}") if name else None)
+                          if progress else None)
+    if old is not None:
+        win = Windows(np.concatenate([old.features, win.features]), np.concatenate([old.labels, win.labels]),
+                      np.concatenate([old.clip, win.clip]), np.concatenate([old.original, win.original]),
+                      np.concatenate([old.weight, win.weight]), win.names)
+    head = fit_head(win.features, win.labels, len(classes), l2=3e-3)
+    # live defaults from the enrolment
+    probs = head.probabilities(win.features)
+    thresholds: dict[str, float] = {}
+    floor = 0.5 if had_none else NO_NONE_THRESHOLD
+    for k, c in enumerate(classes):
+        if c == "none":
+            continue
+        own = probs[(win.labels == k) & (win.original | (win.clip < 0)), k]
+        typical = float(np.median(own)) if len(own) else floor
+        thresholds[c] = round(float(np.clip(0.6 * typical, floor if not had_none else 0.3, 0.9)), 2)
+    repetitive = dict(reps or {})
+    for action, skels in per_action.items():
+        if action == "none" or action in repetitive:
+            continue
+        sig = detect_repetitive(skels, layout)
+        if sig is not None:
+            repetitive[action] = sig
+    model = with_head(base_model, head)
+    live = {"alarms": {"thresholds": thresholds, "default_threshold": 0.3, "default_confirm": 0.3,
+                       "release": 0.1, "repetitive": repetitive}}
+    counts = {a: sum(1 for _, b in files if b == a) for a in actions}
+    meta: dict[str, Any] = {
+        "classes": classes,
+        "data": f"taught by cognn-teach from {len(labelled)} clips in {root.name}/ "
+                + ", ".join(f"{a} ({n})" for a, n in counts.items())
+                + (f", added to {Path(add).name}" if add else ""),
+        "metrics": {"windows": int(len(win.labels)), "copies": copies},
+        "description": f"taught actions on the backbone of {Path(base).name} ({base_ck.meta.get('model')}): "
+                       + ", ".join(c for c in classes if c != "none"),
+        "licence": str(base_ck.meta.get("licence", "")),
+        "live": live,
+        "teach": {"base": Path(base).name, "had_none": had_none, "folder": root.name},
+    }
+    path = save_taught(out, model, base_ck, meta)
+    _save_sidecar(sidecar_path(path), classes, win, seed)
+    return TeachResult(path, classes, counts, int(len(win.labels)), time.perf_counter() - t0, had_none,
+                       repetitive, thresholds, notes)
+
+
+def _had_none_examples(model: Path | None) -> bool:
+    if model is None:
+        return False
+    from ..checkpoints import read_checkpoint
+
+    teach = read_checkpoint(model).meta.get("teach")
+    return bool(isinstance(teach, dict) and teach.get("had_none"))

@@ -1,0 +1,146 @@
+"""From labelled clips to a continual model with a new head: augmented copies, backbone features (cached), windows,
+the fit.
+
+A clip comes with a label per frame (``-1``: leave the frame out, e.g. the seconds around a transition). For each
+augmented copy the backbone's pooled positions are computed once (:func:`cognn.teach.features.positions`) and kept in
+the feature cache, keyed by the clip's content, the copy's seed and the backbone's weights; the training windows are
+the pool's averages at every answer the continual model gives, labelled with the frame the answer is given at.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.conventions import prepare_clip
+from ..models.base import CoSkeletonNet
+from .augment import AugmentConfig, augment_clip
+from .features import answer_frames, positions, step_features
+
+__all__ = ["LabelledClip", "Windows", "clip_windows", "collect_windows", "model_digest"]
+
+Log = Callable[[str], None]
+
+#: bumped when what the feature cache holds changes
+_FEATURE_VERSION = 1
+
+
+@dataclass
+class LabelledClip:
+    """One clip in the image2d/camera3d plain form ``(T, 3, V, M)`` at 30 fps with a class index per frame
+    (``-1``: not used), the person it shows (for leave-one-person-out) and its name."""
+
+    name: str
+    skeleton: np.ndarray
+    frame_labels: np.ndarray
+    person: str = ""
+    weight: float = 1.0
+
+    def digest(self) -> str:
+        """The skeleton's digest (the labels do not change the features: a clip labelled anew reuses them)."""
+        return hashlib.sha1(np.ascontiguousarray(self.skeleton, np.float32).tobytes()).hexdigest()[:16]
+
+
+@dataclass
+class Windows:
+    """Training windows: features ``(S, C')``, labels ``(S,)``, the clip each came from ``(S,)`` (an index into
+    ``names``), whether it is the clip itself (copy 0) and per-sample weights."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    clip: np.ndarray
+    original: np.ndarray
+    weight: np.ndarray
+    names: list[str] = field(default_factory=list)
+
+    def subset(self, mask: np.ndarray) -> Windows:
+        return Windows(self.features[mask], self.labels[mask], self.clip[mask], self.original[mask], self.weight[mask],
+                       self.names)
+
+
+def model_digest(model: CoSkeletonNet) -> str:
+    """A short digest of the backbone's weights and geometry (the feature cache's key part)."""
+    h = hashlib.sha1(f"{model.name}|{model.layout.name}|{model.base_channels}|{model.num_persons}".encode())
+    for k, v in sorted(model.state_dict().items()):
+        if k.startswith("fc."):
+            continue
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _cached_positions(model: CoSkeletonNet, digest: str, clip: np.ndarray, key: str, convention: str,
+                      cache: Path | None) -> np.ndarray:
+    path = None if cache is None else cache / f"pos-{digest}-{key}-v{_FEATURE_VERSION}.npy"
+    if path is not None and path.is_file():
+        try:
+            arr = np.load(path, allow_pickle=False)
+            if arr.ndim == 2 and arr.dtype == np.float32 and np.isfinite(arr).all():
+                return arr
+        except (OSError, ValueError):
+            pass
+    prepared = prepare_clip(np.ascontiguousarray(clip.transpose(1, 0, 2, 3)), convention, model.layout)
+    pos = positions(model, prepared)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
+            np.save(tmp, pos)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return pos
+
+
+def clip_windows(model: CoSkeletonNet, clip: LabelledClip, *, copies: int, convention: str, seed: int = 0,
+                 cache: Path | None = None, augment: AugmentConfig = AugmentConfig(),
+                 digest: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(features (S, C'), labels (S,))]`` for the clip itself and ``copies`` augmented copies: one window per
+    answer the continual model gives within the clip (none past its last frame), labelled by that frame."""
+    digest = digest or model_digest(model)
+    out = []
+    base = clip.digest()
+    for copy in range(copies + 1):
+        if copy == 0:
+            x, src = clip.skeleton, np.arange(len(clip.skeleton))
+        else:
+            rng = np.random.default_rng([seed, copy, int(base[:8], 16)])
+            x, src = augment_clip(clip.skeleton, rng, model.layout.name, augment)
+        pos = _cached_positions(model, digest, x, f"{base}-{seed}-{copy}", convention, cache)
+        feats = step_features(pos, model.pool_size)
+        frames = answer_frames(model, len(feats))
+        keep = frames < len(x)
+        labels = clip.frame_labels[src[frames[keep]]]
+        out.append((feats[keep], labels))
+    return out
+
+
+def collect_windows(model: CoSkeletonNet, clips: Sequence[LabelledClip], *, copies: int, convention: str,
+                    seed: int = 0, cache: Path | None = None, augment: AugmentConfig = AugmentConfig(),
+                    progress: Callable[[int, int, str], None] | None = None, keep_unlabelled: bool = False) -> Windows:
+    """Every clip's windows (:func:`clip_windows`), frames labelled ``-1`` left out (kept with
+    ``keep_unlabelled``: to run a head over whole clips)."""
+    digest = model_digest(model)
+    feats, labels, clip_ix, original, weight = [], [], [], [], []
+    for i, clip in enumerate(clips):
+        if progress is not None:
+            progress(i, len(clips), clip.name)
+        for copy, (f, y) in enumerate(clip_windows(model, clip, copies=copies, convention=convention, seed=seed,
+                                                   cache=cache, augment=augment, digest=digest)):
+            use = (y >= 0) | keep_unlabelled
+            feats.append(f[use])
+            labels.append(y[use])
+            clip_ix.append(np.full(int(use.sum()), i))
+            original.append(np.full(int(use.sum()), copy == 0))
+            weight.append(np.full(int(use.sum()), clip.weight, np.float32))
+    if progress is not None:
+        progress(len(clips), len(clips), "")
+    c = model.fc.in_features
+    cat = (lambda xs, empty: np.concatenate(xs) if xs else empty)
+    return Windows(cat(feats, np.zeros((0, c), np.float32)), cat(labels, np.zeros(0, np.int64)),
+                   cat(clip_ix, np.zeros(0, np.int64)), cat(original, np.zeros(0, bool)),
+                   cat(weight, np.zeros(0, np.float32)), [c_.name for c_ in clips])

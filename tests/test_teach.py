@@ -1,0 +1,179 @@
+"""cognn.teach: features of whole clips equal what the continual model's head sees when stepping; a new head stays
+exact; cognn-teach learns from a folder, caches pose and features, extends a model with --add, and its result loads
+like any checkpoint."""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cognn.teach import features as F
+from cognn.teach.augment import augment_clip, mirror_pairs
+from cognn.teach.build import load_base, with_head
+from cognn.teach.head import fit_head
+
+REPO = Path(__file__).resolve().parents[1]
+KINETICS = REPO / "weights" / "kinetics400_costgcn_original.safetensors"
+SHARED = REPO.parent / "shared" / "data"
+NTU = SHARED / "ntu" / "skeletons"
+
+
+@pytest.fixture(scope="module")
+def base():
+    torch.set_num_threads(1)
+    model, _ = load_base(KINETICS, clip_frames=80)
+    return model
+
+
+def _clip(t: int, persons: int = 1, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = np.zeros((3, t, 18, 2), np.float32)
+    x[:2, :, :, :persons] = rng.normal(0, 0.15, (2, t, 18, persons))
+    x[2, :, :, :persons] = 1.0
+    return x
+
+
+def _stepped_positions(model, x: np.ndarray) -> np.ndarray:
+    got = []
+    orig = model._pool_step
+
+    def hook(f, rep, pre):
+        got.append(f.clone())
+        return orig(f, rep, pre)
+
+    model.clean_state()
+    model._pool_step = hook
+    try:
+        with torch.no_grad():
+            for t in range(x.shape[1]):
+                model.forward_step(torch.from_numpy(x[None, :, t]))
+    finally:
+        del model._pool_step
+        model.clean_state()
+    return torch.cat(got).numpy()
+
+
+@pytest.mark.parametrize("persons", [1, 2])
+def test_positions_equal_the_continual_step(base, persons):
+    x = _clip(360, persons)
+    pos = F.positions(base, x)
+    stepped = _stepped_positions(base, x)
+    assert len(stepped) == (360 - base.delay + base.pool_padding * base.stride + base.stride - 1) // base.stride \
+        or len(stepped) > 0
+    np.testing.assert_allclose(pos[:len(stepped)], stepped, atol=2e-5)
+    frames = F.answer_frames(base, len(stepped))
+    assert frames[0] == base._backbone_geometry()[0] - 1 - base._backbone_geometry()[1]
+    assert np.all(np.diff(frames) == base.stride)
+
+
+def test_blank_slots_and_long_clips_are_exact(base):
+    for t in (401, 1702):
+        x = _clip(t, 1, seed=t)
+        fast = F.positions(base, x)
+        full = F._positions_once(base, torch.from_numpy(x)[None])[0].numpy()
+        np.testing.assert_allclose(fast, full, atol=2e-5)
+
+
+def test_new_head_step_outputs_equal_features_through_the_head(base):
+    rng = np.random.default_rng(3)
+    head = fit_head(rng.normal(size=(60, 256)).astype(np.float32), np.repeat(np.arange(3), 20), 3)
+    model = with_head(base, head)
+    x = _clip(300, 1, seed=5)
+    feats = F.step_features(F.positions(model, x), model.pool_size)
+    model.clean_state()
+    outs = []
+    with torch.no_grad():
+        for t in range(x.shape[1]):
+            y = model.forward_step(torch.from_numpy(x[None, :, t]))
+            if y is not None:
+                outs.append(y[0].numpy())
+    assert outs, "the model answered"
+    np.testing.assert_allclose(np.stack(outs), head.logits(feats[:len(outs)]), atol=1e-4)
+
+
+def test_head_learns_separable_classes_and_stays_linear():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 3, (4, 16))
+    x = np.concatenate([c + rng.normal(0, 1, (50, 16)) for c in centres]).astype(np.float32)
+    y = np.repeat(np.arange(4), 50)
+    head = fit_head(x, y, 5)  # class 4 has no sample: silent
+    assert (head.logits(x).argmax(1) == y).mean() > 0.95
+    assert head.probabilities(x)[:, 4].max() < 1e-6
+
+
+def test_augment_mirror_swaps_sides_and_keeps_unseen_joints_zero():
+    perm = mirror_pairs("kinetics18")
+    assert perm[2] == 5 and perm[5] == 2 and perm[0] == 0
+    x = _clip(90).transpose(1, 0, 2, 3).copy()  # (T, 3, V, M)
+    x[:, :, 7] = 0  # an unseen joint
+    out, src = augment_clip(x, np.random.default_rng(1))
+    assert out.shape[1:] == x.shape[1:] and len(src) == len(out)
+    unseen = out[:, 2] == 0
+    assert np.all(out[:, 0][unseen] == 0) and np.all(out[:, 1][unseen] == 0)
+    assert np.abs(out[:, :2]).max() <= 0.5 + 1e-6
+
+
+@pytest.mark.skipif(not NTU.is_dir(), reason="../shared/data/ntu is absent (the NTU skeleton samples)")
+def test_cognn_teach_folder_cache_and_add(tmp_path, capsys):
+    from cognn.checkpoints import read_checkpoint
+    from cognn.cli.teach import main
+    from cognn.online import OnlineRecognizer
+
+    folder = tmp_path / "acts"
+    for name, files in {"drink": ["S001C001P001R001A001.skeleton"], "brush": ["S002C001P003R001A003.skeleton"],
+                        "reading": ["S001C001P001R001A011.skeleton"]}.items():
+        (folder / name).mkdir(parents=True)
+        for f in files:
+            shutil.copy(NTU / f, folder / name / f)
+    out = tmp_path / "m.safetensors"
+    t = time.perf_counter()
+    assert main([str(folder), "-o", str(out), "--base", "kinetics400", "--copies", "2"]) == 0
+    first = time.perf_counter() - t
+    said = capsys.readouterr()
+    assert "no 'none' folder" in said.err
+    ck = read_checkpoint(out)
+    assert ck.meta["classes"] == ["none", "brush", "drink", "reading"]
+    assert ck.meta["live"]["alarms"]["thresholds"]["drink"] >= 0.3
+    assert (out.parent / "m.teach.npz").is_file()
+    assert (folder / ".cognn-cache" / "features").is_dir()
+    # a second run with one clip more: the first clips' features come from the cache
+    shutil.copy(NTU / "S001C001P001R001A050.skeleton", folder / "reading" / "more.skeleton")
+    cached = len(list((folder / ".cognn-cache" / "features").iterdir()))
+    assert main([str(folder), "-o", str(out), "--base", "kinetics400", "--copies", "2"]) == 0
+    assert len(list((folder / ".cognn-cache" / "features").iterdir())) == cached + 3  # the new clip's 3 copies
+    # the same content under another name costs nothing
+    shutil.copy(NTU / "lf_variant" / "S001C001P001R001A001.skeleton", folder / "drink" / "again.skeleton")
+    assert main([str(folder), "-o", str(out), "--base", "kinetics400", "--copies", "2"]) == 0
+    assert len(list((folder / ".cognn-cache" / "features").iterdir())) == cached + 3
+    # --add: another action on top of the taught model, without the first folder
+    more = tmp_path / "more" / "pancake"
+    more.mkdir(parents=True)
+    shutil.copy(SHARED / "kinetics" / "--33Lscn6sk.json", more / "a.json")
+    out2 = tmp_path / "m2.safetensors"
+    assert main([str(more.parent), "--add", str(out), "-o", str(out2), "--base", "kinetics400",
+                 "--copies", "1"]) == 0
+    assert read_checkpoint(out2).meta["classes"] == ["none", "brush", "drink", "reading", "pancake"]
+    rec = OnlineRecognizer.from_weights(out2)
+    assert rec.classes == ["none", "brush", "drink", "reading", "pancake"]
+    assert first < 120
+
+
+def test_cognn_teach_refuses_what_it_cannot_use(tmp_path, capsys):
+    from cognn.cli.teach import main
+
+    assert main([str(tmp_path / "missing"), "-o", str(tmp_path / "x.safetensors"), "--base", "kinetics400"]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    (tmp_path / "empty" / "a").mkdir(parents=True)
+    assert main([str(tmp_path / "empty"), "-o", str(tmp_path / "x.safetensors"), "--base", "kinetics400"]) == 2
+    assert "holds no sub-folder with clips" in capsys.readouterr().err
+    model = tmp_path / "plain.safetensors"
+    shutil.copy(KINETICS, model)
+    (tmp_path / "one" / "a").mkdir(parents=True)
+    (tmp_path / "one" / "a" / "x.json").write_text("{}")
+    assert main([str(tmp_path / "one"), "--add", str(model), "-o", str(tmp_path / "y.safetensors"),
+                 "--base", "kinetics400"]) == 2
+    assert "no teaching record" in capsys.readouterr().err
