@@ -14,7 +14,7 @@ RANKS = {
     "data": 2, "models": 2, "pose": 2,
     "checkpoints": 3, "weights": 3, "flops": 3, "synth": 3, "render": 3, "sources": 3,
     "online": 4, "bench": 4, "train": 4, "export": 4,
-    "live": 5, "teach": 5,
+    "live": 5, "teach": 5, "serve": 5,
     "cli": 6,
 }
 
