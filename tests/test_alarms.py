@@ -127,3 +127,15 @@ def test_default_policy_on_real_clips(one_thread):
         assert after[clip]["shown_jumping_jacks"] >= 0.75, after[clip]
         assert after[clip]["events"] and set(after[clip]["events"]) == {"jumping_jacks"}
         assert after[clip]["reps"] == before[clip]["reps"] == after[clip]["by_eye"]
+
+
+def test_alarm_and_held_classes_round_trip_and_are_checked():
+    from cognn.live.alarms import AlarmConfig
+
+    cfg = AlarmConfig.from_dict({"alarm": ["fall"], "hold": "plank", "default_threshold": 0.5})
+    assert cfg.alarm == ("fall",) and cfg.hold == ("plank",)
+    assert AlarmConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="'alarm' must be a list of class names"):
+        AlarmConfig.from_dict({"alarm": 3})
+    with pytest.raises(ValueError, match="does not have: fall"):
+        cfg.check_classes(["none", "plank"])

@@ -52,7 +52,7 @@ def test_teach_panel_records_takes_learns_and_loads_the_model(qtbot, tmp_path, m
         assert panel.learn()
     path = learnt.args[0]
     assert read_checkpoint(path).meta["classes"] == ["none", "star_jump"]
-    qtbot.waitUntil(lambda: win.model_info is not None and win.model_info.classes == ["none", "star_jump"],
+    qtbot.waitUntil(lambda: win.model_info is not None and list(win.model_info.classes) == ["none", "star_jump"],
                     timeout=WAIT_MS)
     assert any(a.data() == path and a.isChecked() is not None for a in win.taught_menu.actions())
     assert "learnt star_jump" in panel.status.text()

@@ -152,9 +152,15 @@ def test_saved_skeletons_replay_to_the_same_predictions(capsys, whole_video, wei
         assert b["pose_ms"] is None
 
 
-def test_every_shared_video_with_max_frames(capsys, weights):
-    folder = shared_data("video")
-    videos = sorted(p for p in folder.iterdir() if p.suffix in (".mp4", ".avi"))
+@pytest.mark.slow
+def test_every_shared_video_with_max_frames(capsys, weights, tmp_path):
+    # the top-level shared videos in a folder of their own (the folder is read recursively, and real/ holds more)
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for p in sorted(shared_data("video").iterdir()):
+        if p.suffix in (".mp4", ".avi"):
+            (folder / p.name).symlink_to(p)
+    videos = sorted(folder.iterdir())
     assert len(videos) >= 2
     rc, records, err = infer(capsys, folder, "--weights", weights, "--max-frames", "5", "--top-k", "1")
     assert rc == 0, err

@@ -101,7 +101,7 @@ def test_manifest_entry_and_short_names():
     assert gestures == resolve_weights("gestures_costgcn_mod") and gestures.name == "gestures_costgcn_mod.safetensors"
     assert resolve_weights(str(BUNDLED)) == BUNDLED
     with pytest.raises(InputFileError, match=r"neither a checkpoint file nor a bundled model name \(bundled: "
-                                             r"gestures \(gestures_costgcn_mod\), kinetics \(kinetics400\)\)"):
+                                             r".*gestures \(gestures_costgcn_mod\).*kinetics \(kinetics400\)"):
         resolve_weights("kinetics700")
     doc = json.loads((REPO / "weights" / "manifest.json").read_text())
     assert [e["name"] for e in doc["entries"]].count("kinetics400") == 1

@@ -100,8 +100,12 @@ def run_clip(session: Session, name: str, frames: list[SkeletonFrame]) -> dict[s
             "falls": sum(1 for e in events if e.label == "fall")}
 
 
+#: the live settings of every session (``--alarms`` replaces the model's alarm policy)
+CONFIG = LiveConfig()
+
+
 def evaluate(weights: Path, infos: list[ClipInfo], reader: ClipReader) -> list[dict[str, Any]]:
-    session = Session.from_weights(weights, config=LiveConfig())
+    session = Session.from_weights(weights, config=CONFIG)
     rows = []
     for info in infos:
         skel, stamps = reader.raw(info.path)
@@ -151,7 +155,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def false_alarms(weights: Path, reader: ClipReader) -> list[dict[str, Any]]:
-    session = Session.from_weights(weights, config=LiveConfig())
+    session = Session.from_weights(weights, config=CONFIG)
     out = []
     for name in FALSE_ALARM_CLIPS:
         path = SHARED / "video" / name
@@ -208,7 +212,7 @@ def teach_lopo(reader: ClipReader, infos: list[ClipInfo], copies: int) -> list[d
                 d.mkdir(parents=True, exist_ok=True)
                 (d / i.path.name).symlink_to(i.path)
             out = Path(tmp) / f"{folder.name}.safetensors"
-            teach_folder(folder, out, base=WEIGHTS, copies=copies, cache=CACHE / "teach-cache")
+            teach_folder(folder, out, base=WEIGHTS, copies=copies, cache=CACHE)
             from cognn.checkpoints import read_checkpoint
 
             taught = read_checkpoint(out).meta["classes"]
@@ -224,14 +228,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--teach-lopo", action="store_true")
     p.add_argument("--copies", type=int, default=8)
     p.add_argument("--json", type=Path, default=REPO / ".cache" / "fitness_eval.json")
+    p.add_argument("--alarms", help="an alarm policy (JSON text) instead of the model's")
+    p.add_argument("--no-bundled", action="store_true", help="skip the bundled model's own clips")
     args = p.parse_args(argv)
+    global CONFIG
+    if args.alarms:
+        from cognn.live.alarms import AlarmConfig
+
+        CONFIG = LiveConfig(alarms=AlarmConfig.from_dict(json.loads(args.alarms)))
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     infos = [i for i in clip_table() if i.path.parent.parent.name == "real"]
     out: dict[str, Any] = {}
     with ClipReader("kinetics18", CACHE / "pose", log=_log) as reader:
-        rows = evaluate(args.weights, infos, reader)
-        out["bundled"] = {"rows": rows, "summary": summary(rows, "bundled model (trained on these clips)")}
+        if not args.no_bundled:
+            rows = evaluate(args.weights, infos, reader)
+            out["bundled"] = {"rows": rows, "summary": summary(rows, "bundled model (trained on these clips)")}
         out["false_alarms"] = false_alarms(args.weights, reader)
         if args.lopo:
             lrows = lopo(reader, clip_table(), args.copies)
@@ -240,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.teach_lopo:
             trows = teach_lopo(reader, infos, args.copies)
             out["teach_lopo"] = {"rows": trows, "summary": summary(trows, "cognn-teach leave-one-person-out")}
+    total = sum(r["events"] for r in out["false_alarms"])
+    minutes = sum(r["minutes"] for r in out["false_alarms"])
+    out["false_alarm_rate"] = round(total / max(minutes, 1e-9), 2)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=1))
     for key in ("bundled", "lopo", "teach_lopo"):
@@ -248,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             print(markdown(out[key]["rows"]))
             print("\n" + json.dumps(out[key]["summary"]))
     print("\n### false alarms\n")
+    print(f"{total} events in {minutes * 60:.0f} s: {out['false_alarm_rate']} a minute")
     for r in out["false_alarms"]:
         print(f"- {r['clip']}: {r['events']} events in {r['minutes'] * 60:.0f} s ({r['per_minute']}/min) {r['labels']}")
     _log(f"done in {time.perf_counter() - t0:.0f} s; numbers in {args.json}")

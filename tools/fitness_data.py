@@ -51,15 +51,27 @@ FOLDER_CLASS = {"squat": "squat", "push_up": "push_up", "lunge": "lunge", "sit_u
 REPETITIVE = ("squat", "push_up", "lunge", "sit_up", "jumping_jack", "high_knees", "burpee", "bicep_curl",
               "lateral_raise", "front_raise", "clap", "wave")
 EVENTS = ("fall", "sit_down", "stand_up")
-#: other shared clips used for training: file (under data/video) -> (class, person)
-EXTRA = {"fanchiang_2-1.mp4": ("jumping_jack", "fanchiang_man"),
-         "fanchiang_3-2.mp4": ("jumping_jack", "fanchiang_woman"),
-         "S001C001P001R001A001_rgb.avi": ("none", "ntu_P001"),
-         "S004C002P003R001A055_rgb.avi": ("none", "ntu_P003"),
-         "S004C002P003R002A046_rgb.avi": ("none", "ntu_P003"),
-         "S004C002P003R002A047_rgb.avi": ("none", "ntu_P003"),
-         "pyskl_ntu_sample.avi": ("none", "ntu_pyskl"),
-         "clean_and_jerk.mp4": ("none", "weightlifter")}
+#: other shared clips used for training: file (under data/video) -> (class, person, source, licence)
+EXTRA = {"fanchiang_2-1.mp4": ("jumping_jack", "fanchiang_man", "Fanchiang0418/Skeleton-Based-Action-Recognition "
+                                "data/2-1.mp4 @ 244561e9d922", "no LICENSE file (appears to be Fitness Blender footage)"),
+         "fanchiang_3-2.mp4": ("jumping_jack", "fanchiang_woman", "Fanchiang0418/Skeleton-Based-Action-Recognition "
+                               "data/3-2.mp4 @ 244561e9d922", "no LICENSE file (appears to be Fitness Blender footage)"),
+         "S001C001P001R001A001_rgb.avi": ("none", "ntu_P001", "open-mmlab/mmaction2 "
+                                          "tools/data/skeleton/S001C001P001R001A001_rgb.avi @ 4d6c93474730",
+                                          "Apache-2.0 repository; NTU RGB+D data (ROSE Lab release agreement)"),
+         "S004C002P003R001A055_rgb.avi": ("none", "ntu_P003", "hluong89/st_gcn_preprocessing_NTU_RGB_images "
+                                          "data_testing/S004C002P003R001A055_rgb.avi @ 6664f6a40689",
+                                          "no LICENSE file; NTU RGB+D data (ROSE Lab release agreement)"),
+         "S004C002P003R002A046_rgb.avi": ("none", "ntu_P003", "hluong89/st_gcn_preprocessing_NTU_RGB_images "
+                                          "data_testing/S004C002P003R002A046_rgb.avi @ 6664f6a40689",
+                                          "no LICENSE file; NTU RGB+D data (ROSE Lab release agreement)"),
+         "S004C002P003R002A047_rgb.avi": ("none", "ntu_P003", "hluong89/st_gcn_preprocessing_NTU_RGB_images "
+                                          "data_testing/S004C002P003R002A047_rgb.avi @ 6664f6a40689",
+                                          "no LICENSE file; NTU RGB+D data (ROSE Lab release agreement)"),
+         "pyskl_ntu_sample.avi": ("none", "ntu_pyskl", "kennymckormick/pyskl demo/ntu_sample.avi @ 3f6795f25739",
+                                  "Apache-2.0 repository; NTU RGB+D data (ROSE Lab release agreement)"),
+         "clean_and_jerk.mp4": ("none", "weightlifter", "yysijie/st-gcn resource/media/clean_and_jerk.mp4 @ "
+                                "221c0e152054", "BSD-2-Clause repository; Kinetics/YouTube-derived footage")}
 #: shared clips that show none of the classes, never trained on: the false-alarm measurement
 FALSE_ALARM_CLIPS = ("selinkesler_Office.mp4", "ta_chi.mp4", "paddlevideo_example.avi", "mmaction2_demo.mp4")
 FPS = 30.0
@@ -85,9 +97,8 @@ def clip_table() -> list[ClipInfo]:
         for row in csv.DictReader(f, delimiter="\t"):
             out.append(ClipInfo(REAL / row["clip"], row["action"], FOLDER_CLASS[row["action"]], row["person"],
                                 row["reps"], row["licence"], f"{row['repo']} {row['path']} @ {row['commit'][:12]}"))
-    for name, (cls, person) in EXTRA.items():
-        out.append(ClipInfo(SHARED / "video" / name, cls, cls, person, "", "see ../shared/data/SOURCES.md",
-                            "../shared/data/SOURCES.md"))
+    for name, (cls, person, source, licence) in EXTRA.items():
+        out.append(ClipInfo(SHARED / "video" / name, cls, cls, person, "", licence, source))
     return out
 
 

@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         test = [i for i, c in enumerate(clips) if c.person == person]
         keep = ~np.isin(win.clip, test) & labelled
         head = fit_head(win.features[keep], win.labels[keep], len(CLASSES), l2=args.l2, prior=prior,
-                        prior_rows=rows, max_iter=80, sample_weight=win.weight[keep])
+                        prior_rows=rows, max_iter=50, sample_weight=win.weight[keep])
         for i in test:
             info = pairs[i][0]
             m = (win.clip == i) & win.original

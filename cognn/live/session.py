@@ -61,6 +61,8 @@ from .visibility import BodyRequirement, BodyView, VisibilityMonitor, requiremen
 __all__ = ["LiveConfig", "PersonView", "LiveStep", "Session", "PERSONS_MODES", "warmup_text"]
 
 PERSONS_MODES = ("all", "single", "pair")
+#: seconds after an alarm (a fall) during which the same person's same alarm is not reported again
+ALARM_REFRACTORY = 10.0
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,8 @@ class Session:
         self._rep_since: dict[tuple[int, str], float] = {}
         #: (person, label, start) of the alarm events already reported
         self._announced: set[tuple[int, str, float]] = set()
+        #: (person, alarm class) -> start of the latest alarm reported
+        self._last_alarm: dict[tuple[int, str], float] = {}
         #: per person: the held class shown and since when
         self._hold_since: dict[int, tuple[str, float]] = {}
         self._bodies: dict[int, VisibilityMonitor] = {}
@@ -437,6 +441,7 @@ class Session:
         self._rep_log.clear()
         self._rep_since.clear()
         self._announced.clear()
+        self._last_alarm.clear()
         self._hold_since.clear()
         self._bodies.clear()
         self._body_views.clear()
@@ -542,17 +547,23 @@ class Session:
         return max(0.0, t - since[1])
 
     def _alarms(self, closed: list[Event]) -> list[Event]:
-        """Alarm classes (``live.alarms.alarm``, a fall): an event the moment the class is shown, marked ``alarm``,
-        and not again when it ends."""
+        """Alarm classes (``live.alarms.alarm``, a fall): an event the moment the class is shown, marked ``alarm``;
+        not again when it ends, nor for the same person within :data:`ALARM_REFRACTORY` seconds (a fall shown,
+        withheld a moment and shown again is one fall)."""
         alarm = self.alarm_policy.alarm
         if not alarm:
             return closed
-        out = [e for e in closed if not (e.label in alarm and (e.person, e.label, e.start) in self._announced)]
+        out = [e for e in closed if e.label not in alarm]
         for e in self.segmenter.open_events.values():
             key = (e.person, e.label, e.start)
-            if e.label in alarm and key not in self._announced:
-                self._announced.add(key)
-                out.append(replace(e, alarm=True))
+            if e.label not in alarm or key in self._announced:
+                continue
+            self._announced.add(key)
+            last = self._last_alarm.get((e.person, e.label))
+            if last is not None and e.start - last < ALARM_REFRACTORY:
+                continue
+            self._last_alarm[(e.person, e.label)] = e.start
+            out.append(replace(e, alarm=True))
         return out
 
     def _end_person(self, person: int) -> list[Event]:
@@ -676,8 +687,7 @@ class Session:
     def finish(self) -> list[Event]:
         """End of the stream: close the open events; returns every event of the stream, in order of start."""
         tail = self._settle(self.segmenter.flush())
-        alarm = self.alarm_policy.alarm
-        tail = [e for e in tail if not (e.label in alarm and (e.person, e.label, e.start) in self._announced)]
+        tail = [e for e in tail if e.label not in self.alarm_policy.alarm]  # reported when they were shown
         self.events += tail
         if self._recorder is not None:
             self._recorder.add_events(tail)
