@@ -247,7 +247,7 @@ def test_csv_has_the_same_fields_flattened(capsys, weights, tmp_path):
     assert list(rows[0]) == ["source", "frame", "timestamp", "persons", "ready", "held", "label", "label_score",
                              "model_ms", "pose_ms", "latency_ms", "model", "weights_trained", "top1_label",
                              "top1_score", "top2_label", "top2_score", "top3_label", "top3_score",
-                             "steady", "reps", "body", "gap", "reset"]  # later fields last: no column moves
+                             "steady", "reps", "body", "gap", "reset", "hold_s"]  # later fields last: no column moves
     for row, rec in zip(rows, records):
         assert int(row["frame"]) == rec["frame"] and row["ready"] == str(rec["ready"]).lower()
         assert [row[f"top{i}_label"] for i in (1, 2, 3)] == [t["label"] for t in rec["top"]]

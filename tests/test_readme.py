@@ -5,7 +5,8 @@ How each line is checked (the reason is in each case's name):
   the repository's root, with ../shared beside it) and must exit 0 without a traceback;
 - ``scripted``: a ``cognn-app`` line without ``--frames`` (the app would wait for its user) runs with ``--frames 20``
   appended, which plays 20 frames offscreen and exits: the same options, the same source and the same weights;
-- ``parsed``: a line that needs what a user brings (a camera, a stream, their own dataset or clips, several GPUs) is
+- ``parsed``: a line that needs what a user brings (a camera, a stream, their own dataset or clips, several GPUs), or
+  a server that runs until stopped (``cognn-serve``), is
   parsed by the command's own argument parser, with the app's and the CLI's own checks, so an option the README uses
   and the command lacks still fails;
 - ``install``: ``python3 -m venv .venv && .venv/bin/pip install ...`` is the install this test suite itself runs
@@ -33,6 +34,8 @@ OUTPUT_OPTIONS = {"-o", "--output", "--render", "--save-skeletons", "--events", 
 #: options that need a person's own hardware
 NEEDS_HARDWARE = ("--camera", "--device")
 LANGUAGES = ("sh", "bash", "python")
+#: commands that serve until stopped: parsed (tests/test_serve*.py run the server itself)
+SERVERS = ("cognn-serve",)
 APP_FRAMES = "20"
 
 
@@ -84,7 +87,8 @@ def _parse_only(argv: list[str]) -> None:
                "cognn-train": ("cognn.cli.train", "build_parser"), "cognn-eval": ("cognn.cli.evaluate", "build_parser"),
                "cognn-prep": ("cognn.cli.prep", "_parser"), "cognn-bench": ("cognn.cli.bench", "_parser"),
                "cognn-export": ("cognn.cli.export", "_parser"), "cognn-info": ("cognn.cli.info", "_parser"),
-               "cognn-convert": ("cognn.cli.convert", "_parser")}
+               "cognn-convert": ("cognn.cli.convert", "_parser"), "cognn-teach": ("cognn.cli.teach", "_parser"),
+               "cognn-serve": ("cognn.cli.serve", "_parser")}
     module, name = parsers[argv[0]]
     parser = getattr(importlib.import_module(module), name)()
     try:
@@ -115,7 +119,7 @@ def _plan(line: str, cwd: Path) -> list[tuple[str, list[str]]]:
             steps.append(("parsed", argv))
             continue
         assert argv[0].startswith("cognn-"), f"README line {line!r}: no rule for {argv[0]!r} in tests/test_readme.py"
-        if any(h in argv for h in NEEDS_HARDWARE) or not _inputs_present(argv, cwd):
+        if argv[0] in SERVERS or any(h in argv for h in NEEDS_HARDWARE) or not _inputs_present(argv, cwd):
             steps.append(("parsed", argv))
         elif argv[0] == "cognn-app" and "--frames" not in argv:
             steps.append(("scripted", argv + ["--frames", APP_FRAMES]))

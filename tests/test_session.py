@@ -322,7 +322,7 @@ def test_repetitions_shown_above_the_person_and_in_events_and_records(tmp_path):
     for r in recs:
         writer.write(r)
     header = buf.getvalue().splitlines()[0].split(",")
-    assert header[-5:] == ["steady", "reps", "body", "gap", "reset"] and header[13] == "top1_label"
+    assert header[-6:] == ["steady", "reps", "body", "gap", "reset", "hold_s"] and header[13] == "top1_label"
     assert [(e.label, e.reps) for e in events_of_recording(load_recording(tmp_path / "jj.h5").events)] == \
         [("jumping_jacks", 5)]
 

@@ -51,6 +51,7 @@ from ..sources.stream import gap_of
 from .alarms import NO_ALARMS, PASS_LABELS, AlarmConfig, AlarmFilter, ShownLabel, alarm_config_from_meta
 from .domain import check_domain, model_domain, model_fps
 from .events import DEFAULT_IGNORE, Event, EventSegmenter
+from .falls import FallCheck
 from .labels import DEFAULT_LABELS, UNCERTAIN, LabelConfig, SteadyLabel, SteadyLabeler
 from .mirror import label_anchor, mirrored_view
 from .persons import PersonRecognizers, present_slots
@@ -258,6 +259,8 @@ class Session:
         self._rep_since: dict[tuple[int, str], float] = {}
         #: (person, label, start) of the alarm events already reported
         self._announced: set[tuple[int, str, float]] = set()
+        #: per person: the trunk's history, confirming alarm classes (cognn.live.falls)
+        self._falls: dict[int, FallCheck] = {}
         #: (person, alarm class) -> start of the latest alarm reported
         self._last_alarm: dict[tuple[int, str], float] = {}
         #: per person: the held class shown and since when
@@ -442,6 +445,7 @@ class Session:
         self._rep_since.clear()
         self._announced.clear()
         self._last_alarm.clear()
+        self._falls.clear()
         self._hold_since.clear()
         self._bodies.clear()
         self._body_views.clear()
@@ -478,9 +482,14 @@ class Session:
 
     def _shown(self, person: int, label: SteadyLabel, t: float) -> ShownLabel:
         """The label shown for a steady label: the alarm policy's answer, then "uncertain" for a class that needs a
-        part of the body out of view (or any class, when the model cannot run on what is in view)."""
+        part of the body out of view (or any class, when the model cannot run on what is in view), and for an alarm
+        class (a fall) the body's movement does not confirm (:mod:`cognn.live.falls`)."""
         shown = self.alarm_filter.update(label.label, t, person, score=label.score)
         why = self._out_of_view(person, shown.label)
+        if not why and shown.label in self.alarm_policy.alarm:
+            check = self._falls.get(person)
+            if check is None or not check.fell():
+                why = "the body did not go down"
         if why:
             shown = ShownLabel(UNCERTAIN, shown.score, shown.steady, why, shown.changed)
         return shown
@@ -570,6 +579,7 @@ class Session:
         self._labelers.pop(person, None)
         self._views.pop(person, None)
         self._counters.pop(person, None)
+        self._falls.pop(person, None)
         self._bodies.pop(person, None)
         self._body_views.pop(person, None)
         self.alarm_filter.end_person(person)
@@ -582,6 +592,11 @@ class Session:
             closed += self._end_person(person)
         for person, slots, pred, present in results:
             pred.pose_ms = frame.pose_ms
+            if self.alarm_policy.alarm:
+                check = self._falls.get(person)
+                if check is None:
+                    check = self._falls[person] = FallCheck(self.recognizer.layout, self.domain)
+                check.update(_person_skeleton(mf.skeleton, tuple(slots)), mf.timestamp)
             use = pred.probs if (pred.ready or not self.config.wait_ready) else None
             label = self._labeler(person).update(use)
             shown = self._shown(person, label, mf.timestamp)
