@@ -60,7 +60,7 @@ class _Learner(QThread):
         from cognn.teach.folder import teach_folder
 
         try:
-            res = teach_folder(self.folder, self.out, base=self.base, copies=6)
+            res = teach_folder(self.folder, self.out, base=self.base)
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
             self.failed.emit(f"learning failed: {exc}")
             return

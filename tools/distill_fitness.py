@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             if done < steps:
                 sched.step()
             done += 1
-            total += float(loss) * len(bi)
+            total += float(loss.detach()) * len(bi)
             if time.perf_counter() - t0 > args.seconds:
                 break
         net.eval()

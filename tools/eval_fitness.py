@@ -171,9 +171,10 @@ def false_alarms(weights: Path, reader: ClipReader) -> list[dict[str, Any]]:
 
 
 def lopo(reader: ClipReader, infos: list[ClipInfo], copies: int) -> list[dict[str, Any]]:
-    """Each person's clips through a model whose head was learnt without them (train_fitness's recipe)."""
+    """Each person's clips through a model whose head was learnt without them (train_fitness's recipe: the other
+    people's clips and their augmented copies, the generated motion, the Kinetics prior)."""
     from fitness_data import frame_labels
-    from train_fitness import BASE, CLIP_FRAMES, CONVENTION, LIVE
+    from train_fitness import BASE, CLIP_FRAMES, CONVENTION, LIVE, SYNTH, kinetics_prior, synthetic_clips
 
     from cognn.teach.build import load_base, save_taught, with_head
     from cognn.teach.head import fit_head
@@ -183,12 +184,18 @@ def lopo(reader: ClipReader, infos: list[ClipInfo], copies: int) -> list[dict[st
     clips = [LabelledClip(f"{i.action}/{i.path.name}", s, frame_labels(i, s), i.person) for i, s in pairs]
     base, ck = load_base(BASE, clip_frames=CLIP_FRAMES)
     win = collect_windows(base, clips, copies=copies, convention=CONVENTION, cache=CACHE / "features")
+    synth = collect_windows(base, synthetic_clips(SYNTH, 7), copies=0, convention=CONVENTION,
+                            cache=CACHE / "features")
+    prior, prior_rows = kinetics_prior(ck)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for person in sorted({c.person for c in clips}):
             test = [k for k, c in enumerate(clips) if c.person == person]
             keep = ~np.isin(win.clip, test)
-            head = fit_head(win.features[keep], win.labels[keep], len(CLASSES), l2=3e-3)
+            head = fit_head(np.concatenate([win.features[keep], synth.features]),
+                            np.concatenate([win.labels[keep], synth.labels]), len(CLASSES), l2=3e-3,
+                            sample_weight=np.concatenate([win.weight[keep], synth.weight]), prior=prior,
+                            prior_rows=prior_rows, max_iter=80)
             path = Path(tmp) / f"fold-{len(rows)}.safetensors"
             save_taught(path, with_head(base, head, clip_frames=CLIP_FRAMES, early_mode="exact"), ck,
                         {"classes": CLASSES, "live": LIVE, "fps": 30.0})

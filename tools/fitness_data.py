@@ -51,11 +51,12 @@ FOLDER_CLASS = {"squat": "squat", "push_up": "push_up", "lunge": "lunge", "sit_u
 REPETITIVE = ("squat", "push_up", "lunge", "sit_up", "jumping_jack", "high_knees", "burpee", "bicep_curl",
               "lateral_raise", "front_raise", "clap", "wave")
 EVENTS = ("fall", "sit_down", "stand_up")
+_FITNESS_BLENDER = "no LICENSE file (appears to be Fitness Blender footage)"
 #: other shared clips used for training: file (under data/video) -> (class, person, source, licence)
 EXTRA = {"fanchiang_2-1.mp4": ("jumping_jack", "fanchiang_man", "Fanchiang0418/Skeleton-Based-Action-Recognition "
-                                "data/2-1.mp4 @ 244561e9d922", "no LICENSE file (appears to be Fitness Blender footage)"),
+                                "data/2-1.mp4 @ 244561e9d922", _FITNESS_BLENDER),
          "fanchiang_3-2.mp4": ("jumping_jack", "fanchiang_woman", "Fanchiang0418/Skeleton-Based-Action-Recognition "
-                               "data/3-2.mp4 @ 244561e9d922", "no LICENSE file (appears to be Fitness Blender footage)"),
+                               "data/3-2.mp4 @ 244561e9d922", _FITNESS_BLENDER),
          "S001C001P001R001A001_rgb.avi": ("none", "ntu_P001", "open-mmlab/mmaction2 "
                                           "tools/data/skeleton/S001C001P001R001A001_rgb.avi @ 4d6c93474730",
                                           "Apache-2.0 repository; NTU RGB+D data (ROSE Lab release agreement)"),

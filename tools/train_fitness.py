@@ -46,6 +46,8 @@ OUT = REPO / "weights" / "fitness_costgcn_original.safetensors"
 #: the pool: 80 frames (20 positions of the 4-frame stride) on top of the backbone's own 153
 CLIP_FRAMES = 80
 CONVENTION = "stgcn-kinetics-feeder"
+#: generated clips per standing class (cognn.synth.exercises)
+SYNTH = 12
 
 
 def _log(msg: str) -> None:
@@ -107,9 +109,9 @@ def most_shown(labels: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("--copies", type=int, default=16, help="augmented copies per clip")
+    p.add_argument("--copies", type=int, default=8, help="augmented copies per clip")
     p.add_argument("--l2", type=float, default=3e-3)
-    p.add_argument("--synth", type=int, default=0, metavar="N", help="generated clips per standing class")
+    p.add_argument("--synth", type=int, default=SYNTH, metavar="N", help="generated clips per standing class")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--prior", action=argparse.BooleanOptionalAction, default=True,
                    help="pull the head towards the Kinetics classifier's rows of the same movements")

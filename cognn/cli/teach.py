@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..teach import DEFAULT_COPIES
 from .common import err, positive_int, run_main
 
 PROG = "cognn-teach"
@@ -35,8 +36,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"the backbone to build on: a bundled model or a checkpoint (default: {DEFAULT_BASE}, the "
                         "best measured, docs/fitness.md)")
     p.add_argument("--add", metavar="MODEL", help="extend a model made by cognn-teach with the folder's actions")
-    p.add_argument("--copies", type=positive_int, default=8, metavar="N",
-                   help="augmented copies of each clip (mirror, tempo, framing, ...; default 8)")
+    p.add_argument("--copies", type=positive_int, default=DEFAULT_COPIES, metavar="N",
+                   help=f"augmented copies of each clip (mirror, tempo, framing, ...; default {DEFAULT_COPIES})")
     p.add_argument("--reps", default="", metavar="CLASS[=SIGNAL],...",
                    help="declare repetitive actions (else detected from the clips)")
     p.add_argument("--cache", type=Path, metavar="DIR", help="where pose and features are cached")

@@ -20,22 +20,25 @@ from typing import Any
 import numpy as np
 
 from ..errors import CognnError, InputFileError
+from . import DEFAULT_COPIES
 from .build import load_base, save_taught, with_head
 from .clips import CLIP_EXTENSIONS, ClipReader, default_cache_dir
 from .head import fit_head
 from .learn import LabelledClip, Windows, collect_windows
 
 __all__ = ["TeachResult", "teach_folder", "scan_actions", "NONE_FOLDERS", "sidecar_path", "NO_NONE_THRESHOLD",
-           "detect_repetitive"]
+           "detect_repetitive", "signal_cycles"]
 
 NONE_FOLDERS = ("none", "nothing")
 #: without examples of what should not fire, an action is shown only at this smoothed probability
 NO_NONE_THRESHOLD = 0.8
-DEFAULT_COPIES = 8
+
 _SIDECAR_FORMAT = "cognn-teach-windows"
 _SIDECAR_VERSION = 1
 #: the most windows of one class kept in the sidecar
 _SIDECAR_PER_CLASS = 4000
+#: the most windows of one class the head is fitted on
+_FIT_PER_CLASS = 2000
 
 Log = Callable[[str], None]
 
@@ -122,29 +125,38 @@ class TeachResult:
     notes: list[str] = field(default_factory=list)
 
 
-def detect_repetitive(skeletons: Sequence[np.ndarray], layout: str) -> str | None:
-    """The rep-counter signal that repeats in most of these clips (at least two cycles in half of them), or None."""
+def signal_cycles(skel: np.ndarray, layout: str) -> dict[str, int]:
+    """``{signal: repetitions}`` the rep counter's signals complete over one clip ``(T, C, V, M)`` (first slot)."""
     from ..domains import LAYOUT_DOMAIN
     from ..live.reps import SIGNALS, body_signals, count_cycles
 
     domain = LAYOUT_DOMAIN[layout]
-    best, best_score = None, 0.0
-    for name, sig in SIGNALS.items():
-        counts = []
-        for skel in skeletons:
-            vals, torsos = [], []
-            for frame in skel:
-                s, torso = body_signals(frame[..., 0], layout, domain, (name,))
-                vals.append(s[name][0])
-                torsos.append(torso)
-            t = np.nanmedian(np.asarray(torsos, np.float64)) if np.isfinite(torsos).any() else np.nan
-            if not np.isfinite(t) or t <= 0:
-                counts.append(0)
-                continue
-            v = np.asarray(vals, np.float64) / t if sig.scaled else np.asarray(vals, np.float64)
-            counts.append(len(count_cycles(v, min_range=sig.min_range)))
-        if not counts:
+    per: dict[str, list[float]] = {n: [] for n in SIGNALS}
+    torsos = []
+    for frame in skel:
+        s, torso = body_signals(frame[..., 0], layout, domain)
+        for n in SIGNALS:
+            per[n].append(float(s[n][0]))
+        torsos.append(torso)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        t = float(np.nanmedian(np.asarray(torsos, np.float64)))
+    out = {}
+    for n, sig in SIGNALS.items():
+        if not np.isfinite(t) or t <= 0:
+            out[n] = 0
             continue
+        v = np.asarray(per[n], np.float64) / t if sig.scaled else np.asarray(per[n], np.float64)
+        out[n] = len(count_cycles(v, min_range=sig.min_range))
+    return out
+
+
+def detect_repetitive(cycles: Sequence[dict[str, int]]) -> str | None:
+    """The rep-counter signal that repeats in most clips (at least two cycles in half of them; ``cycles`` from
+    :func:`signal_cycles`, one per clip), or None."""
+    best, best_score = None, 0.0
+    for name in (cycles[0] if cycles else {}):
+        counts = [c.get(name, 0) for c in cycles]
         score = float(np.median(counts))
         if score >= 2 and np.mean([c >= 2 for c in counts]) >= 0.5 and score > best_score:
             best, best_score = name, score
@@ -238,7 +250,7 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
             cache = default_cache_dir() / "teach"
     none = classes.index("none")
     labelled: list[LabelledClip] = []
-    per_action: dict[str, list[np.ndarray]] = {}
+    per_action: dict[str, list[dict[str, int]]] = {}
     with ClipReader(layout, cache / "pose", num_persons=base_model.num_persons, log=log) as reader:
         for i, (path, action) in enumerate(files):
             if progress is not None:
@@ -250,10 +262,11 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
             if not np.any(skel):
                 log(f"warning: {path}: nobody is seen in it; left out")
                 continue
+            cycles_of = skel
             skel = _long_enough(skel, base_model.receptive_field + 16 * base_model.stride)
             lab = _frame_labels(skel, classes.index(action), none, still_is_none=True)
             labelled.append(LabelledClip(f"{action}/{path.name}", skel, lab))
-            per_action.setdefault(action, []).append(skel)
+            per_action.setdefault(action, []).append(_cached_cycles(cycles_of, layout, cache / "features"))
     missing = [a for a in actions if a not in per_action]
     if missing:
         raise CognnError(f"{root}: no usable clip for {', '.join(missing)} (nobody seen in them)")
@@ -265,7 +278,8 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
         win = Windows(np.concatenate([old.features, win.features]), np.concatenate([old.labels, win.labels]),
                       np.concatenate([old.clip, win.clip]), np.concatenate([old.original, win.original]),
                       np.concatenate([old.weight, win.weight]), win.names)
-    head = fit_head(win.features, win.labels, len(classes), l2=3e-3)
+    fit = _balanced(win, len(classes), _FIT_PER_CLASS, seed)
+    head = fit_head(win.features[fit], win.labels[fit], len(classes), l2=3e-3, max_iter=100)
     # live defaults from the enrolment
     probs = head.probabilities(win.features)
     thresholds: dict[str, float] = {}
@@ -277,10 +291,10 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
         typical = float(np.median(own)) if len(own) else floor
         thresholds[c] = round(float(np.clip(0.6 * typical, floor if not had_none else 0.3, 0.9)), 2)
     repetitive = dict(reps or {})
-    for action, skels in per_action.items():
+    for action, cyc in per_action.items():
         if action == "none" or action in repetitive:
             continue
-        sig = detect_repetitive(skels, layout)
+        sig = detect_repetitive(cyc)
         if sig is not None:
             repetitive[action] = sig
     model = with_head(base_model, head)
@@ -303,6 +317,39 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
     _save_sidecar(sidecar_path(path), classes, win, seed)
     return TeachResult(path, classes, counts, int(len(win.labels)), time.perf_counter() - t0, had_none,
                        repetitive, thresholds, notes)
+
+
+def _balanced(win: Windows, classes: int, per_class: int, seed: int) -> np.ndarray:
+    """Indices of at most ``per_class`` windows of each class (augmented copies are alike: more adds little)."""
+    rng = np.random.default_rng(seed)
+    keep = []
+    for k in range(classes):
+        idx = np.flatnonzero(win.labels == k)
+        keep.append(np.sort(rng.choice(idx, per_class, replace=False)) if len(idx) > per_class else idx)
+    return np.concatenate(keep) if keep else np.zeros(0, np.int64)
+
+
+def _cached_cycles(skel: np.ndarray, layout: str, cache: Path) -> dict[str, int]:
+    """:func:`signal_cycles` of a clip, kept beside its features (by the clip's content)."""
+    import hashlib
+
+    key = hashlib.sha1(np.ascontiguousarray(skel, np.float32).tobytes()).hexdigest()[:16]
+    path = cache / f"cycles-{layout}-{key}.json"
+    try:
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and all(isinstance(v, int) for v in data.values()):
+            return data
+    except (OSError, ValueError):
+        pass
+    out = signal_cycles(skel, layout)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(out))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return out
 
 
 def _had_none_examples(model: Path | None) -> bool:
