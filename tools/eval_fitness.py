@@ -210,8 +210,8 @@ def teach_lopo(reader: ClipReader, infos: list[ClipInfo], copies: int) -> list[d
     rows = []
     usable = [i for i in infos if i.path.parent.parent.name == "real"]
     with tempfile.TemporaryDirectory() as tmp:
-        for person in sorted({i.person for i in usable}):
-            folder = Path(tmp) / f"p{len(rows)}"
+        for k, person in enumerate(sorted({i.person for i in usable})):
+            folder = Path(tmp) / f"p{k}"
             for i in usable:
                 if i.person == person:
                     continue
