@@ -19,7 +19,7 @@ from cognn.data.store import DatasetWriter, load_recording
 CLIP = 84  # receptive field of the test model (costgcn_mod with clip_frames=84)
 CLASSES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
 FIELDS = {"source", "frame", "timestamp", "persons", "ready", "held", "label", "label_score", "top", "model_ms",
-          "pose_ms", "latency_ms", "model", "weights_trained", "steady", "reps", "body", "gap", "reset"}
+          "pose_ms", "latency_ms", "model", "weights_trained", "steady", "reps", "body", "gap", "reset", "hold_s"}
 
 
 @pytest.fixture(scope="module")

@@ -58,10 +58,8 @@ def run(args: argparse.Namespace) -> int:
         err(f"{PROG}: error: -o must name a .safetensors file, not {out}")
         return 2
     reps = parse_reps(args.reps, {}) if args.reps else {}
-    quiet = not sys.stderr.isatty()
-
     def progress(i: int, n: int, what: str) -> None:
-        if what and (not quiet or i == 0 or i + 1 == n or True):
+        if what:
             err(f"{PROG}: [{i + 1}/{n}] {what}")
 
     res = teach_folder(args.folder, out, base=base, add=args.add, copies=args.copies, cache=args.cache, reps=reps,

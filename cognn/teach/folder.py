@@ -224,6 +224,8 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
         if add_ck.meta.get("model") != base_ck.meta.get("model") or add_ck.meta.get("layout") != layout:
             raise InputFileError(Path(add), f"was taught on {add_ck.meta.get('model')} / {add_ck.meta.get('layout')}"
                                             f"; the base is {base_ck.meta.get('model')} / {layout}")
+    if old_classes and old_classes[0] != "none":
+        raise InputFileError(Path(str(add)), "has a teaching record whose first class is not 'none'")
     classes = list(old_classes)
     if "none" not in classes:
         classes.insert(0, "none")
@@ -255,10 +257,7 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
         for i, (path, action) in enumerate(files):
             if progress is not None:
                 progress(i, len(files), f"pose {path.name}")
-            try:
-                skel = reader.read(path)
-            except InputFileError:
-                raise
+            skel = reader.read(path)
             if not np.any(skel):
                 log(f"warning: {path}: nobody is seen in it; left out")
                 continue
