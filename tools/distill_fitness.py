@@ -30,9 +30,8 @@ from train_fitness import CONVENTION, LIVE  # noqa: E402
 
 from cognn.checkpoints import load_model, save_checkpoint  # noqa: E402
 from cognn.models import build, display_name, twin  # noqa: E402
-from cognn.teach.augment import augment_clip  # noqa: E402
 from cognn.teach.features import answer_frames, positions, step_features  # noqa: E402
-from cognn.teach.learn import LabelledClip  # noqa: E402
+from cognn.teach.learn import LabelledClip, clip_copy  # noqa: E402
 
 PROG = "distill_fitness"
 TEACHER = REPO / "weights" / "fitness_costgcn_original.safetensors"
@@ -48,16 +47,11 @@ def windows(teacher, clips: list[LabelledClip], copies: int, seed: int = 0):  # 
     xs, ps, ys = [], [], []
     w = teacher.fc.weight.detach().numpy()
     b = teacher.fc.bias.detach().numpy()
-    for clip in clips:
-        base = clip.digest()
-        for copy in range(copies + 1):
-            if copy == 0:
-                x, src = clip.skeleton, np.arange(len(clip.skeleton))
-            else:
-                rng = np.random.default_rng([seed, copy, int(base[:8], 16)])
-                x, src = augment_clip(clip.skeleton, rng, "kinetics18")
-            from cognn.data.conventions import prepare_clip
+    from cognn.data.conventions import prepare_clip
 
+    for clip in clips:
+        for copy in range(copies + 1):
+            x, src = clip_copy(clip, copy, seed, "kinetics18")
             prep = prepare_clip(np.ascontiguousarray(x.transpose(1, 0, 2, 3)), CONVENTION, "kinetics18")
             feats = step_features(positions(teacher, prep), teacher.pool_size)
             frames = answer_frames(teacher, len(feats))

@@ -23,6 +23,7 @@ from ..data.files import file_digest
 from ..domains import LAYOUT_DOMAIN
 from ..errors import InputFileError
 from ..layouts import get_layout
+from ..train.clips import resample
 
 __all__ = ["CLIP_EXTENSIONS", "FPS", "ClipReader", "default_cache_dir"]
 
@@ -45,17 +46,6 @@ def default_cache_dir() -> Path:
     if env:
         return Path(env)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cognn"
-
-
-def resample(skeleton: np.ndarray, timestamps: np.ndarray, fps: float = FPS) -> np.ndarray:
-    """``(T, C, V, M)`` frames at ``timestamps`` (seconds) -> frames every ``1/fps`` s, the latest frame at or before
-    each tick (as the live resampler releases them); timestamps that do not increase leave the frames as they are."""
-    t = np.asarray(timestamps, np.float64)
-    if len(skeleton) < 2 or len(t) != len(skeleton) or not np.all(np.isfinite(t)) or t[-1] <= t[0]:
-        return skeleton
-    grid = t[0] + np.arange(int(np.floor((t[-1] - t[0]) * fps + 1e-6)) + 1) / fps
-    idx = np.clip(np.searchsorted(t, grid + 1e-6, side="right") - 1, 0, len(t) - 1)
-    return skeleton[idx]
 
 
 class ClipReader:

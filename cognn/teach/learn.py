@@ -21,7 +21,7 @@ from ..models.base import CoSkeletonNet
 from .augment import AugmentConfig, augment_clip
 from .features import answer_frames, positions, step_features
 
-__all__ = ["LabelledClip", "Windows", "clip_windows", "collect_windows", "model_digest"]
+__all__ = ["LabelledClip", "Windows", "clip_copy", "clip_windows", "collect_windows", "model_digest"]
 
 Log = Callable[[str], None]
 
@@ -96,6 +96,16 @@ def _cached_positions(model: CoSkeletonNet, digest: str, clip: np.ndarray, key: 
     return pos
 
 
+def clip_copy(clip: LabelledClip, copy: int, seed: int, layout: str,
+              augment: AugmentConfig = AugmentConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """Copy ``copy`` of a clip (0: the clip itself, else an augmented copy drawn from the clip's content, the copy
+    number and ``seed``, so it is the same in every run) and, per frame, the source frame it came from."""
+    if copy == 0:
+        return clip.skeleton, np.arange(len(clip.skeleton))
+    rng = np.random.default_rng([seed, copy, int(clip.digest()[:8], 16)])
+    return augment_clip(clip.skeleton, rng, layout, augment)
+
+
 def clip_windows(model: CoSkeletonNet, clip: LabelledClip, *, copies: int, convention: str, seed: int = 0,
                  cache: Path | None = None, augment: AugmentConfig = AugmentConfig(),
                  digest: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -105,11 +115,7 @@ def clip_windows(model: CoSkeletonNet, clip: LabelledClip, *, copies: int, conve
     out = []
     base = clip.digest()
     for copy in range(copies + 1):
-        if copy == 0:
-            x, src = clip.skeleton, np.arange(len(clip.skeleton))
-        else:
-            rng = np.random.default_rng([seed, copy, int(base[:8], 16)])
-            x, src = augment_clip(clip.skeleton, rng, model.layout.name, augment)
+        x, src = clip_copy(clip, copy, seed, model.layout.name, augment)
         pos = _cached_positions(model, digest, x, f"{base}-{seed}-{copy}", convention, cache)
         feats = step_features(pos, model.pool_size)
         frames = answer_frames(model, len(feats))
