@@ -18,7 +18,7 @@ import torch
 
 from ..models.base import CoSkeletonNet
 
-__all__ = ["positions", "step_features", "answer_frames", "blank_positions"]
+__all__ = ["positions", "step_features", "answer_frames"]
 
 #: frames per forward pass: longer clips are cut into overlapping pieces whose inner positions are exact
 _PIECE = 1200
@@ -43,10 +43,6 @@ def _slot_positions(model: CoSkeletonNet, slots: torch.Tensor) -> torch.Tensor:
     return x.mean(3).permute(0, 2, 1)  # (S, P, C')
 
 
-#: (model id, weights version, frames mod stride) -> positions of a short blank clip
-_BLANK: dict[tuple[int, int, int], torch.Tensor] = {}
-
-
 @torch.no_grad()
 def _blank_slot(model: CoSkeletonNet, t: int) -> torch.Tensor:
     """Positions ``(P, C')`` of one all-zero person slot over ``t`` frames, from a short blank clip: positions whose
@@ -58,10 +54,12 @@ def _blank_slot(model: CoSkeletonNet, t: int) -> torch.Tensor:
     short = (2 * rf // stride + 4) * stride + t % stride
     if t <= short:
         return _slot_positions(model, torch.zeros(1, c, t, v))[0]
-    key = (id(model), model.data_bn.weight._version, t % stride)
-    ref = _BLANK.get(key)
+    # kept on the model (it dies with it), by the weights' in-place version and the length modulo the stride
+    blanks: dict[tuple[int, int], torch.Tensor] = model.__dict__.setdefault("_teach_blank_slots", {})
+    key = (model.data_bn.weight._version, t % stride)
+    ref = blanks.get(key)
     if ref is None:
-        ref = _BLANK[key] = _slot_positions(model, torch.zeros(1, c, short, v))[0]
+        ref = blanks[key] = _slot_positions(model, torch.zeros(1, c, short, v))[0]
     p_short, p = ref.shape[0], -(-t // stride)
     left = -(-pad // stride)  # positions whose field starts before the clip: k * stride - pad < 0
     right = p_short - (short - 1 - (rf - 1 - pad)) // stride - 1  # first position of the short clip touching its end
@@ -121,18 +119,13 @@ def _geometry(model: CoSkeletonNet) -> tuple[int, int]:
     return rf, pad
 
 
-def step_features(pos: np.ndarray, pool_size: int, *, prefix: bool = False) -> np.ndarray:
+def step_features(pos: np.ndarray, pool_size: int) -> np.ndarray:
     """The pool's average after each position: ``(P, C')``, row ``k`` = sum of positions ``k - pool_size + 1 .. k``
-    divided by ``pool_size`` (the official pool, zeros before the first), or by the positions it holds
-    (``prefix``)."""
+    divided by ``pool_size`` (the official pool, zeros before the first)."""
     c = np.cumsum(np.asarray(pos, np.float64), axis=0)
     shifted = np.zeros_like(c)
     shifted[pool_size:] = c[:-pool_size] if len(c) > pool_size else shifted[pool_size:]
-    total = c - shifted
-    if prefix:
-        held = np.minimum(np.arange(1, len(c) + 1), pool_size)[:, None]
-        return (total / held).astype(np.float32)
-    return (total / pool_size).astype(np.float32)
+    return ((c - shifted) / pool_size).astype(np.float32)
 
 
 def answer_frames(model: CoSkeletonNet, count: int) -> np.ndarray:
@@ -140,9 +133,3 @@ def answer_frames(model: CoSkeletonNet, count: int) -> np.ndarray:
     delay, before any pool padding)."""
     rf, pad = _geometry(model)
     return (rf - 1 - pad) + np.arange(count) * model.stride
-
-
-def blank_positions(model: CoSkeletonNet, frames: int) -> np.ndarray:
-    """Positions of a clip in which nobody is seen (all zeros): what the head sees with an empty picture."""
-    c, v, m = model.in_channels, model.layout.num_joints, model.num_persons
-    return positions(model, np.zeros((c, frames, v, m), np.float32))

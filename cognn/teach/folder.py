@@ -282,13 +282,13 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
     # live defaults from the enrolment
     probs = head.probabilities(win.features)
     thresholds: dict[str, float] = {}
-    floor = 0.5 if had_none else NO_NONE_THRESHOLD
+    lowest = 0.3 if had_none else NO_NONE_THRESHOLD
     for k, c in enumerate(classes):
         if c == "none":
             continue
         own = probs[(win.labels == k) & (win.original | (win.clip < 0)), k]
-        typical = float(np.median(own)) if len(own) else floor
-        thresholds[c] = round(float(np.clip(0.6 * typical, floor if not had_none else 0.3, 0.9)), 2)
+        typical = float(np.median(own)) if len(own) else lowest
+        thresholds[c] = round(float(np.clip(0.6 * typical, lowest, 0.9)), 2)
     repetitive = dict(reps or {})
     for action, cyc in per_action.items():
         if action == "none" or action in repetitive:

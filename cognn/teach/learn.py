@@ -23,8 +23,6 @@ from .features import answer_frames, positions, step_features
 
 __all__ = ["LabelledClip", "Windows", "clip_copy", "clip_windows", "collect_windows", "model_digest"]
 
-Log = Callable[[str], None]
-
 #: bumped when what the feature cache holds changes
 _FEATURE_VERSION = 1
 
