@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  cognn-infer --camera rtsp://192.168.1.20:554/stream --events events.jsonl --allow squat,march\n\n"
                f"record fields: {', '.join(FIELDS[:3])}, ..., {', '.join(FIELDS[3:])}, top (K label/score pairs),\n"
                f"  {', '.join(LIVE_FIELDS)}; with --per-person also person (see cognn/live/records.py).\n"
-               "event fields (--events): label, start, end, start_frame, end_frame, peak_score, person, source, reps."
+               "event fields (--events): label, start, end, start_frame, end_frame, peak_score, person, source, reps, "
+               "alarm (an alarm class such as a fall, reported the moment it was shown)."
                "\n\n"
                "With several inputs, --save-skeletons FILE.h5 and --render FILE.mp4 write one file per input:\n"
                "FILE_<i>.h5 / FILE_<i>.mp4, i = the input's 0-based position in the processing order.\n"
@@ -235,7 +236,8 @@ def _events_text(results: list[InputResult]) -> list[str]:
         if not r.events:
             lines.append(f"{name}: no action event (nothing held a steady label for 0.5 s)")
             continue
-        shown = [f"{e.label}{'' if e.reps is None else f' ×{e.reps}'} {e.start:.1f}-{e.end:.1f} s "
+        shown = [f"ALARM {e.label} at {e.start:.1f} s ({percent(e.peak_score)})" if e.alarm else
+                 f"{e.label}{'' if e.reps is None else f' ×{e.reps}'} {e.start:.1f}-{e.end:.1f} s "
                  f"({percent(e.peak_score)})" for e in r.events[:6]]
         more = f", and {len(r.events) - 6} more" if len(r.events) > 6 else ""
         lines.append(f"{name}: {', '.join(shown)}{more}")
