@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 import torch
 
@@ -89,3 +90,26 @@ def to_original_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Ten
         else:
             out[key] = value
     return out
+
+
+def stick_body(lean_deg: float, hip_drop: float = 0.0, trunk_deg: float | None = None) -> np.ndarray:
+    """A standing OpenPose-18 stick figure 0.9 picture heights tall (ankles at y = 0.45), every joint seen: the whole
+    body leaning ``lean_deg`` about the ankles, the hips ``hip_drop`` lower (knees bent), the trunk at ``trunk_deg``
+    from vertical (default: with the body)."""
+    a = np.radians(lean_deg)
+    along = np.array([np.sin(a), -np.cos(a)])  # up the body, y down
+    ankle = np.array([0.0, 0.45])
+    hip = ankle + (0.5 - hip_drop) * along if hip_drop < 0.45 else ankle + np.array([0.05, -0.05])
+    t = np.radians(lean_deg if trunk_deg is None else trunk_deg)
+    up_trunk = np.array([np.sin(t), -np.cos(t)])
+    neck = hip + 0.3 * up_trunk
+    head = hip + 0.4 * up_trunk
+    knee = 0.5 * (ankle + hip) + np.array([0.03, 0.0])
+    s = np.zeros((3, 18), np.float32)
+    s[2] = 1.0
+    place = {0: head, 1: neck, 2: neck, 5: neck, 3: neck + 0.1 * along, 6: neck + 0.1 * along, 4: hip, 7: hip,
+             8: hip, 11: hip, 9: knee, 12: knee, 10: ankle, 13: ankle, 14: head, 15: head, 16: head, 17: head}
+    for j, p in place.items():
+        s[:2, j] = p
+    return s
+

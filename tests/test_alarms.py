@@ -139,3 +139,12 @@ def test_alarm_and_held_classes_round_trip_and_are_checked():
         AlarmConfig.from_dict({"alarm": 3})
     with pytest.raises(ValueError, match="does not have: fall"):
         cfg.check_classes(["none", "plank"])
+    body = AlarmConfig.from_dict({"alarm": ["fall"], "by_body": {"fall": ["push_up", "plank"]}})
+    assert body.by_body == {"fall": ("push_up", "plank")}
+    assert AlarmConfig.from_dict(body.to_dict()) == body
+    with pytest.raises(ValueError, match="does not have: push_up"):
+        body.check_classes(["none", "fall", "plank"])
+    with pytest.raises(ValueError, match="not an alarm class"):
+        AlarmConfig.from_dict({"by_body": {"fall": []}})
+    with pytest.raises(ValueError, match="'by_body' must map alarm classes to lists"):
+        AlarmConfig.from_dict({"alarm": ["fall"], "by_body": ["fall"]})

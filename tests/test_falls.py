@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from helpers import stick_body
 
 from cognn.live.falls import FallCheck
 
@@ -44,6 +45,17 @@ def test_walking_towards_the_camera_is_no_fall_but_falling_towards_it_is():
     assert any(_run(fall))
 
 
+def test_leaning_over_a_moment_and_back_up_is_no_fall_a_moment_later():
+    standing = [((0.0, -0.2), (0.0, 0.0))] * 30
+    lean = [((0.17, -0.1), (0.0, 0.0))] * 6  # 60 degrees for 0.2 s, the hips where they were
+    fell = _run(standing + lean + standing)
+    assert any(fell[30:36]) and not any(fell[36 + 20:])
+    # nor a trunk 3x longer than the upright one (somebody else, or a glimpse of a few joints)
+    tiny = [((0.0, -0.05), (0.0, 0.0))] * 30
+    big = [((0.3, -0.1), (0.0, 0.05))] * 10
+    assert not any(_run(tiny + big))
+
+
 def test_unseen_joints_teach_nothing():
     check = FallCheck("kinetics18", "image2d")
     s = _person((0.0, -0.2), (0.0, 0.0))
@@ -52,3 +64,42 @@ def test_unseen_joints_teach_nothing():
         check.update(s, i / 30)
     check.update(None, 1.1)
     assert not check._trunk and not check.fell()
+
+
+def _collapsed(bodies: list[np.ndarray], fps: float = 30.0) -> list[bool]:
+    check = FallCheck("kinetics18", "image2d")
+    out = []
+    for i, b in enumerate(bodies):
+        check.update(b, i / fps)
+        out.append(check.collapsed())
+    return out
+
+
+def test_the_body_alone_says_a_person_fell_once_they_stayed_down():
+    standing = [stick_body(0.0)] * 45
+    falling = [stick_body(a, hip_drop=0.45 * a / 85) for a in np.linspace(0, 85, 20)]
+    lying = [stick_body(85.0, hip_drop=0.45)] * 100
+    seen = _collapsed(standing + falling + lying)
+    assert not any(seen[:45 + 10 + 24])  # not before the body has been down (half-way fallen) for 0.8 s
+    assert any(seen[65 + 20:65 + 40])
+    assert not seen[-1]  # 2 s after the last standing moment and the stay: history
+
+
+def test_squats_bends_sitting_and_getting_back_up_are_no_collapse():
+    standing = [stick_body(0.0)] * 45
+    # a deep squat held 1.5 s: hips down, trunk leaning 35 degrees, the body still tall in view
+    squat = [stick_body(0.0, hip_drop=0.25, trunk_deg=35.0)] * 45
+    # bending over to pick something up: the trunk horizontal, legs straight, the hips stay up
+    bend = [stick_body(0.0, trunk_deg=85.0)] * 60
+    # a burpee: down to the floor and back up within 0.6 s
+    burpee = [stick_body(80.0, hip_drop=0.45)] * 18
+    for move in (squat, bend, burpee):
+        assert not any(_collapsed(standing + move + standing)), move
+
+
+def test_collapse_needs_most_of_the_body_in_view():
+    standing = [stick_body(0.0)] * 45
+    lying = [stick_body(85.0, hip_drop=0.45)] * 60
+    for b in lying:
+        b[2, [0, 9, 10, 12, 13, 14, 15, 16, 17, 2, 3, 4, 5]] = 0.0  # only the trunk, arms and hips seen
+    assert not any(_collapsed(standing + lying))

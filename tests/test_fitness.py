@@ -60,3 +60,27 @@ def test_a_fall_raises_one_alarm_event(tmp_path, capfd):
     _, recs, evs = _infer(tmp_path, REAL / "fall" / "fall-detector__Fall01.mp4", capfd)
     falls = [e for e in evs if e["label"] == "fall"]
     assert len(falls) == 1 and falls[0]["alarm"] is True
+
+
+def test_the_body_alone_raises_the_fall_alarm():
+    """``by_body``: a fall seen in the body (a stick figure the model never saw) is an alarm event, once, whatever
+    the model's probability of ``fall``; the floor exercises keep it from raising one alone."""
+    import numpy as np
+    from helpers import stick_body
+
+    from cognn.live.session import LiveConfig, Session
+    from cognn.sources import SkeletonFrame
+
+    session = Session.from_weights(resolve_weights("fitness"), config=LiveConfig())
+    assert "fall" in session.alarm_policy.by_body and "push_up" in session.alarm_policy.by_body["fall"]
+    bodies = ([stick_body(0.0)] * 60 + [stick_body(a, hip_drop=0.45 * a / 85) for a in np.linspace(0, 85, 20)]
+              + [stick_body(85.0, hip_drop=0.45)] * 90)
+    session.start("stick-fall")
+    alarms = []
+    for i, b in enumerate(bodies):
+        s = np.zeros((3, 18, 2), np.float32)
+        s[..., 0] = b
+        step = session.step(SkeletonFrame(i, i / 30.0, s, 1))
+        alarms += [e for e in step.events if e.label == "fall"]
+    session.finish()
+    assert len(alarms) == 1 and alarms[0].alarm

@@ -170,9 +170,9 @@ def false_alarms(weights: Path, reader: ClipReader) -> list[dict[str, Any]]:
     return out
 
 
-def lopo(reader: ClipReader, infos: list[ClipInfo], copies: int) -> list[dict[str, Any]]:
-    """Each person's clips through a model whose head was learnt without them (train_fitness's recipe: the other
-    people's clips and their augmented copies, the generated motion, the Kinetics prior)."""
+def fold_models(reader: ClipReader, infos: list[ClipInfo], copies: int, folder: Path) -> dict[str, Path]:
+    """For every person of the clips, the fitness model whose head was learnt without them (train_fitness's recipe:
+    the other people's clips and their augmented copies, the generated motion, the Kinetics prior), in ``folder``."""
     from fitness_data import frame_labels
     from train_fitness import BASE, CLIP_FRAMES, CONVENTION, LIVE, SYNTH, kinetics_prior, synthetic_clips
 
@@ -187,24 +187,33 @@ def lopo(reader: ClipReader, infos: list[ClipInfo], copies: int) -> list[dict[st
     synth = collect_windows(base, synthetic_clips(SYNTH, 7), copies=0, convention=CONVENTION,
                             cache=CACHE / "features")
     prior, prior_rows = kinetics_prior(ck)
+    out = {}
+    for k, person in enumerate(sorted({c.person for c in clips})):
+        test = [j for j, c in enumerate(clips) if c.person == person]
+        keep = ~np.isin(win.clip, test)
+        head = fit_head(np.concatenate([win.features[keep], synth.features]),
+                        np.concatenate([win.labels[keep], synth.labels]), len(CLASSES), l2=3e-3,
+                        sample_weight=np.concatenate([win.weight[keep], synth.weight]), prior=prior,
+                        prior_rows=prior_rows, max_iter=80)
+        out[person] = save_taught(folder / f"fold-{k}.safetensors",
+                                  with_head(base, head, clip_frames=CLIP_FRAMES, early_mode="exact"), ck,
+                                  {"classes": CLASSES, "live": LIVE, "fps": 30.0})
+    return out
+
+
+def lopo(reader: ClipReader, infos: list[ClipInfo], folds: dict[str, Path]) -> list[dict[str, Any]]:
+    """Each person's clips through the model whose head was learnt without them (:func:`fold_models`)."""
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for person in sorted({c.person for c in clips}):
-            test = [k for k, c in enumerate(clips) if c.person == person]
-            keep = ~np.isin(win.clip, test)
-            head = fit_head(np.concatenate([win.features[keep], synth.features]),
-                            np.concatenate([win.labels[keep], synth.labels]), len(CLASSES), l2=3e-3,
-                            sample_weight=np.concatenate([win.weight[keep], synth.weight]), prior=prior,
-                            prior_rows=prior_rows, max_iter=80)
-            path = Path(tmp) / f"fold-{len(rows)}.safetensors"
-            save_taught(path, with_head(base, head, clip_frames=CLIP_FRAMES, early_mode="exact"), ck,
-                        {"classes": CLASSES, "live": LIVE, "fps": 30.0})
-            rows += evaluate(path, [infos[k] for k in test], reader)
+    for person, path in folds.items():
+        rows += evaluate(path, [i for i in infos if i.person == person], reader)
     return rows
 
 
-def teach_lopo(reader: ClipReader, infos: list[ClipInfo], copies: int) -> list[dict[str, Any]]:
-    """cognn-teach on the other people's clips (one folder per action, stand_idle as none), run on each person's."""
+def teach_lopo(reader: ClipReader, infos: list[ClipInfo], copies: int, folds: dict[str, Path]
+               ) -> list[dict[str, Any]]:
+    """cognn-teach on the other people's clips (one folder per action, stand_idle as none), run on each person's;
+    the base is the fitness model that never saw the person (its fold), as the bundled one never saw a user."""
+    from cognn.checkpoints import read_checkpoint
     from cognn.teach.folder import teach_folder
 
     rows = []
@@ -219,9 +228,7 @@ def teach_lopo(reader: ClipReader, infos: list[ClipInfo], copies: int) -> list[d
                 d.mkdir(parents=True, exist_ok=True)
                 (d / i.path.name).symlink_to(i.path)
             out = Path(tmp) / f"{folder.name}.safetensors"
-            teach_folder(folder, out, base=WEIGHTS, copies=copies, cache=CACHE)
-            from cognn.checkpoints import read_checkpoint
-
+            teach_folder(folder, out, base=folds[person], copies=copies, cache=CACHE)
             taught = read_checkpoint(out).meta["classes"]
             test = [i for i in usable if i.person == person and i.cls in taught]
             rows += evaluate(out, test, reader)
@@ -252,13 +259,15 @@ def main(argv: list[str] | None = None) -> int:
             rows = evaluate(args.weights, infos, reader)
             out["bundled"] = {"rows": rows, "summary": summary(rows, "bundled model (trained on these clips)")}
         out["false_alarms"] = false_alarms(args.weights, reader)
-        if args.lopo:
-            lrows = lopo(reader, clip_table(), args.copies)
-            lrows = [r for r in lrows if r["clip"].split("/")[0] in {i.action for i in infos}]
-            out["lopo"] = {"rows": lrows, "summary": summary(lrows, "leave-one-person-out")}
-        if args.teach_lopo:
-            trows = teach_lopo(reader, infos, args.copies)
-            out["teach_lopo"] = {"rows": trows, "summary": summary(trows, "cognn-teach leave-one-person-out")}
+        with tempfile.TemporaryDirectory() as folder:
+            folds = fold_models(reader, clip_table(), args.copies, Path(folder)) \
+                if args.lopo or args.teach_lopo else {}
+            if args.lopo:
+                lrows = lopo(reader, infos, folds)
+                out["lopo"] = {"rows": lrows, "summary": summary(lrows, "leave-one-person-out")}
+            if args.teach_lopo:
+                trows = teach_lopo(reader, infos, args.copies, folds)
+                out["teach_lopo"] = {"rows": trows, "summary": summary(trows, "cognn-teach leave-one-person-out")}
     total = sum(r["events"] for r in out["false_alarms"])
     minutes = sum(r["minutes"] for r in out["false_alarms"])
     out["false_alarm_rate"] = round(total / max(minutes, 1e-9), 2)

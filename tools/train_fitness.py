@@ -46,8 +46,8 @@ OUT = REPO / "weights" / "fitness_costgcn_original.safetensors"
 #: the pool: 80 frames (20 positions of the 4-frame stride) on top of the backbone's own 153
 CLIP_FRAMES = 80
 CONVENTION = "stgcn-kinetics-feeder"
-#: generated clips per standing class (cognn.synth.exercises)
-SYNTH = 12
+#: generated clips per class (cognn.synth.exercises)
+SYNTH = 24
 
 
 def _log(msg: str) -> None:
@@ -80,17 +80,24 @@ def kinetics_prior(ck) -> tuple[Head, np.ndarray]:  # type: ignore[no-untyped-de
 
 
 def synthetic_clips(per_class: int, seed: int) -> list[LabelledClip]:
-    """Generated clips (cognn.synth.exercises, rendered in 2-D from varied cameras) of the standing classes: 10 s each,
-    the whole clip its class; half the weight of a real clip's windows."""
-    from cognn.synth.exercises import EXERCISES, generate_2d
+    """Generated clips of every generated class (cognn.synth.exercises: standing, on the floor, falls, sitting down
+    and getting up; rendered in 2-D from varied cameras), ``per_class`` each, 10 s, at half the weight of a real
+    clip's windows. An exercise is its class over the whole clip; an event (``fall``, ``sit_down``, ``stand_up``) is
+    labelled by the real clips' rule (``fitness_data.frame_labels``: its class in the 2.5 s after the hip drops or
+    rises fastest, ``none`` before)."""
+    from fitness_data import ClipInfo
+
+    from cognn.synth.exercises import EVENTS as EVENT_MOTIONS
+    from cognn.synth.exercises import GENERATED, generate_2d
 
     rng = np.random.default_rng(seed)
     out = []
-    for cls in EXERCISES:
+    for cls in GENERATED:
+        info = ClipInfo(Path(f"synth/{cls}"), cls, cls, "synthetic", "", "", "cognn.synth")
         for k in range(per_class):
             x = generate_2d(cls, rng, 300)
-            out.append(LabelledClip(f"synth/{cls}/{k}", x, np.full(len(x), CLASSES.index(cls), np.int64),
-                                    "synthetic", weight=0.5))
+            labels = frame_labels(info, x) if cls in EVENT_MOTIONS else np.full(len(x), CLASSES.index(cls), np.int64)
+            out.append(LabelledClip(f"synth/{cls}/{k}", x, labels, "synthetic", weight=0.5))
     return out
 
 
@@ -111,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--copies", type=int, default=8, help="augmented copies per clip")
     p.add_argument("--l2", type=float, default=3e-3)
-    p.add_argument("--synth", type=int, default=SYNTH, metavar="N", help="generated clips per standing class")
+    p.add_argument("--synth", type=int, default=SYNTH, metavar="N", help="generated clips per class")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--prior", action=argparse.BooleanOptionalAction, default=True,
                    help="pull the head towards the Kinetics classifier's rows of the same movements")
@@ -194,7 +201,8 @@ LIVE: dict[str, Any] = {
     "labels": {"threshold": 0.3},
     "alarms": {"default_threshold": 0.5, "default_confirm": 0.5, "default_min_duration": 1.0, "release": 0.1,
                "thresholds": {"fall": 0.5}, "confirm": {"fall": 0.2},
-               "alarm": ["fall"], "hold": ["plank"], "repetitive": dict(FITNESS_SIGNALS)},
+               "alarm": ["fall"], "hold": ["plank"], "repetitive": dict(FITNESS_SIGNALS),
+               "by_body": {"fall": ["push_up", "plank", "burpee", "sit_up"]}},
     "body": {"needs": ["head", "shoulders", "arms"],
              "classes": {c: ["legs"] for c in ("squat", "lunge", "jumping_jack", "high_knees", "burpee", "walk",
                                               "sit_down", "stand_up")}},
@@ -213,11 +221,14 @@ def fitness_meta(pairs: list, args: argparse.Namespace, lopo: dict[str, Any]) ->
     clips = [{"clip": f"{i.action}/{i.path.name}" if i.path.parent.name != "video" else i.path.name,
               "class": i.cls, "person": i.person, "source": i.source, "licence": _licence_of(i)}
              for i, _ in pairs]
-    data = (f"{len(clips)} real clips of about {len({c['person'] for c in clips})} people (29 of "
-            "../shared/data/video/real with clips.tsv, 2 jumping-jack clips, 6 clips of other activities as none; "
-            "third-party footage used for training only, never redistributed; every clip is listed under "
-            "'training_clips' with its source and licence), "
-            f"{args.copies} augmented copies each; backbone: Kinetics-400 skeletons (st-gcn release)")
+    real = sum(1 for i, _ in pairs if i.path.parent.parent.name == "real")
+    others = sum(1 for i, _ in pairs if i.path.parent.parent.name != "real" and i.cls == "none")
+    data = (f"{len(clips)} real clips of about {len({c['person'] for c in clips})} people ({real} of "
+            f"../shared/data/video/real with clips.tsv, {len(clips) - real - others} jumping-jack clips, {others} "
+            "clips of other activities as none; third-party footage used for training only, never redistributed; "
+            "every clip is listed under 'training_clips' with its source and licence), "
+            f"{args.copies} augmented copies each; generated motion of every class ({args.synth} clips each, "
+            "cognn.synth); backbone: Kinetics-400 skeletons (st-gcn release)")
     return {"classes": CLASSES, "data": data, "training_clips": clips,
             "metrics": {k: v for k, v in lopo.items() if isinstance(v, (int, float))},
             "licence": LICENCE, "live": LIVE, "fps": 30.0,

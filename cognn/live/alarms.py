@@ -25,7 +25,10 @@ filtered, :data:`NO_ALARMS`); :data:`DEFAULT_ALARMS` is the policy measured for 
 
 (``repetitive`` is read by :func:`cognn.live.reps.repetitive_classes`; ``"alarm": ["fall"]`` names alarm classes,
 whose event the session reports the moment the class is shown, marked ``alarm``, instead of when it ends;
-``"hold": ["plank"]`` names held classes, whose seconds held are shown instead of repetitions.)
+``"hold": ["plank"]`` names held classes, whose seconds held are shown instead of repetitions;
+``"by_body": {"fall": ["push_up", "plank"]}`` lets the body alone raise an alarm class, for people the model never saw
+fall: it is shown when :meth:`cognn.live.falls.FallCheck.collapsed` holds, unless the steady label is one of the
+listed classes, whatever the model's probability of it.)
 """
 from __future__ import annotations
 
@@ -48,7 +51,7 @@ __all__ = ["AlarmConfig", "AlarmFilter", "ShownLabel", "DEFAULT_ALARMS", "NO_ALA
 PASS_LABELS = ("none", UNCERTAIN)
 #: the keys an alarm policy (file or ``meta["live"]["alarms"]``) may hold
 ALARM_KEYS = ("thresholds", "default_threshold", "release", "confirm", "default_confirm", "min_duration",
-              "default_min_duration", "allow", "repetitive", "alarm", "hold")
+              "default_min_duration", "allow", "repetitive", "alarm", "hold", "by_body")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class AlarmConfig:
     alarm: tuple[str, ...] = ()
     #: held classes (a plank): the seconds held are shown instead of repetitions
     hold: tuple[str, ...] = ()
+    #: alarm class -> the steady labels that keep the body from raising it alone (cognn.live.falls: a collapse)
+    by_body: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: the file the policy was read from (named in messages), None for one from a checkpoint or code
     source: str | None = field(default=None, compare=False)
 
@@ -110,7 +115,8 @@ class AlarmConfig:
         """ValueError naming any class the policy mentions that the model does not have."""
         known = set(classes) | set(PASS_LABELS)
         named = (set(self.thresholds) | set(self.confirm) | set(self.min_duration) | set(self.allow or ())
-                 | set(self.alarm) | set(self.hold))
+                 | set(self.alarm) | set(self.hold) | set(self.by_body)
+                 | {c for unless in self.by_body.values() for c in unless})
         unknown = sorted(named - known)
         if unknown:
             more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
@@ -132,6 +138,8 @@ class AlarmConfig:
             out["alarm"] = list(self.alarm)
         if self.hold:
             out["hold"] = list(self.hold)
+        if self.by_body:
+            out["by_body"] = {k: list(v) for k, v in self.by_body.items()}
         if self.repetitive is not None:
             rep = self.repetitive
             out["repetitive"] = dict(rep) if isinstance(rep, Mapping) else list(rep)
@@ -186,6 +194,15 @@ class AlarmConfig:
             if not isinstance(value, (list, tuple)) or not all(isinstance(a, str) for a in value):
                 raise ValueError(f"{where}: {key!r} must be a list of class names")
             lists[key] = tuple(value)
+        body = data.get("by_body", {})
+        if not (isinstance(body, Mapping) and all(
+                isinstance(k, str) and isinstance(v, (list, tuple)) and all(isinstance(c, str) for c in v)
+                for k, v in body.items())):
+            raise ValueError(f"{where}: 'by_body' must map alarm classes to lists of class names, not "
+                             f"{kind_of(body)}")
+        not_alarm = sorted(set(body) - set(lists["alarm"]))
+        if not_alarm:
+            raise ValueError(f"{where}: 'by_body' names {', '.join(not_alarm)}, not an alarm class ('alarm')")
         try:
             return cls(thresholds=table("thresholds"), default_threshold=number("default_threshold", 0.0) or 0.0,
                        release=number("release", 0.0) or 0.0,
@@ -193,7 +210,7 @@ class AlarmConfig:
                        min_duration=table("min_duration"),
                        default_min_duration=number("default_min_duration", None),
                        allow=None if allow is None else tuple(allow), repetitive=rep, alarm=lists["alarm"],
-                       hold=lists["hold"])
+                       hold=lists["hold"], by_body={str(k): tuple(v) for k, v in body.items()})
         except ValueError as e:
             raise ValueError(f"{where}: {e}") from None
 

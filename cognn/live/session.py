@@ -483,16 +483,30 @@ class Session:
     def _shown(self, person: int, label: SteadyLabel, t: float) -> ShownLabel:
         """The label shown for a steady label: the alarm policy's answer, then "uncertain" for a class that needs a
         part of the body out of view (or any class, when the model cannot run on what is in view), and for an alarm
-        class (a fall) the body's movement does not confirm (:mod:`cognn.live.falls`)."""
+        class (a fall) the body's movement does not confirm (:mod:`cognn.live.falls`); and an alarm class the policy
+        lets the body raise alone (``by_body``) while the body has collapsed, unless the steady label is one it names
+        (a floor exercise)."""
         shown = self.alarm_filter.update(label.label, t, person, score=label.score)
         why = self._out_of_view(person, shown.label)
+        check = self._falls.get(person)
         if not why and shown.label in self.alarm_policy.alarm:
-            check = self._falls.get(person)
             if check is None or not check.fell():
                 why = "the body did not go down"
         if why:
             shown = ShownLabel(UNCERTAIN, shown.score, shown.steady, why, shown.changed)
+        if shown.label not in self.alarm_policy.alarm and check is not None:
+            for alarm, unless in self.alarm_policy.by_body.items():
+                if label.label not in unless and shown.label not in unless and check.collapsed():
+                    score = self._class_score(label, alarm)
+                    return ShownLabel(alarm, score, label.label, "", shown.label != alarm)
         return shown
+
+    def _class_score(self, label: SteadyLabel, cls: str) -> float:
+        """The smoothed probability of ``cls`` in ``label`` (0 when unknown)."""
+        classes = self.recognizer.classes
+        if label.probs is None or cls not in classes:
+            return 0.0
+        return float(label.probs[classes.index(cls)])
 
     def _out_of_view(self, person: int, label: str) -> str:
         """Why ``label`` cannot be told from what is in view of ``person`` ("legs not visible"), "" when it can."""

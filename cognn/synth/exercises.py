@@ -1,16 +1,21 @@
-"""Standing exercises for the fitness classes, and generated clips rendered as a camera would see them in 2-D.
+"""Exercises for the fitness classes (the standing ones here, the rest from :mod:`cognn.synth.floor`), and
+generated clips rendered as a camera would see them in 2-D.
 
 Motions (``motion(rng, frames, fps, shape) -> BodyPose``, as :mod:`cognn.synth.motions`): ``lateral_raise`` (both
 arms out to the sides up to shoulder height), ``front_raise`` (forward to shoulder height), ``bicep_curl`` (the
 forearms up, upper arms still), ``high_knees`` (running in place, knees to hip height), ``clap`` (overhead claps:
-the arms swing out and up until the hands meet), besides the gesture model's ``squat``, ``jumping_jacks``, waves and
-``none`` kinds (walking through the picture is ``walk``). Exercises lying on the floor (push-ups, planks, sit-ups,
-burpees) are not generated: the body model stands.
+the arms swing out and up until the hands meet), ``lunge`` (forward or side lunges), besides the gesture model's
+``squat``, ``jumping_jacks``, waves and ``none`` kinds (walking through the picture is ``walk``). The classes the
+standing body cannot do by itself (``plank``, ``push_up``, ``sit_up``, ``burpee`` and the events ``fall``,
+``sit_down``, ``stand_up``) come from :mod:`cognn.synth.floor` as joints; :data:`GENERATED` names every class
+:func:`generate_2d` draws, and :func:`generate_2d_labelled` also gives the frame an event starts (the frames before
+it are not its class).
 
 :func:`render_2d` puts joints ``(T, 25, 3)`` (body world, floor at y = 0) in front of a pinhole camera: another
 direction (the person seen from the front to the side), distance, height, tilt, field of view and picture shape for
-every clip, then maps NTU-25 to OpenPose-18 in the ``image2d`` plain form (``x / w - 0.5``, ``y / h - 0.5``, y down;
-score 1, zeros outside the picture), with MediaPipe-like jitter and dropped joints.
+every clip (with ``aim``, tilted toward the body: people on the floor), then maps NTU-25 to OpenPose-18 in the
+``image2d`` plain form (``x / w - 0.5``, ``y / h - 0.5``, y down; score 1, zeros outside the picture), with
+MediaPipe-like jitter and dropped joints.
 """
 from __future__ import annotations
 
@@ -19,10 +24,11 @@ from collections.abc import Callable
 import numpy as np
 
 from .body import BodyPose, BodyShape, J, forward_kinematics, limb_direction, rotation, sample_shape
+from .floor import EVENTS, FLOOR_MOTIONS
 from .motions import _DEFAULT, SIDES, idle, jumping_jacks, none, phase, squat, swing, wave_left, wave_right
 
-__all__ = ["EXERCISES", "lateral_raise", "front_raise", "bicep_curl", "high_knees", "overhead_clap", "walk",
-           "render_2d", "generate_2d"]
+__all__ = ["EXERCISES", "GENERATED", "EVENTS", "lunge", "lateral_raise", "front_raise", "bicep_curl", "high_knees",
+           "overhead_clap", "walk", "render_2d", "generate_2d", "generate_2d_labelled"]
 
 D = np.pi / 180.0
 
@@ -114,6 +120,42 @@ def walk(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodySh
     return none(rng, frames, fps, shape, kind="walk_across")
 
 
+def lunge(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> BodyPose:
+    """Lunges, the legs taking turns (or one leg throughout): a step forward (or, in a third of the clips, out to the
+    side) with the hips going down over the bent front knee, and back to standing; the trunk upright (forward
+    lunge) or leaning over the bent leg (side lunge), the hands on the hips, by the sides or holding a weight."""
+    pose = idle(rng, frames, fps, shape, arm_style=str(rng.choice(["hang", "clasp", "hip"])))
+    ph = phase(rng, frames, fps, 0.25, 0.5)
+    p = swing(ph, rng.uniform(1.2, 2.0))
+    lead = np.where(np.floor(ph / (2 * np.pi)) % 2 == 0, 1.0, -1.0)  # the stepping leg: +1 right, -1 left
+    if rng.random() < 0.3:
+        lead[:] = lead[0]
+    side_lunge = rng.random() < 1 / 3
+    stride = rng.uniform(0.55, 0.9) if not side_lunge else rng.uniform(0.45, 0.7)
+    depth = rng.uniform(0.2, 0.45)
+    facing = rotation(pose.yaw)
+    root0 = pose.root.copy()
+    out = np.clip(1.6 * p, 0.0, 1.0)  # the foot is out before the hips are all the way down
+    if side_lunge:
+        shift = np.stack([lead * 0.45 * stride * out, -depth * p, rng.uniform(0.0, 0.1) * p], -1)
+        pose.pelvis[:, 0] += rng.uniform(15, 35) * D * p
+    else:
+        shift = np.stack([np.zeros(frames), -depth * p, -0.45 * stride * out], -1)
+        pose.pelvis[:, 0] += rng.uniform(-5, 10) * D * p
+    pose.root = root0 + np.einsum("tij,tj->ti", facing, shift)
+    pose.head[:, 0] -= rng.uniform(0, 15) * D * p
+    feet_at = root0.mean(0) * [1, 0, 1]
+    floor_y = shape.leg * (1 - rng.uniform(0.995, 1.0))
+    for side, s in SIDES:
+        stepping = (lead == s).astype(np.float64) * out
+        x = s * (shape.hip_half_width + 0.04) + (s * stride * stepping if side_lunge else 0.0)
+        z = -stride * stepping if not side_lunge else np.zeros(frames)
+        foot = np.stack([np.broadcast_to(x, (frames,)), np.full(frames, floor_y), z - 0.02], -1)
+        pose.legs[f"{side}_target"] = feet_at + np.einsum("tij,tj->ti", facing, foot)
+        pose.legs[f"{side}_pole"] = np.array([s * 0.2, 0.0, -1.0])
+    return pose
+
+
 def _wave(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> BodyPose:
     return (wave_left if rng.random() < 0.5 else wave_right)(rng, frames, fps, shape)
 
@@ -122,12 +164,14 @@ def _still(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: Body
     return none(rng, frames, fps, shape)
 
 
-#: fitness class -> motion
+#: standing fitness class -> motion (the floor classes and events: :data:`cognn.synth.floor.FLOOR_MOTIONS`)
 EXERCISES: dict[str, Callable[..., BodyPose]] = {
     "squat": squat, "jumping_jack": jumping_jacks, "high_knees": high_knees, "bicep_curl": bicep_curl,
     "lateral_raise": lateral_raise, "front_raise": front_raise, "wave": _wave, "clap": overhead_clap,
-    "walk": walk, "none": _still,
+    "walk": walk, "none": _still, "lunge": lunge,
 }
+#: every class :func:`generate_2d` draws: the standing ones, then those of :mod:`cognn.synth.floor`
+GENERATED: tuple[str, ...] = (*EXERCISES, *FLOOR_MOTIONS)
 
 #: NTU-25 joint for each OpenPose-18 joint (eyes and ears: placed from the head, see render_2d)
 _OPENPOSE_FROM_NTU = (J["head"], J["spine_shoulder"], J["right_shoulder"], J["right_elbow"], J["right_wrist"],
@@ -135,8 +179,12 @@ _OPENPOSE_FROM_NTU = (J["head"], J["spine_shoulder"], J["right_shoulder"], J["ri
                       J["right_ankle"], J["left_hip"], J["left_knee"], J["left_ankle"])
 
 
-def render_2d(joints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Body-world joints ``(T, 25, 3)`` -> OpenPose-18 ``(T, 3, 18)`` in the image2d plain form (module docstring)."""
+def render_2d(joints: np.ndarray, rng: np.random.Generator, aim: bool = False) -> np.ndarray:
+    """Body-world joints ``(T, 25, 3)`` -> OpenPose-18 ``(T, 3, 18)`` in the image2d plain form (module docstring).
+
+    With ``aim`` the camera tilts toward the middle of the body's extent over the clip (plus 30 % of the drawn tilt),
+    as someone filming a person on the floor would; without it, the camera looks about level. ``rng`` is drawn from
+    the same way either way, so clips rendered without ``aim`` are unchanged."""
     t = len(joints)
     centre = joints[:, J["spine_base"]].mean(0) * [1, 0, 1]
     yaw = rng.uniform(-80, 80) * D
@@ -145,6 +193,9 @@ def render_2d(joints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     cam_h = rng.uniform(0.6, 1.6)
     tilt = rng.uniform(-15, 10) * D
     cam = body - np.array([rng.uniform(-0.4, 0.4), cam_h, -dist])  # camera at the origin, z forward
+    if aim:  # a positive tilt looks down
+        mid = (cam.reshape(-1, 3).min(0) + cam.reshape(-1, 3).max(0)) / 2
+        tilt = float(np.arctan2(-mid[1], mid[2])) + 0.3 * tilt
     cam = np.einsum("ij,tvj->tvi", rotation(0.0, tilt)[0], cam)
     aspect = float(rng.choice([16 / 9, 4 / 3, 9 / 16, 1.0]))
     hfov = rng.uniform(50, 75) * D
@@ -169,12 +220,28 @@ def render_2d(joints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def generate_2d(label: str, rng: np.random.Generator, frames: int, fps: float = 30.0) -> np.ndarray:
-    """One generated clip of fitness class ``label`` as ``(T, 3, 18, 2)`` image2d (one person, slot 1 empty)."""
-    if label not in EXERCISES:
-        raise ValueError(f"no generated motion for {label!r}; generated: {', '.join(EXERCISES)}")
+def generate_2d_labelled(label: str, rng: np.random.Generator, frames: int, fps: float = 30.0
+                         ) -> tuple[np.ndarray, int | None]:
+    """One generated clip of class ``label`` as ``(T, 3, 18, 2)`` image2d (one person, slot 1 empty) and, for the
+    event classes (:data:`EVENTS`: ``fall``, ``sit_down``, ``stand_up``), the frame the event starts (``None`` for
+    the others, which show their class over the whole clip). Before the onset the person stands, walks, sits or
+    lies; the event's own movement takes up to about 2 s (getting up from lying up to about 5 s) after it.
+
+    The standing classes (:data:`EXERCISES`) are drawn exactly as :func:`generate_2d` always drew them (same
+    ``rng`` draws, same arrays)."""
+    if label not in GENERATED:
+        raise ValueError(f"no generated motion for {label!r}; generated: {', '.join(GENERATED)}")
     shape = sample_shape(rng)
-    joints = forward_kinematics(shape, EXERCISES[label](rng, frames, fps, shape))
+    if label in EXERCISES:
+        joints, onset = forward_kinematics(shape, EXERCISES[label](rng, frames, fps, shape)), None
+    else:
+        joints, onset = FLOOR_MOTIONS[label](rng, frames, fps, shape)
     out = np.zeros((frames, 3, 18, 2), np.float32)
-    out[..., 0] = render_2d(joints, rng)
-    return out
+    out[..., 0] = render_2d(joints, rng, aim=label in FLOOR_MOTIONS)
+    return out, onset
+
+
+def generate_2d(label: str, rng: np.random.Generator, frames: int, fps: float = 30.0) -> np.ndarray:
+    """One generated clip of class ``label`` (any of :data:`GENERATED`) as ``(T, 3, 18, 2)`` image2d (one person,
+    slot 1 empty); :func:`generate_2d_labelled` also gives an event's onset frame."""
+    return generate_2d_labelled(label, rng, frames, fps)[0]

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..layouts import get_layout
 
-__all__ = ["AugmentConfig", "augment_clip", "mirror_pairs"]
+__all__ = ["AugmentConfig", "AUGMENT_VERSION", "augment_clip", "mirror_pairs"]
 
 
 def mirror_pairs(layout: str) -> np.ndarray:
@@ -29,6 +29,10 @@ def mirror_pairs(layout: str) -> np.ndarray:
     return perm
 
 
+#: bumped when the same config and seed draw another copy (part of the feature cache's key)
+AUGMENT_VERSION = 2
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """Ranges of the random changes (each drawn once per augmented clip)."""
@@ -36,7 +40,9 @@ class AugmentConfig:
     mirror: float = 0.5  # probability
     speed: tuple[float, float] = (0.75, 1.35)  # tempo factor (> 1: faster)
     scale: tuple[float, float] = (0.6, 1.25)  # size in the picture
-    aspect: tuple[float, float] = (0.8, 1.25)  # x scale over y scale (another picture shape)
+    #: x scale over y scale, log-uniform: coordinates are fractions of the picture's width and height, so a body
+    #: filmed by a phone held upright looks about 3x wider than in a landscape video
+    aspect: tuple[float, float] = (0.4, 2.5)
     shift: float = 0.15  # picture units
     rotate_deg: float = 10.0  # in-plane tilt
     drop_joint: float = 0.04  # per joint and frame
@@ -68,7 +74,7 @@ def augment_clip(clip: np.ndarray, rng: np.random.Generator, layout: str = "kine
         seen = seen[:, mirror_pairs(layout)]
         x[:, 0] = np.where(seen, -x[:, 0], 0.0)
     s = float(rng.uniform(*c.scale))
-    a = float(np.sqrt(rng.uniform(*c.aspect)))
+    a = float(np.exp(0.5 * rng.uniform(*np.log(c.aspect))))  # x over y stretched by a**2, log-uniformly
     ang = np.deg2rad(rng.uniform(-c.rotate_deg, c.rotate_deg))
     ca, sa = np.cos(ang), np.sin(ang)
     # scale and rotate about the body's centre over the clip, then move it

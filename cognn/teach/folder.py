@@ -23,7 +23,7 @@ from ..errors import CognnError, InputFileError
 from . import DEFAULT_COPIES
 from .build import load_base, save_taught, with_head
 from .clips import CLIP_EXTENSIONS, ClipReader, default_cache_dir
-from .head import fit_head
+from .head import fit_head, prior_from
 from .learn import LabelledClip, Windows, collect_windows
 
 __all__ = ["TeachResult", "teach_folder", "scan_actions", "NONE_FOLDERS", "sidecar_path", "NO_NONE_THRESHOLD",
@@ -278,7 +278,14 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
                       np.concatenate([old.clip, win.clip]), np.concatenate([old.original, win.original]),
                       np.concatenate([old.weight, win.weight]), win.names)
     fit = _balanced(win, len(classes), _FIT_PER_CLASS, seed)
-    head = fit_head(win.features[fit], win.labels[fit], len(classes), l2=3e-3, max_iter=100)
+    # a class the base model knows by name (a squat taught on `fitness`) starts from the base's own row
+    known = prior_from(base_model.fc.weight.detach().numpy(), base_model.fc.bias.detach().numpy(),
+                       [str(c) for c in base_ck.meta.get("classes") or []], classes)
+    head = fit_head(win.features[fit], win.labels[fit], len(classes), l2=3e-3, max_iter=100,
+                    prior=known[0] if known else None, prior_rows=known[1] if known else None)
+    if known:
+        log(f"starting from {Path(base).name}'s own "
+            + ", ".join(c for c, r in zip(classes, known[1]) if r) + " (same names)")
     # live defaults from the enrolment
     probs = head.probabilities(win.features)
     thresholds: dict[str, float] = {}

@@ -6,13 +6,15 @@ whatever its number of windows), and an L2 penalty keeps a head learnt from a fe
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Head", "fit_head"]
+__all__ = ["Head", "fit_head", "class_key", "prior_from"]
 
 
 @dataclass
@@ -92,3 +94,26 @@ def fit_head(features: np.ndarray, labels: np.ndarray, num_classes: int, *, l2: 
         b = (bias - (weight * (mean / std)).sum(1)) / temperature
         b = torch.where(present, b, torch.full_like(b, -30.0))
     return Head(wt.float().numpy(), b.float().numpy())
+
+
+def class_key(name: str) -> str:
+    """A class name as spelt loosely: lower case, words without a plural ``s``, no separators (``"Push-ups"``,
+    ``"push up"`` and ``"push_up"`` are one key; ``"situp"`` and ``"sit_up"`` too)."""
+    words = [w for w in re.split(r"[^0-9a-z]+", name.lower()) if w]
+    return "".join(w[:-1] if len(w) > 2 and w.endswith("s") and not w.endswith("ss") else w for w in words)
+
+
+def prior_from(weight: np.ndarray, bias: np.ndarray, names: Sequence[str], classes: Sequence[str]
+               ) -> tuple[Head, np.ndarray] | None:
+    """A prior for a new head over ``classes`` from a base classifier (``weight`` ``(K0, C')``, ``bias``, its
+    class ``names``): the base's row for every class it knows by name (:func:`class_key`), e.g. a taught ``squat``
+    starts from the base model's ``squat``. None when no class matches."""
+    keys = {class_key(n): k for k, n in enumerate(names)}
+    w = np.zeros((len(classes), weight.shape[1]), np.float32)
+    b = np.zeros(len(classes), np.float32)
+    rows = np.zeros(len(classes), bool)
+    for i, c in enumerate(classes):
+        k = keys.get(class_key(c))
+        if k is not None:
+            w[i], b[i], rows[i] = weight[k], bias[k], True
+    return (Head(w, b), rows) if rows.any() else None

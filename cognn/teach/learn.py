@@ -18,10 +18,10 @@ import numpy as np
 
 from ..data.conventions import prepare_clip
 from ..models.base import CoSkeletonNet
-from .augment import AugmentConfig, augment_clip
+from .augment import AUGMENT_VERSION, AugmentConfig, augment_clip
 from .features import answer_frames, positions, step_features
 
-__all__ = ["LabelledClip", "Windows", "clip_copy", "clip_windows", "collect_windows", "model_digest"]
+__all__ = ["LabelledClip", "Windows", "augment_key", "clip_copy", "clip_windows", "collect_windows", "model_digest"]
 
 #: bumped when what the feature cache holds changes
 _FEATURE_VERSION = 1
@@ -94,6 +94,12 @@ def _cached_positions(model: CoSkeletonNet, digest: str, clip: np.ndarray, key: 
     return pos
 
 
+def augment_key(augment: AugmentConfig) -> str:
+    """A short digest of how augmented copies are drawn (the ranges and :data:`AUGMENT_VERSION`): a copy's cached
+    features are its own, never those of a copy drawn another way."""
+    return hashlib.sha1(f"{AUGMENT_VERSION}|{augment!r}".encode()).hexdigest()[:8]
+
+
 def clip_copy(clip: LabelledClip, copy: int, seed: int, layout: str,
               augment: AugmentConfig = AugmentConfig()) -> tuple[np.ndarray, np.ndarray]:
     """Copy ``copy`` of a clip (0: the clip itself, else an augmented copy drawn from the clip's content, the copy
@@ -112,9 +118,11 @@ def clip_windows(model: CoSkeletonNet, clip: LabelledClip, *, copies: int, conve
     digest = digest or model_digest(model)
     out = []
     base = clip.digest()
+    drawn = augment_key(augment)
     for copy in range(copies + 1):
         x, src = clip_copy(clip, copy, seed, model.layout.name, augment)
-        pos = _cached_positions(model, digest, x, f"{base}-{seed}-{copy}", convention, cache)
+        key = f"{base}-{seed}-{copy}" + (f"-{drawn}" if copy else "")  # the clip itself does not depend on augment
+        pos = _cached_positions(model, digest, x, key, convention, cache)
         feats = step_features(pos, model.pool_size)
         frames = answer_frames(model, len(feats))
         keep = frames < len(x)
