@@ -106,7 +106,10 @@ class FallCheck:
         cfg = self.config
         upright: tuple[float, float] | None = None  # the longest upright trunk so far: (hip height, trunk length)
         last_down = -np.inf
+        since = self._trunk[-1][0] - cfg.window if self._trunk else 0.0
         for t, tilt, height, length, _ in self._trunk:
+            if t < since:  # kept for collapsed(), older than this check's window
+                continue
             if upright is not None and length <= cfg.grow * upright[1] and (
                     (tilt > cfg.fallen_deg and height <= upright[0] + cfg.rise * upright[1])
                     or (length < cfg.shrink * upright[1] and height <= upright[0])):
