@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-from helpers import stick_body
+import pytest
+from helpers import shared_data, stick_body
 
 from cognn.live.falls import FallCheck
 
@@ -103,3 +104,27 @@ def test_collapse_needs_most_of_the_body_in_view():
     for b in lying:
         b[2, [0, 9, 10, 12, 13, 14, 15, 16, 17, 2, 3, 4, 5]] = 0.0  # only the trunk, arms and hips seen
     assert not any(_collapsed(standing + lying))
+
+
+@pytest.mark.slow
+def test_the_body_alone_finds_a_real_fall_and_not_a_real_burpee(tmp_path):
+    """Real MediaPipe on real clips (no model): the collapse check fires on a person falling to the floor, not on
+    burpees (down to the floor and straight back up)."""
+    from cognn.teach.clips import ClipReader
+
+    real = shared_data("video", "real")
+
+    def first_collapse(path) -> float | None:
+        with ClipReader("kinetics18", tmp_path) as reader:
+            skel = reader.read(path)  # (T, 3, 18, 2) at 30 fps
+        check = FallCheck("kinetics18", "image2d")
+        for t, frame in enumerate(skel):
+            person = frame[..., 0]
+            check.update(person if (person[2] > 0).any() else None, t / 30.0)
+            if check.collapsed():
+                return t / 30.0
+        return None
+
+    fell_at = first_collapse(real / "fall" / "fall-detector__Fall01.mp4")
+    assert fell_at is not None and 4.5 < fell_at < 6.9, fell_at  # the fall, after the person stood
+    assert first_collapse(real / "burpee" / "videos__burpees.mp4") is None
