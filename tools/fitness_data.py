@@ -62,15 +62,10 @@ EXTRA = {"fanchiang_2-1.mp4": ("jumping_jack", "fanchiang_man", "Fanchiang0418/S
          "S001C001P001R001A001_rgb.avi": ("none", "ntu_P001", "open-mmlab/mmaction2 "
                                           "tools/data/skeleton/S001C001P001R001A001_rgb.avi @ 4d6c93474730",
                                           "Apache-2.0 repository; NTU RGB+D data (ROSE Lab release agreement)"),
-         "S004C002P003R001A055_rgb.avi": ("none", "ntu_P003", "hluong89/st_gcn_preprocessing_NTU_RGB_images "
-                                          "data_testing/S004C002P003R001A055_rgb.avi @ 6664f6a40689",
-                                          "no LICENSE file; NTU RGB+D data (ROSE Lab release agreement)"),
-         "S004C002P003R002A046_rgb.avi": ("none", "ntu_P003", "hluong89/st_gcn_preprocessing_NTU_RGB_images "
-                                          "data_testing/S004C002P003R002A046_rgb.avi @ 6664f6a40689",
-                                          "no LICENSE file; NTU RGB+D data (ROSE Lab release agreement)"),
-         "S004C002P003R002A047_rgb.avi": ("none", "ntu_P003", "hluong89/st_gcn_preprocessing_NTU_RGB_images "
-                                          "data_testing/S004C002P003R002A047_rgb.avi @ 6664f6a40689",
-                                          "no LICENSE file; NTU RGB+D data (ROSE Lab release agreement)"),
+         **{name: ("none", "ntu_P003", f"hluong89/st_gcn_preprocessing_NTU_RGB_images data_testing/{name} @ "
+                   "6664f6a40689", "no LICENSE file; NTU RGB+D data (ROSE Lab release agreement)")
+            for name in ("S004C002P003R001A055_rgb.avi", "S004C002P003R002A046_rgb.avi",
+                         "S004C002P003R002A047_rgb.avi")},
          "pyskl_ntu_sample.avi": ("none", "ntu_pyskl", "kennymckormick/pyskl demo/ntu_sample.avi @ 3f6795f25739",
                                   "Apache-2.0 repository; NTU RGB+D data (ROSE Lab release agreement)")}
 #: shared clips that show none of the classes, never trained on: the false-alarm measurement

@@ -19,12 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import AtomicOutput
 from ..errors import CognnError, InputFileError
 from . import DEFAULT_COPIES
 from .build import load_base, save_taught, with_head
 from .clips import CLIP_EXTENSIONS, ClipReader, default_cache_dir
 from .head import fit_head, prior_from
-from .learn import LabelledClip, Windows, collect_windows
+from .learn import LabelledClip, Windows, collect_windows, skeleton_digest
 
 __all__ = ["TeachResult", "teach_folder", "scan_actions", "NONE_FOLDERS", "sidecar_path", "NO_NONE_THRESHOLD",
            "detect_repetitive", "signal_cycles"]
@@ -186,17 +187,8 @@ def _load_sidecar(model: Path) -> tuple[list[str], Windows]:
 
 
 def _save_sidecar(path: Path, classes: list[str], win: Windows, seed: int = 0) -> None:
-    rng = np.random.default_rng(seed)
-    keep = []
-    for k in range(len(classes)):
-        idx = np.flatnonzero(win.labels == k)
-        if len(idx) > _SIDECAR_PER_CLASS:
-            idx = np.sort(rng.choice(idx, _SIDECAR_PER_CLASS, replace=False))
-        keep.append(idx)
-    sel = np.concatenate(keep) if keep else np.zeros(0, np.int64)
+    sel = _balanced(win, len(classes), _SIDECAR_PER_CLASS, seed)
     header = json.dumps({"format": _SIDECAR_FORMAT, "version": _SIDECAR_VERSION, "classes": classes})
-    from ..atomic import AtomicOutput
-
     with AtomicOutput(path, what="teaching record") as out:
         with open(out.temp, "wb") as f:
             np.savez(f, header=np.asarray(header), features=win.features[sel].astype(np.float16),
@@ -337,10 +329,7 @@ def _balanced(win: Windows, classes: int, per_class: int, seed: int) -> np.ndarr
 
 def _cached_cycles(skel: np.ndarray, layout: str, cache: Path) -> dict[str, int]:
     """:func:`signal_cycles` of a clip, kept beside its features (by the clip's content)."""
-    import hashlib
-
-    key = hashlib.sha1(np.ascontiguousarray(skel, np.float32).tobytes()).hexdigest()[:16]
-    path = cache / f"cycles-{layout}-{key}.json"
+    path = cache / f"cycles-{layout}-{skeleton_digest(skel)}.json"
     try:
         data = json.loads(path.read_text())
         if isinstance(data, dict) and all(isinstance(v, int) for v in data.values()):
@@ -350,10 +339,9 @@ def _cached_cycles(skel: np.ndarray, layout: str, cache: Path) -> dict[str, int]
     out = signal_cycles(skel, layout)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(out))
-        os.replace(tmp, path)
-    except OSError:
+        with AtomicOutput(path, what="cycle cache") as res:
+            Path(res.temp).write_text(json.dumps(out), encoding="utf-8")
+    except (OSError, CognnError):  # a cache that cannot be written only costs the next run this count again
         pass
     return out
 

@@ -9,22 +9,29 @@ the pool's averages at every answer the continual model gives, labelled with the
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import AtomicOutput
 from ..data.conventions import prepare_clip
+from ..errors import CognnError
 from ..models.base import CoSkeletonNet
 from .augment import AUGMENT_VERSION, AugmentConfig, augment_clip
 from .features import answer_frames, positions, step_features
 
-__all__ = ["LabelledClip", "Windows", "augment_key", "clip_copy", "clip_windows", "collect_windows", "model_digest"]
+__all__ = ["LabelledClip", "Windows", "augment_key", "clip_copy", "clip_windows", "collect_windows", "model_digest",
+           "skeleton_digest"]
 
 #: bumped when what the feature cache holds changes
 _FEATURE_VERSION = 1
+
+
+def skeleton_digest(skeleton: np.ndarray) -> str:
+    """A short digest of a clip's content (its float32 bytes): the key of what is cached about it."""
+    return hashlib.sha1(np.ascontiguousarray(skeleton, np.float32).tobytes()).hexdigest()[:16]
 
 
 @dataclass
@@ -40,7 +47,7 @@ class LabelledClip:
 
     def digest(self) -> str:
         """The skeleton's digest (the labels do not change the features: a clip labelled anew reuses them)."""
-        return hashlib.sha1(np.ascontiguousarray(self.skeleton, np.float32).tobytes()).hexdigest()[:16]
+        return skeleton_digest(self.skeleton)
 
 
 @dataclass
@@ -86,10 +93,9 @@ def _cached_positions(model: CoSkeletonNet, digest: str, clip: np.ndarray, key: 
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
-            np.save(tmp, pos)
-            os.replace(tmp, path)
-        except OSError:
+            with AtomicOutput(path, what="feature cache") as out, open(out.temp, "wb") as f:
+                np.save(f, pos)
+        except (OSError, CognnError):  # a cache that cannot be written only costs the next run this clip again
             pass
     return pos
 
