@@ -276,8 +276,8 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
     head = fit_head(win.features[fit], win.labels[fit], len(classes), l2=3e-3, max_iter=100,
                     prior=known[0] if known else None, prior_rows=known[1] if known else None)
     if known:
-        log(f"starting from {Path(base).name}'s own "
-            + ", ".join(c for c, r in zip(classes, known[1]) if r) + " (same names)")
+        log(", ".join(c for c, r in zip(classes, known[1]) if r)
+            + f": start from what {Path(base).name} knows of them (same names)")
     # live defaults from the enrolment
     probs = head.probabilities(win.features)
     thresholds: dict[str, float] = {}
