@@ -371,3 +371,23 @@ def test_a_long_gap_closes_the_events_and_restarts_the_model(tmp_path):
     assert steps[at].gap == 2.0 and not steps[at].reset and steps[at].persons[0].ready
     with pytest.raises(ValueError, match="gap_reset"):
         LiveConfig(gap_reset=-1.0)
+
+
+def test_repetitions_withheld_as_uncertain_go_to_the_next_event_of_their_class(weights):
+    """The rule that gives an event its repetitions: those the counter logged for the class (while the model's
+    steady label named it, shown or withheld as uncertain) after the previous kept event of the class and after the
+    last kept event of another class that ended before it began: a squat named but not surely enough for a while
+    still counts in the next squat event; squats before a shown bravo do not."""
+    session = _session(weights)
+    session.start("rule", canvas_size=(100, 100))
+    session._rep_log[0] = [(t, "alpha") for t in (1.0, 2.0, 3.0, 5.0, 6.0, 14.0, 15.0, 16.5, 22.0, 23.0)]
+    first = Event("alpha", 0.5, 3.5, 0, 0, 0.9)
+    assert session._reps_of(first, first.end) == 3
+    session._kept_end[(0, "alpha")] = first.end
+    later = Event("alpha", 12.0, 16.0, 0, 0, 0.9)  # 5 and 6: withheld, more than the 4 s look-back before it
+    assert session._reps_of(later, later.end) == 4
+    session._kept_end[(0, "alpha")] = later.end
+    session._kept_end[(0, "bravo")] = 19.0  # bravo shown 17-19: alpha's 16.5 belongs to nothing after it
+    last = Event("alpha", 25.0, 27.0, 0, 0, 0.9)
+    assert session._reps_of(last, last.end) == 2
+    assert session._reps_of(Event("alpha", 18.0, 27.0, 0, 0, 0.9)) == 3  # bravo ended after it began: no bound

@@ -223,3 +223,72 @@ def test_augmented_copies_are_cached_by_how_they_were_drawn(base, tmp_path):
     assert len(list(cache.glob("pos-*.npy"))) == 3  # the new copy only
     np.testing.assert_array_equal(first.features[first.original], other.features[other.original])
     assert not np.allclose(first.features[~first.original][:5], other.features[~other.original][:5])
+
+
+def test_generated_motion_joins_the_actions_the_generator_knows_by_name():
+    """Taught actions named like a cognn.synth class get generated clips of it (the same every run, so their features
+    are cached), labelled with the action; an event's onset splits none from the event; other names, `none` and other
+    layouts get none."""
+    from cognn.synth.exercises import EVENTS, GENERATED
+    from cognn.teach.generated import generated_clips, generated_name, is_generated
+
+    assert generated_name("Squats") == "squat" and generated_name("bicep curls") == "bicep_curl"
+    assert generated_name("pancake") is None and generated_name("none") is None
+    assert "fall" in EVENTS and "squat" in GENERATED
+    classes = ["none", "Squats", "pancake", "fall"]
+    clips = generated_clips(classes, classes, "kinetics18", per_class=2)
+    assert [c.name for c in clips] == ["generated/squat/0", "generated/squat/1", "generated/fall/0",
+                                       "generated/fall/1"]
+    assert all(is_generated(c.name) and c.weight == 0.5 and c.skeleton.shape == (300, 3, 18, 2) for c in clips)
+    assert np.isfinite(np.stack([c.skeleton for c in clips])).all()
+    assert (clips[0].frame_labels == 1).all()
+    fall = clips[2].frame_labels
+    onset = int(np.argmax(fall == 3))
+    assert onset > 0 and (fall[:onset] == 0).all() and (fall[onset:onset + 75] == 3).all()
+    assert (fall[onset + 75:] == -1).all()
+    again = generated_clips(["Squats"], classes, "kinetics18", per_class=2)
+    assert [c.digest() for c in again] == [c.digest() for c in clips[:2]]
+    assert generated_clips(classes, classes, "ntu25") == [] and generated_clips(classes, classes, "kinetics18",
+                                                                                per_class=0) == []
+
+
+def test_a_taught_fall_is_an_alarm_the_body_confirms_and_a_plank_is_held():
+    from cognn.live.alarms import AlarmConfig
+    from cognn.live.falls import FALL_CONFIRM_S
+    from cognn.teach.folder import _alarm_roles
+
+    classes = ["none", "Falls", "push_ups", "plank", "squat"]
+    roles = _alarm_roles(classes, {})
+    assert roles == {"alarm": ["Falls"], "confirm": {"Falls": FALL_CONFIRM_S},
+                     "by_body": {"Falls": ["push_ups", "plank"]}, "hold": ["plank"]}
+    policy = AlarmConfig.from_dict({"default_threshold": 0.3, **roles})
+    policy.check_classes(classes)
+    assert policy.by_body == {"Falls": ("push_ups", "plank")}
+    assert _alarm_roles(["none", "wave"], {}) == {} and "hold" not in _alarm_roles(classes, {"plank": "push"})
+    from cognn.teach.folder import _ONCE
+
+    assert {"fall", "sit_down", "stand_up", "plank"} <= set(_ONCE)  # never detected as repetitive
+
+
+@pytest.mark.skipif(not NTU.is_dir(), reason="../shared/data/ntu is absent (the NTU skeleton samples)")
+def test_cognn_teach_adds_generated_motion_and_keeps_thresholds_to_the_takes(tmp_path, capsys):
+    from cognn.checkpoints import read_checkpoint
+    from cognn.cli.teach import main
+
+    folder = tmp_path / "acts"
+    for name, f in {"squat": "S001C001P001R001A001.skeleton", "none": "S001C001P001R001A011.skeleton"}.items():
+        (folder / name).mkdir(parents=True)
+        shutil.copy(NTU / f, folder / name / f)
+    out = tmp_path / "m.safetensors"
+    assert main([str(folder), "-o", str(out), "--base", "kinetics400", "--copies", "1", "--generated", "2"]) == 0
+    assert "squat: 2 generated clips each" in capsys.readouterr().err
+    meta = read_checkpoint(out).meta
+    assert meta["classes"] == ["none", "squat"] and meta["metrics"]["generated_per_class"] == 2
+    assert meta["live"]["alarms"]["repetitive"] == {"squat": "squat"}  # a fitness exercise's own signal, by name
+    cached = len(list((folder / ".cognn-cache" / "features").glob("pos-*.npy")))
+    assert cached == 2 * 2 + 2  # two takes with one copy each, two generated clips
+    assert main([str(folder), "-o", str(out), "--base", "kinetics400", "--copies", "1", "--generated", "0"]) == 0
+    assert "generated clips" not in capsys.readouterr().err
+    assert read_checkpoint(out).meta["metrics"]["generated_per_class"] == 0
+    assert main([str(folder), "-o", str(out), "--generated", "-1"]) == 2
+    assert "expected at least 0 (a whole number), got -1" in capsys.readouterr().err

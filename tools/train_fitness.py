@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO / "tools"))
 
 from fitness_data import CACHE, CLASSES, EVENTS, frame_labels, read_clips  # noqa: E402
 
+from cognn.live.falls import FALL_CONFIRM_S, FLOOR_EXERCISES  # noqa: E402
 from cognn.live.reps import FITNESS_SIGNALS  # noqa: E402
 from cognn.teach.build import load_base, save_taught, with_head  # noqa: E402
 from cognn.teach.head import Head, fit_head  # noqa: E402
@@ -194,15 +195,16 @@ def main(argv: list[str] | None = None) -> int:
 #: live defaults (docs/fitness.md, measured with tools/eval_fitness.py --alarms): a class is shown at a smoothed
 #: probability of 0.5 held for 0.5 s, events shorter than 1 s are dropped (false alarms on the clips of other
 #: activities 16 -> 4.8 a minute; stricter, 0.7 for 0.7 s: 3.2 a minute but 11 instead of 13 of 22 clips of unseen
-#: people named); fall is an alarm (reported the moment it is shown, at 0.5 held 0.2 s, and only when the trunk went
-#: down: cognn.live.falls), plank is held (seconds shown), the exercises count repetitions with their signals; legs
-#: must be in view for the classes told by the legs
+#: people named); fall is an alarm (reported the moment it is shown, at 0.5 held 0.6 s, and only when the trunk went
+#: down: cognn.live.falls; held 0.2 s, the drop into a burpee of a person left out raised a fall), plank is held
+#: (seconds shown), the exercises count repetitions with their signals; legs must be in view for the classes told by
+#: the legs
 LIVE: dict[str, Any] = {
     "labels": {"threshold": 0.3},
     "alarms": {"default_threshold": 0.5, "default_confirm": 0.5, "default_min_duration": 1.0, "release": 0.1,
-               "thresholds": {"fall": 0.5}, "confirm": {"fall": 0.2},
+               "thresholds": {"fall": 0.5}, "confirm": {"fall": FALL_CONFIRM_S},
                "alarm": ["fall"], "hold": ["plank"], "repetitive": dict(FITNESS_SIGNALS),
-               "by_body": {"fall": ["push_up", "plank", "burpee", "sit_up"]}},
+               "by_body": {"fall": list(FLOOR_EXERCISES)}},
     "body": {"needs": ["head", "shoulders", "arms"],
              "classes": {c: ["legs"] for c in ("squat", "lunge", "jumping_jack", "high_knees", "burpee", "walk",
                                               "sit_down", "stand_up")}},

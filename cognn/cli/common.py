@@ -193,15 +193,24 @@ def run_main(prog: str, parser: argparse.ArgumentParser, run: Callable[[argparse
         return 130
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number of at least 1."""
+def _int_at_least(text: str, least: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1 (a positive integer), got {value}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected at least {least} ({what}), got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number of at least 0."""
+    return _int_at_least(text, 0, "a whole number")
 
 
 def weights_path(text: str) -> Path:

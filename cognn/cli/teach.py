@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..teach import DEFAULT_COPIES
-from .common import err, positive_int, run_main
+from ..teach.generated import GENERATED_PER_CLASS
+from .common import err, non_negative_int, positive_int, run_main
 
 PROG = "cognn-teach"
 DEFAULT_BASE = "fitness"
@@ -40,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"augmented copies of each clip (mirror, tempo, framing, ...; default {DEFAULT_COPIES})")
     p.add_argument("--reps", default="", metavar="CLASS[=SIGNAL],...",
                    help="declare repetitive actions (else detected from the clips)")
+    p.add_argument("--generated", type=non_negative_int, default=GENERATED_PER_CLASS, metavar="N",
+                   help="generated clips (cognn.synth: other bodies, speeds, cameras) per action whose name it knows, "
+                        f"e.g. squat or bicep_curl, beside your takes (default {GENERATED_PER_CLASS}; 0: the takes "
+                        "alone)")
     p.add_argument("--cache", type=Path, metavar="DIR", help="where pose and features are cached")
     return p
 
@@ -63,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             err(f"{PROG}: [{i + 1}/{n}] {what}")
 
     res = teach_folder(args.folder, out, base=base, add=args.add, copies=args.copies, cache=args.cache, reps=reps,
-                       log=lambda m: err(f"{PROG}: {m}"), progress=progress)
+                       generated=args.generated, log=lambda m: err(f"{PROG}: {m}"), progress=progress)
     for note in res.notes:
         err(f"{PROG}: note: {note}")
     rep = ", ".join(f"{c} ({s})" for c, s in res.repetitive.items()) or "none"

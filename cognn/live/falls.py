@@ -25,7 +25,14 @@ import numpy as np
 from ..domains import IMAGE2D
 from ..layouts import Layout, get_layout
 
-__all__ = ["FallConfig", "FallCheck"]
+__all__ = ["FallConfig", "FallCheck", "FLOOR_EXERCISES", "FALL_CONFIRM_S"]
+
+#: exercises done on the floor, whose body looks fallen to :meth:`FallCheck.collapsed`: a policy that lets the body
+#: raise a fall alone names them as exceptions (``by_body``)
+FLOOR_EXERCISES: tuple[str, ...] = ("push_up", "plank", "burpee", "sit_up")
+#: seconds a fall the model names must hold before it is shown (an alarm policy's ``confirm``): the drop into a
+#: burpee is named a fall for about half a second before the model sees the push-up (docs/fitness.md)
+FALL_CONFIRM_S = 0.6
 
 
 @dataclass(frozen=True)

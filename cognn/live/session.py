@@ -256,7 +256,7 @@ class Session:
         #: per person: (completion time, label) of the repetitions not yet in a kept event; the end of the last kept
         #: event per (person, label)
         self._rep_log: dict[int, list[tuple[float, str]]] = {}
-        self._rep_since: dict[tuple[int, str], float] = {}
+        self._kept_end: dict[tuple[int, str], float] = {}
         #: (person, label, start) of the alarm events already reported
         self._announced: set[tuple[int, str, float]] = set()
         #: per person: the trunk's history, confirming alarm classes (cognn.live.falls)
@@ -442,7 +442,7 @@ class Session:
         self._views.clear()
         self._counters.clear()
         self._rep_log.clear()
-        self._rep_since.clear()
+        self._kept_end.clear()
         self._announced.clear()
         self._last_alarm.clear()
         self._falls.clear()
@@ -533,30 +533,37 @@ class Session:
         return state
 
     def _reps_of(self, event: Event, until: float = float("inf")) -> int:
-        """Repetitions of the event's class logged for its person after the previous kept event of that class and
-        at most the counter's look-back before the event began, up to ``until``."""
-        since = max(self._rep_since.get((event.person, event.label), -np.inf), event.start - self.rep_config.lookback)
+        """Repetitions of the event's class logged for its person (while the model's steady label was that class,
+        whether it was shown or withheld as uncertain) after the previous kept event of that class and after the last
+        kept event of another class that ended before this one began, up to ``until``."""
+        ends = [end for (person, label), end in self._kept_end.items()
+                if person == event.person and (label == event.label or end <= event.start)]
+        since = max(ends, default=-np.inf)
         return sum(1 for t, lab in self._rep_log.get(event.person, ()) if lab == event.label and since < t <= until)
 
     def _settle(self, closed: list[Event]) -> list[Event]:
         """Events that ended: those the alarm policy keeps, each of a repetitive class with the repetitions completed
-        since the previous kept event of its class and person (those done before the label was named, within the
-        counter's look-back, and those of events too short to keep, included); the events going on get theirs so
-        far."""
+        since the previous kept event of its class and person and since the last kept event of another class (those
+        done before the label was named, within the counter's look-back, those done while the model named the class
+        but not surely enough to show it, and those of events too short to keep, included); the events going on get
+        theirs so far."""
         kept = self.alarm_filter.filter_events(closed)
         for e in sorted(kept, key=lambda e: e.end):
             if e.label in self.repetitive:
                 e.reps = self._reps_of(e, e.end)
-                self._rep_since[(e.person, e.label)] = e.end
                 log = self._rep_log.get(e.person)
                 if log:
                     self._rep_log[e.person] = [(t, lab) for t, lab in log if lab != e.label or t > e.end]
+            key = (e.person, e.label)
+            self._kept_end[key] = max(self._kept_end.get(key, -np.inf), e.end)
         going = self.segmenter.open_events
         for e in going.values():
             if e.label in self.repetitive:
                 e.reps = self._reps_of(e)
         for person in [p for p in self._rep_log if p not in self._views and p not in going]:
             del self._rep_log[person]  # the person left and their events are settled
+        for key in [k for k in self._kept_end if k[0] not in self._views and k[0] not in going]:
+            del self._kept_end[key]
         return kept
 
     def _held(self, person: int, label: str, t: float) -> float | None:

@@ -14,7 +14,7 @@ import numpy as np
 from .body import BodyPose, BodyShape, limb_direction, rotation
 
 __all__ = ["CLASSES", "MOTIONS", "NONE_KINDS", "idle", "none", "wave_left", "wave_right", "clap", "jumping_jacks",
-           "squat", "arm_raise", "punch", "march", "bow"]
+           "squat", "arm_raise", "punch", "march", "bow", "walk_to_and_fro"]
 
 D = np.pi / 180.0
 SIDES = (("left", -1.0), ("right", 1.0))
@@ -281,6 +281,28 @@ def _walk_across(rng: np.random.Generator, pose: BodyPose, frames: int, fps: flo
     speed = rng.uniform(0.5, 1.4)
     forward = np.einsum("tij,j->ti", rotation(pose.yaw), np.array([0.0, 0.0, -1.0]))
     pose.root = pose.root + np.cumsum(forward, 0) * speed / fps
+
+
+def walk_to_and_fro(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT
+                    ) -> BodyPose:
+    """Walking along a line of 1-2 m towards the camera and away (within 25 degrees of straight on, before the
+    camera's own direction), turning at each end: a person who grows and shrinks in the picture while the legs swing,
+    as a corridor or a living-room camera sees them (walking side-on is the ``walk_across`` kind of :func:`none`)."""
+    pose = idle(rng, frames, fps, shape)
+    _walk(rng, pose, frames, fps)
+    speed = rng.uniform(0.5, 1.3)
+    half = rng.uniform(0.5, 1.0)  # metres from the middle of the line to either end
+    line = rng.uniform(-25, 25) * D
+    t = np.arange(frames) / fps
+    u = (t * speed / (2 * half) + rng.uniform(0, 2)) % 2  # 0-1 there, 1-2 back
+    pos = (np.where(u < 1, u, 2 - u) * 2 - 1) * half
+    facing = line + np.where(u < 1, 0.0, np.pi)
+    k = max(1, int(0.5 * fps))  # a turn takes about half a second
+    facing = np.convolve(np.pad(facing, (k // 2, k - 1 - k // 2), mode="edge"), np.ones(k) / k, mode="valid")
+    pose.yaw = pose.yaw + facing
+    ahead = rotation(line)[0] @ np.array([0.0, 0.0, -1.0])
+    pose.root = pose.root + pos[:, None] * ahead
+    return pose
 
 
 def _sit(rng: np.random.Generator, pose: BodyPose, frames: int, fps: float, shape: BodyShape) -> None:

@@ -21,9 +21,12 @@ import numpy as np
 
 from ..atomic import AtomicOutput
 from ..errors import CognnError, InputFileError
+from ..live.reps import FITNESS_SIGNALS
+from ..synth.floor import EVENTS
 from . import DEFAULT_COPIES
 from .build import load_base, save_taught, with_head
 from .clips import CLIP_EXTENSIONS, ClipReader, default_cache_dir
+from .generated import GENERATED_PER_CLASS, generated_clips, generated_name
 from .head import fit_head, prior_from
 from .learn import LabelledClip, Windows, collect_windows, skeleton_digest
 
@@ -40,6 +43,8 @@ _SIDECAR_VERSION = 1
 _SIDECAR_PER_CLASS = 4000
 #: the most windows of one class the head is fitted on
 _FIT_PER_CLASS = 2000
+#: generated classes never detected as repetitive: events and a held pose
+_ONCE = (*EVENTS, "plank")
 
 Log = Callable[[str], None]
 
@@ -197,11 +202,13 @@ def _save_sidecar(path: Path, classes: list[str], win: Windows, seed: int = 0) -
 
 def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str | os.PathLike,
                  add: str | os.PathLike | None = None, copies: int = DEFAULT_COPIES, cache: Path | None = None,
-                 reps: dict[str, str] | None = None, seed: int = 0, log: Log = _quiet,
+                 reps: dict[str, str] | None = None, seed: int = 0, generated: int = GENERATED_PER_CLASS,
+                 log: Log = _quiet,
                  progress: Callable[[int, int, str], None] | None = None) -> TeachResult:
     """Learn a model from the clips under ``root`` (see the module docstring) on ``base``'s backbone and write it to
     ``out`` (with its teaching record beside it). ``add``: a model made by this function whose classes are kept and
-    extended by the folder's. ``reps``: ``{class: signal}`` declared repetitive (else detected)."""
+    extended by the folder's. ``reps``: ``{class: signal}`` declared repetitive (else detected). ``generated``:
+    clips of generated motion per action that :mod:`cognn.synth` draws by the same name (0: the takes alone)."""
     t0 = time.perf_counter()
     root, out = Path(root), Path(out)
     actions, files = scan_actions(root)
@@ -266,9 +273,16 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
                           progress=(lambda i, n, name: progress(i, n, f"features {name}") if name else None)
                           if progress else None)
     if old is not None:
-        win = Windows(np.concatenate([old.features, win.features]), np.concatenate([old.labels, win.labels]),
-                      np.concatenate([old.clip, win.clip]), np.concatenate([old.original, win.original]),
-                      np.concatenate([old.weight, win.weight]), win.names)
+        win = old.join(win)
+    # the user's takes (and the old record) set the thresholds; generated motion only helps the fit
+    takes = win
+    gen = generated_clips([a for a in actions if a in per_action], classes, layout, per_class=generated, seed=seed)
+    if gen:
+        win = win.join(collect_windows(base_model, gen, copies=0, convention=convention, cache=cache / "features",
+                                       progress=(lambda i, n, name: progress(i, n, f"features {name}") if name
+                                                 else None) if progress else None))
+        log(", ".join(sorted({generated_name(a) or a for a in actions if generated_name(a)}))
+            + f": {generated} generated clips each (cognn.synth, same names) beside the takes")
     fit = _balanced(win, len(classes), _FIT_PER_CLASS, seed)
     # a class the base model knows by name (a squat taught on `fitness`) starts from the base's own row
     known = prior_from(base_model.fc.weight.detach().numpy(), base_model.fc.bias.detach().numpy(),
@@ -279,32 +293,33 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
         log(", ".join(c for c, r in zip(classes, known[1]) if r)
             + f": start from what {Path(base).name} knows of them (same names)")
     # live defaults from the enrolment
-    probs = head.probabilities(win.features)
+    probs = head.probabilities(takes.features)
     thresholds: dict[str, float] = {}
     lowest = 0.3 if had_none else NO_NONE_THRESHOLD
     for k, c in enumerate(classes):
         if c == "none":
             continue
-        own = probs[(win.labels == k) & (win.original | (win.clip < 0)), k]
+        own = probs[(takes.labels == k) & (takes.original | (takes.clip < 0)), k]
         typical = float(np.median(own)) if len(own) else lowest
         thresholds[c] = round(float(np.clip(0.6 * typical, lowest, 0.9)), 2)
     repetitive = dict(reps or {})
     for action, cyc in per_action.items():
-        if action == "none" or action in repetitive:
-            continue
-        sig = detect_repetitive(cyc)
+        drawn = generated_name(action)
+        if action == "none" or action in repetitive or drawn in _ONCE:
+            continue  # a fall, sitting down, standing up happen once; a plank is held
+        sig = FITNESS_SIGNALS.get(drawn or "") or detect_repetitive(cyc)  # a fitness exercise: its own signal
         if sig is not None:
             repetitive[action] = sig
     model = with_head(base_model, head)
     live = {"alarms": {"thresholds": thresholds, "default_threshold": 0.3, "default_confirm": 0.3,
-                       "release": 0.1, "repetitive": repetitive}}
+                       "release": 0.1, "repetitive": repetitive, **_alarm_roles(classes, repetitive)}}
     counts = {a: sum(1 for _, b in files if b == a) for a in actions}
     meta: dict[str, Any] = {
         "classes": classes,
         "data": f"taught by cognn-teach from {len(labelled)} clips in {root.name}/ "
                 + ", ".join(f"{a} ({n})" for a, n in counts.items())
                 + (f", added to {Path(add).name}" if add else ""),
-        "metrics": {"windows": int(len(win.labels)), "copies": copies},
+        "metrics": {"windows": int(len(win.labels)), "copies": copies, "generated_per_class": generated if gen else 0},
         "description": f"taught actions on the backbone of {Path(base).name} ({base_ck.meta.get('model')}): "
                        + ", ".join(c for c in classes if c != "none"),
         "licence": str(base_ck.meta.get("licence", "")),
@@ -315,6 +330,24 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
     _save_sidecar(sidecar_path(path), classes, win, seed)
     return TeachResult(path, classes, counts, int(len(win.labels)), time.perf_counter() - t0, had_none,
                        repetitive, thresholds, notes)
+
+
+def _alarm_roles(classes: Sequence[str], repetitive: dict[str, str]) -> dict[str, Any]:
+    """Alarm-policy roles of taught classes named like the bundled model's: a fall is an alarm (reported the moment it
+    is confirmed, only when the trunk went down, and raised by the body alone unless a taught floor exercise is
+    named: :mod:`cognn.live.falls`); a plank is held (its seconds shown) unless declared repetitive."""
+    from ..live.falls import FALL_CONFIRM_S, FLOOR_EXERCISES
+
+    names = {c: generated_name(c) for c in classes if c != "none"}
+    out: dict[str, Any] = {}
+    falls = [c for c, g in names.items() if g == "fall"]
+    if falls:
+        floor = [c for c, g in names.items() if g in FLOOR_EXERCISES]
+        out.update(alarm=falls, confirm={c: FALL_CONFIRM_S for c in falls}, by_body={c: floor for c in falls})
+    held = [c for c, g in names.items() if g == "plank" and c not in repetitive]
+    if held:
+        out["hold"] = held
+    return out
 
 
 def _balanced(win: Windows, classes: int, per_class: int, seed: int) -> np.ndarray:

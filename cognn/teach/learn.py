@@ -66,6 +66,15 @@ class Windows:
         return Windows(self.features[mask], self.labels[mask], self.clip[mask], self.original[mask], self.weight[mask],
                        self.names)
 
+    def join(self, other: Windows) -> Windows:
+        """These windows and ``other``'s, whose clip indices are shifted past this one's names (a clip index of -1,
+        no clip, stays -1)."""
+        shift = len(self.names)
+        return Windows(np.concatenate([self.features, other.features]), np.concatenate([self.labels, other.labels]),
+                       np.concatenate([self.clip, np.where(other.clip >= 0, other.clip + shift, -1)]),
+                       np.concatenate([self.original, other.original]), np.concatenate([self.weight, other.weight]),
+                       self.names + other.names)
+
 
 def model_digest(model: CoSkeletonNet) -> str:
     """A short digest of the backbone's weights and geometry (the feature cache's key part)."""
