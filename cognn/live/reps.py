@@ -10,7 +10,8 @@ and the current steady label, and answers a :class:`RepState`.
    median), so "up" is positive whatever the domain: ``arms`` (wrist centre above the shoulder centre: jumping
    jacks, arm raises), ``squat`` (hip centre *below* its standing height above the ankles), ``knees`` (the left
    knee's height above the right knee's: every move from one side to the other is a marching step, one knee lift).
-   A 3-frame median removes single-frame pose glitches; frames without the joints are skipped.
+   A centre of a left/right pair is the side in view when the other is not (a push-up filmed from the side hides
+   the far wrist). A 3-frame median removes single-frame pose glitches; frames without the joints are skipped.
 2. **Hysteresis relative to the person's own range.** Over the last ``window`` seconds a channel spans a range
    (5th to 95th percentile); a repetition is a whole cycle: from below ``exit`` of that range up above ``enter`` of
    it and back below ``exit`` (defaults 0.35 and 0.65; for ``knees`` each crossing), at least ``min_period``
@@ -65,22 +66,28 @@ class _Body:
         self.an = (ix("left_ankle"), ix("right_ankle"))
 
 
+def _mid(up: np.ndarray, pair: tuple[int, int]) -> float:
+    """The height of a left/right pair's centre, or of the one side in view (a side view hides the far wrist)."""
+    a, b = up[pair[0]], up[pair[1]]
+    return float(a if np.isnan(b) else b if np.isnan(a) else 0.5 * (a + b))
+
+
 def _arms(up: np.ndarray, pts: np.ndarray, b: _Body) -> np.ndarray:
-    return np.array([0.5 * (up[b.wr[0]] + up[b.wr[1]]) - 0.5 * (up[b.sh[0]] + up[b.sh[1]])])
+    return np.array([_mid(up, b.wr) - _mid(up, b.sh)])
 
 
 def _squat(up: np.ndarray, pts: np.ndarray, b: _Body) -> np.ndarray:
-    return np.array([-(0.5 * (up[b.hip[0]] + up[b.hip[1]]) - 0.5 * (up[b.an[0]] + up[b.an[1]]))])
+    return np.array([-(_mid(up, b.hip) - _mid(up, b.an))])
 
 
 def _push(up: np.ndarray, pts: np.ndarray, b: _Body) -> np.ndarray:
     """The shoulder centre's height above the wrist centre: down and up with each push-up (hands on the floor)."""
-    return np.array([0.5 * (up[b.sh[0]] + up[b.sh[1]]) - 0.5 * (up[b.wr[0]] + up[b.wr[1]])])
+    return np.array([_mid(up, b.sh) - _mid(up, b.wr)])
 
 
 def _situp(up: np.ndarray, pts: np.ndarray, b: _Body) -> np.ndarray:
     """The shoulder centre's height above the hip centre: the trunk rising off the floor with each sit-up."""
-    return np.array([0.5 * (up[b.sh[0]] + up[b.sh[1]]) - 0.5 * (up[b.hip[0]] + up[b.hip[1]])])
+    return np.array([_mid(up, b.sh) - _mid(up, b.hip)])
 
 
 def _knees(up: np.ndarray, pts: np.ndarray, b: _Body) -> np.ndarray:
