@@ -16,13 +16,14 @@ import numpy as np
 from .head import class_key
 from .learn import LabelledClip
 
-__all__ = ["GENERATED_PER_CLASS", "GENERATED_WEIGHT", "generated_name", "generated_clips", "is_generated"]
+__all__ = ["GENERATED_PER_CLASS", "GENERATED_WEIGHT", "generated_name", "generated_clips"]
 
 #: generated clips per matching action
 GENERATED_PER_CLASS = 12
 #: their windows' weight against a real take's (1.0)
 GENERATED_WEIGHT = 0.5
-#: frames of one generated clip (10 s at 30 fps)
+#: frames of one generated clip (10 s at the clips' 30 fps)
+_FPS = 30.0
 _FRAMES = 300
 #: seconds of an event class (a fall) labelled after its onset; the frames before it are ``none``, after it unused
 _EVENT_S = 2.5
@@ -35,12 +36,6 @@ def generated_name(action: str) -> str | None:
 
     keys = {class_key(g): g for g in GENERATED if g != "none"}
     return keys.get(class_key(action))
-
-
-def is_generated(name: str) -> bool:
-    """Whether a :class:`LabelledClip` name is one of :func:`generated_clips`' (for leaving them out of what is
-    measured on the user's own takes)."""
-    return name.startswith(_PREFIX)
 
 
 def generated_clips(actions: Sequence[str], classes: Sequence[str], layout: str, *,
@@ -62,11 +57,11 @@ def generated_clips(actions: Sequence[str], classes: Sequence[str], layout: str,
         label = list(classes).index(action)
         rng = np.random.default_rng([seed, GENERATED.index(motion)])
         for k in range(per_class):
-            skel, onset = generate_2d_labelled(motion, rng, _FRAMES)
+            skel, onset = generate_2d_labelled(motion, rng, _FRAMES, _FPS)
             labels = np.full(_FRAMES, label, np.int64)
             if motion in EVENTS and onset is not None:
                 labels[:] = -1
                 labels[:onset] = none
-                labels[onset:onset + int(_EVENT_S * 30)] = label
+                labels[onset:onset + int(_EVENT_S * _FPS)] = label
             out.append(LabelledClip(f"{_PREFIX}{motion}/{k}", skel, labels, "generated", weight=weight))
     return out
