@@ -190,10 +190,8 @@ def fold_models(reader: ClipReader, infos: list[ClipInfo], copies: int, folder: 
     out = {}
     for k, person in enumerate(sorted({c.person for c in clips})):
         test = [j for j, c in enumerate(clips) if c.person == person]
-        keep = ~np.isin(win.clip, test)
-        head = fit_head(np.concatenate([win.features[keep], synth.features]),
-                        np.concatenate([win.labels[keep], synth.labels]), len(CLASSES), l2=3e-3,
-                        sample_weight=np.concatenate([win.weight[keep], synth.weight]), prior=prior,
+        fold = win.subset(~np.isin(win.clip, test)).join(synth)
+        head = fit_head(fold.features, fold.labels, len(CLASSES), l2=3e-3, sample_weight=fold.weight, prior=prior,
                         prior_rows=prior_rows, max_iter=80)
         out[person] = save_taught(folder / f"fold-{k}.safetensors",
                                   with_head(base, head, clip_frames=CLIP_FRAMES, early_mode="exact"), ck,

@@ -39,7 +39,7 @@ from cognn.live.falls import FALL_CONFIRM_S, FLOOR_EXERCISES  # noqa: E402
 from cognn.live.reps import FITNESS_SIGNALS  # noqa: E402
 from cognn.teach.build import load_base, save_taught, with_head  # noqa: E402
 from cognn.teach.head import Head, fit_head  # noqa: E402
-from cognn.teach.learn import LabelledClip, Windows, collect_windows  # noqa: E402
+from cognn.teach.learn import LabelledClip, collect_windows  # noqa: E402
 
 PROG = "train_fitness"
 BASE = REPO / "weights" / "kinetics400_costgcn_original.safetensors"
@@ -142,12 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                           keep_unlabelled=True)
     if args.synth:
         synth = synthetic_clips(args.synth, args.seed)
-        sw = collect_windows(base, synth, copies=0, convention=CONVENTION, cache=CACHE / "features")
-        n = len(clips)
-        win = Windows(np.concatenate([win.features, sw.features]), np.concatenate([win.labels, sw.labels]),
-                      np.concatenate([win.clip, sw.clip + n]),
-                      np.concatenate([win.original, np.zeros_like(sw.original)]),
-                      np.concatenate([win.weight, sw.weight]), win.names + sw.names)
+        win = win.join(collect_windows(base, synth, copies=0, convention=CONVENTION, cache=CACHE / "features"))
     _log(f"{len(win.labels)} windows in {time.perf_counter() - t0:.0f} s; per class: "
          + ", ".join(f"{c} {int((win.labels == k).sum())}" for k, c in enumerate(CLASSES)))
     # leave-one-person-out on the clips of the shared real folder: the head learnt without a person, run over
