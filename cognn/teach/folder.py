@@ -277,12 +277,10 @@ def teach_folder(root: str | os.PathLike, out: str | os.PathLike, *, base: str |
     # the user's takes (and the old record) set the thresholds; generated motion only helps the fit
     takes = win
     gen = generated_clips([a for a in actions if a in per_action], classes, layout, per_class=generated, seed=seed)
-    if gen:
-        win = win.join(collect_windows(base_model, gen, copies=0, convention=convention, cache=cache / "features",
-                                       progress=(lambda i, n, name: progress(i, n, f"features {name}") if name
-                                                 else None) if progress else None))
-        log(", ".join(sorted({generated_name(a) or a for a in actions if generated_name(a)}))
+    if gen:  # one line, not one per clip: after the first run their features come from the cache at once
+        log(", ".join(a for a in actions if a in per_action and generated_name(a))
             + f": {generated} generated clips each (cognn.synth, same names) beside the takes")
+        win = win.join(collect_windows(base_model, gen, copies=0, convention=convention, cache=cache / "features"))
     fit = _balanced(win, len(classes), _FIT_PER_CLASS, seed)
     # a class the base model knows by name (a squat taught on `fitness`) starts from the base's own row
     known = prior_from(base_model.fc.weight.detach().numpy(), base_model.fc.bias.detach().numpy(),
