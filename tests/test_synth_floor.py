@@ -138,15 +138,22 @@ def test_standing_up_raises_the_hips_after_the_onset(from_lying):
 
 
 def test_burpees_pass_through_standing_squatting_plank_and_a_jump():
-    for seed in range(3):
+    kinds = set()
+    for seed in range(6):
         clip, leg = joints_of(FLOOR_MOTIONS["burpee"], seed, 240)
         j = clip.joints
         trunk, h = trunk_angle(j), hip_height(j)
         assert trunk.min() < 20 and trunk.max() > 60  # upright and plank
-        assert h.max() > 1.05 * leg and h.min() < 0.6 * leg  # a jump and a squat
+        assert h.min() < 0.6 * leg  # a squat
         wrists = j[:, WRISTS, 1].max(1)
         assert wrists.min() < 0.1  # hands on the floor
-        assert (j[:, WRISTS, 1].min(1) > j[:, J["head"], 1]).any()  # arms overhead in the jump
+        jumps = h.max() > 1.15 * leg  # off the floor...
+        overhead = (j[:, WRISTS, 1].min(1) > j[:, J["spine_shoulder"], 1] + 0.2).any()
+        assert jumps == overhead  # ...with the arms up overhead, or neither
+        if not jumps:
+            assert h.max() > 0.95 * leg  # stepping back up to standing
+        kinds.add(jumps)
+    assert kinds == {True, False}  # jumping burpees and the gentler kind that steps back and rises
 
 
 def test_walking_to_and_fro_comes_towards_the_camera_turns_and_goes_back():
@@ -190,7 +197,8 @@ def test_standing_classes_draw_the_same_clips_as_the_original_code():
 def test_lunges_step_out_and_go_down_and_up():
     from cognn.synth.exercises import lunge
 
-    for seed in range(4):
+    planted = 0
+    for seed in range(12):
         rng = np.random.default_rng(seed)
         shape = sample_shape(rng)
         joints = forward_kinematics(shape, lunge(rng, 300, 30.0, shape))
@@ -198,27 +206,34 @@ def test_lunges_step_out_and_go_down_and_up():
         feet = joints[:, [J["left_ankle"], J["right_ankle"]]][..., [0, 2]]
         apart = np.linalg.norm(feet[:, 0] - feet[:, 1], axis=1)
         assert hips.max() - hips.min() > 0.15  # down and up
-        assert apart.max() - apart.min() > 0.3  # a step out and back
+        if apart.min() > 0.5:  # a side lunge in place, the feet planted wide: the hips go over one foot and back
+            over = np.linalg.norm(joints[:, J["spine_base"]][:, [0, 2]] - feet.mean(1), axis=1)
+            assert over.max() - over.min() > 0.1
+            planted += 1
+        else:
+            assert apart.max() - apart.min() > 0.3  # a step out and back
         assert np.isfinite(joints).all() and joints[..., 1].min() > -0.05  # no foot through the floor
+    assert 0 < planted < 6
 
 
 #: fingerprints (sum of the coordinates and scores, of their magnitudes, seen joints) of the standing classes' clips
-#: drawn by the original cognn/synth/exercises.py, one generator (seed 2024) through EXERCISES, 90 frames each; walk
-#: (and none, drawn after it) since walking towards the camera and away was added to walk (round 3)
+#: drawn by the original cognn/synth/exercises.py, one generator (seed 2024) through EXERCISES, 90 frames each;
+#: redrawn in round 3 (walking towards the camera and away) and round 4 (a fifth of the standing clips framed
+#: closely, squats with the arms held out in front)
 ORIGINAL = {
-    "squat": (1449.918850, 1733.840176, 1408),
-    "jumping_jack": (1706.716313, 1753.024253, 1444),
-    "high_knees": (1509.167957, 1976.217878, 1588),
-    "bicep_curl": (1926.082321, 1959.801053, 1593),
-    "lateral_raise": (1519.640941, 1836.863031, 1589),
-    "front_raise": (1647.451535, 1945.649701, 1592),
-    "wave": (1408.186585, 1408.186585, 1036),
-    "clap": (1528.745686, 1538.487131, 1236),
-    "walk": (1659.475350, 1664.719766, 1237),
-    "none": (1815.862087, 1815.862087, 1592),
+    "squat": (1409.646505, 2063.951452, 1586),
+    "jumping_jack": (1397.442136, 1796.331577, 1589),
+    "high_knees": (1838.665505, 1841.575274, 1444),
+    "bicep_curl": (1517.296605, 1898.785882, 1593),
+    "lateral_raise": (1814.353649, 1814.778570, 1589),
+    "front_raise": (1394.667759, 1534.884087, 1236),
+    "wave": (1520.608354, 1990.429731, 1590),
+    "clap": (1238.289582, 1391.588970, 1011),
+    "walk": (673.519783, 679.039004, 443),
+    "none": (1216.075054, 1890.983129, 1416),
 }
 #: and the SHA-256 of all those clips' bytes (numpy 2.4, x86-64 Linux)
-ORIGINAL_SHA256 = "d862765843bd819e22f01c3e01340844a07feb50a762654bbeaa3a7cd7c0ec0a"
+ORIGINAL_SHA256 = "02497cb9bd201e662b01340ec9bb96fc5c829e1fdbe1accc1e9d0200c3079239"
 
 
 def test_standing_classes_match_the_original_code_s_recorded_output():
@@ -235,3 +250,38 @@ def test_standing_classes_match_the_original_code_s_recorded_output():
         assert int(x[:, 2].sum()) == seen, label
     if digest.hexdigest() != ORIGINAL_SHA256:  # equal to 1e-6 yet not bitwise: another platform's floating point
         pytest.skip("the clips agree with the recorded ones to 1e-6 but not bit for bit on this platform")
+
+
+def test_some_standing_clips_are_framed_closely_and_floor_clips_never():
+    """A fifth of the standing clips come from a camera close to the person: the head just below the top edge,
+    hands raised overhead out of the picture, the legs cut off below; a person on the floor is always framed whole."""
+    rng = np.random.default_rng(5)
+    close = 0
+    for _ in range(20):
+        x = generate_2d("clap", rng, 120)[..., 0]
+        nose = x[x[:, 2, 0] > 0, 1, 0]
+        if nose.size and np.median(nose) < -0.3 and x[:, 2, [10, 13]].max() == 0:
+            close += 1
+            assert x[:, 2, [4, 7]].mean() < 0.8  # the hands leave the picture as they go up
+            assert x[:, 2, [2, 5]].mean() > 0.9  # the shoulders stay in it
+    assert 2 <= close <= 8
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        x = generate_2d("plank", rng, 120)[..., 0]
+        assert x[:, 2, [10, 13]].mean() > 0.9  # the feet in the picture
+
+
+def test_some_squats_hold_the_arms_out_in_front_all_along():
+    held = 0
+    for seed in range(16):
+        rng = np.random.default_rng(seed)
+        shape = sample_shape(rng)
+        j = forward_kinematics(shape, EXERCISES["squat"](rng, 150, FPS, shape))
+        below = j[:, J["spine_shoulder"], 1][:, None] - j[:, [J["left_wrist"], J["right_wrist"]], 1]
+        reach = np.linalg.norm((j[:, [J["left_wrist"], J["right_wrist"]]] - j[:, [J["spine_shoulder"]]])[..., [0, 2]],
+                               axis=-1)
+        if (np.abs(below) < 0.25).all() and (reach > 0.35).all():  # hands about shoulder high and away, throughout
+            held += 1
+            hips = j[:, J["spine_base"], 1]
+            assert hips.max() - hips.min() > 0.1  # still squatting
+    assert 1 <= held <= 8

@@ -91,10 +91,10 @@ def synthetic_clips(per_class: int, seed: int) -> list[LabelledClip]:
     from cognn.synth.exercises import EVENTS as EVENT_MOTIONS
     from cognn.synth.exercises import GENERATED, generate_2d
 
-    rng = np.random.default_rng(seed)
     out = []
-    for cls in GENERATED:
+    for c, cls in enumerate(GENERATED):
         info = ClipInfo(Path(f"synth/{cls}"), cls, cls, "synthetic", "", "", "cognn.synth")
+        rng = np.random.default_rng([seed, c])  # one stream per class: a change to one motion leaves the others
         for k in range(per_class):
             x = generate_2d(cls, rng, 300)
             labels = frame_labels(info, x) if cls in EVENT_MOTIONS else np.full(len(x), CLASSES.index(cls), np.int64)

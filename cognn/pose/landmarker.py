@@ -199,7 +199,8 @@ class PoseEstimator:
     ``mode="video"`` tracks between frames (faster, smoother) and needs increasing timestamps: a timestamp that
     repeats or goes back is bumped to 1 ms after the previous one, and ``None`` means previous + 1/30 s.
     ``mode="image"`` treats every frame on its own.  Use it as a context manager or call :meth:`close`.
-    ``quiet`` hides the native log lines MediaPipe writes to stderr while it starts (it briefly redirects fd 2).
+    ``quiet`` hides the native log lines MediaPipe writes to stderr (fd 2 goes to a scratch file while native code
+    runs; other lines written meanwhile are passed on: :func:`cognn.pose.quiet.stderr_silenced`).
 
     ``search_every`` (video mode): MediaPipe runs its person detector on every frame while it tracks fewer people
     than ``num_poses``, which doubles the cost of a frame with one person in view of a two-person landmarker. With
@@ -261,9 +262,6 @@ class PoseEstimator:
         self._last_ts_ms = None
         self._tracked = 0
         self._since_search = 0
-        # each native landmarker logs a few lines on its first inferences, up to the first that finds a pose (then
-        # "Using NORM_RECT without IMAGE_DIMENSIONS" as it first projects landmarks): silenced until its first pose
-        self._posed: set[int] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -276,9 +274,7 @@ class PoseEstimator:
 
     def _close_fewer(self) -> None:
         fewer = getattr(self, "_fewer", {})
-        posed: set[int] = getattr(self, "_posed", set())
-        for landmarker, fin in fewer.values():
-            posed.discard(id(landmarker))  # a later landmarker may get its id: it starts silenced
+        for _landmarker, fin in fewer.values():
             fin()
         fewer.clear()
 
@@ -354,14 +350,13 @@ class PoseEstimator:
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         landmarker = self._landmarker_now() if self.mode == "video" else self._landmarker
-        quiet = self.quiet and id(landmarker) not in self._posed
-        with stderr_silenced(quiet):
+        # the native code logs now and then while it runs (its first inferences, its first landmark projection, a
+        # buffer it had to realign): those lines are dropped, any other line on fd 2 meanwhile is passed on
+        with stderr_silenced(self.quiet):
             if self.mode == "video":
                 result = landmarker.detect_for_video(image, self._next_timestamp_ms(timestamp_s))
             else:
                 result = landmarker.detect(image)
-        if quiet and result.pose_landmarks:
-            self._posed.add(id(landmarker))
         people = _to_people(result, rgb.shape[1], rgb.shape[0])
         self._tracked = len(people)
         return people

@@ -13,7 +13,8 @@ it are not its class).
 
 :func:`render_2d` puts joints ``(T, 25, 3)`` (body world, floor at y = 0) in front of a pinhole camera: another
 direction (the person seen from the front to the side), distance, height, tilt, field of view and picture shape for
-every clip (with ``aim``, tilted toward the body: people on the floor), then maps NTU-25 to OpenPose-18 in the
+every clip (with ``aim``, tilted toward the body: people on the floor; without it, a fifth of the clips framed
+closely, from just above the head to between the hips and the feet), then maps NTU-25 to OpenPose-18 in the
 ``image2d`` plain form (``x / w - 0.5``, ``y / h - 0.5``, y down; score 1, zeros outside the picture), with
 MediaPipe-like jitter and dropped joints.
 """
@@ -139,7 +140,9 @@ def walk(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodySh
 def lunge(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> BodyPose:
     """Lunges, the legs taking turns (or one leg throughout): a step forward (or, in a third of the clips, out to the
     side) with the hips going down over the bent front knee, and back to standing; the trunk upright (forward
-    lunge) or leaning over the bent leg (side lunge), the hands on the hips, by the sides or holding a weight."""
+    lunge) or leaning over the bent leg (side lunge), the hands on the hips, by the sides or holding a weight. Half
+    the side lunges start from a wide stance with the feet planted: only the hips travel, over one knee and back
+    (lateral lunges done in place)."""
     pose = idle(rng, frames, fps, shape, arm_style=str(rng.choice(["hang", "clasp", "hip"])))
     ph = phase(rng, frames, fps, 0.25, 0.5)
     p = swing(ph, rng.uniform(1.2, 2.0))
@@ -147,12 +150,17 @@ def lunge(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyS
     if rng.random() < 0.3:
         lead[:] = lead[0]
     side_lunge = rng.random() < 1 / 3
+    planted = side_lunge and rng.random() < 0.5
     stride = rng.uniform(0.55, 0.9) if not side_lunge else rng.uniform(0.45, 0.7)
     depth = rng.uniform(0.2, 0.45)
     facing = rotation(pose.yaw)
     root0 = pose.root.copy()
     out = np.clip(1.6 * p, 0.0, 1.0)  # the foot is out before the hips are all the way down
-    if side_lunge:
+    if planted:  # both feet half a stride out all along; the hips go over the bent knee and back
+        out = np.full(frames, 0.5)
+        shift = np.stack([lead * rng.uniform(0.3, 0.5) * stride * p, -depth * p, rng.uniform(0.0, 0.1) * p], -1)
+        pose.pelvis[:, 0] += rng.uniform(15, 35) * D * p
+    elif side_lunge:
         shift = np.stack([lead * 0.45 * stride * out, -depth * p, rng.uniform(0.0, 0.1) * p], -1)
         pose.pelvis[:, 0] += rng.uniform(15, 35) * D * p
     else:
@@ -163,12 +171,26 @@ def lunge(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyS
     feet_at = root0.mean(0) * [1, 0, 1]
     floor_y = shape.leg * (1 - rng.uniform(0.995, 1.0))
     for side, s in SIDES:
-        stepping = (lead == s).astype(np.float64) * out
+        stepping = out if planted else (lead == s).astype(np.float64) * out
         x = s * (shape.hip_half_width + 0.04) + (s * stride * stepping if side_lunge else 0.0)
         z = -stride * stepping if not side_lunge else np.zeros(frames)
         foot = np.stack([np.broadcast_to(x, (frames,)), np.full(frames, floor_y), z - 0.02], -1)
         pose.legs[f"{side}_target"] = feet_at + np.einsum("tij,tj->ti", facing, foot)
         pose.legs[f"{side}_pole"] = np.array([s * 0.2, 0.0, -1.0])
+    return pose
+
+
+def _squat(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> BodyPose:
+    """Squats (:func:`cognn.synth.motions.squat`); in a quarter of the clips the arms are held out in front at
+    shoulder height all along, hands together or apart (bodyweight squats as often taught)."""
+    pose = squat(rng, frames, fps, shape)
+    if rng.random() < 0.25:
+        spread = rng.uniform(-8, 12) * D  # below zero: the hands meet
+        for side, s in SIDES:
+            f = rng.uniform(75, 100) * D + rng.normal(0, 2 * D, frames)
+            pose.arms.pop(f"{side}_target", None)
+            pose.arms[f"{side}_upper"] = limb_direction(s, np.full(frames, spread), f)
+            pose.arms[f"{side}_lower"] = limb_direction(s, np.full(frames, spread - 5 * D), f + rng.uniform(0, 10) * D)
     return pose
 
 
@@ -182,7 +204,7 @@ def _still(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: Body
 
 #: standing fitness class -> motion (the floor classes and events: :data:`cognn.synth.floor.FLOOR_MOTIONS`)
 EXERCISES: dict[str, Callable[..., BodyPose]] = {
-    "squat": squat, "jumping_jack": jumping_jacks, "high_knees": high_knees, "bicep_curl": bicep_curl,
+    "squat": _squat, "jumping_jack": jumping_jacks, "high_knees": high_knees, "bicep_curl": bicep_curl,
     "lateral_raise": lateral_raise, "front_raise": front_raise, "wave": _wave, "clap": overhead_clap,
     "walk": walk, "none": _still, "lunge": lunge,
 }
@@ -193,6 +215,26 @@ GENERATED: tuple[str, ...] = (*EXERCISES, *FLOOR_MOTIONS)
 _OPENPOSE_FROM_NTU = (J["head"], J["spine_shoulder"], J["right_shoulder"], J["right_elbow"], J["right_wrist"],
                       J["left_shoulder"], J["left_elbow"], J["left_wrist"], J["right_hip"], J["right_knee"],
                       J["right_ankle"], J["left_hip"], J["left_knee"], J["left_ankle"])
+
+
+#: share of the standing clips framed closely (:func:`_frame_closely`): a laptop's camera, a phone propped up near
+#: the person; hands raised overhead leave the picture at the top, the legs at the bottom
+_TIGHT = 0.2
+
+
+def _frame_closely(out: np.ndarray, room: float, cut: float) -> None:
+    """Zoom the picture ``(T, 3, 18)`` in place (one camera for the clip, x and y alike) so that its top edge lies
+    ``room`` (a share of the framed height) above the highest the head goes, and its bottom edge ``cut`` of the way
+    from the hips down to the feet (as they are on average), centred on the neck."""
+    head = float(out[:, 1, [0, 14, 15, 16, 17]].min())  # y grows downwards
+    hips = float(np.median(out[:, 1, [8, 11]]))
+    feet = float(np.median(out[:, 1, [10, 13]]))
+    bottom = hips + cut * (feet - hips)
+    top = head - room * (bottom - head)
+    zoom = 1.0 / max(bottom - top, 1e-6)
+    centre = float(np.median(out[:, 0, 1]))
+    out[:, 0] = (out[:, 0] - centre) * zoom
+    out[:, 1] = (out[:, 1] - top) * zoom - 0.5
 
 
 def render_2d(joints: np.ndarray, rng: np.random.Generator, aim: bool = False) -> np.ndarray:
@@ -229,6 +271,9 @@ def render_2d(joints: np.ndarray, rng: np.random.Generator, aim: bool = False) -
     up = head - neck
     for j, (side, lift) in zip(range(14, 18), ((-0.12, 0.15), (0.12, 0.15), (-0.28, 0.0), (0.28, 0.0))):
         out[:, :2, j] = head + side * across + lift * up
+    tight, room, cut = rng.random() < _TIGHT, rng.uniform(0.02, 0.12), rng.uniform(0.15, 1.0)
+    if tight and not aim:  # framed close: the top edge just above the head, the bottom between hips and feet
+        _frame_closely(out, room, cut)
     out[:, :2] += rng.normal(0, rng.uniform(0.001, 0.005), out[:, :2].shape)
     seen = (np.abs(out[:, 0]) <= 0.5) & (np.abs(out[:, 1]) <= 0.5) & (rng.random((t, 18)) > 0.02)
     out[:, 2] = seen

@@ -363,12 +363,14 @@ def _crouch_key(rng: np.random.Generator, shape: BodyShape) -> np.ndarray:
 
 def burpee(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: BodyShape = _DEFAULT) -> JointClip:
     """Burpees, one every 2-4 s: stand, squat with the hands on the floor, jump the feet back to a plank (40 %: with
-    a push-up), jump the feet back to the squat, jump up with the arms overhead, land standing."""
+    a push-up), jump the feet back to the squat, jump up with the arms overhead, land standing. A third of the clips
+    show the gentler kind: the feet step back and in again, and the person rises without a jump, arms down."""
     stand = _standing_key(rng, shape)
     crouch = _crouch_key(rng, shape)
     feet = crouch[_ANKLES].mean(0)
     stand = _align(stand, _ANKLES, feet)
-    jump = _align(_standing_key(rng, shape, arms_up=True), _ANKLES, feet)
+    jumps = rng.random() >= 1 / 3
+    jump = _align(_standing_key(rng, shape, arms_up=jumps), _ANKLES, feet)
     bottom = rng.uniform(0.4, 0.6)
     planks = _ground(_support(rng, 2, fps, shape, np.array([1.0, bottom]), lean=rng.uniform(0.0, 0.2)))
     planks = _align(planks, _WRISTS, crouch[_WRISTS].mean(0))
@@ -400,7 +402,7 @@ def burpee(rng: np.random.Generator, frames: int, fps: float = 30.0, shape: Body
     t = np.arange(frames) / fps
     joints = _keyframes(keys[order], np.array(times), t)
     joints = _relength(joints + _sway(rng, frames, fps, 0.004), stand)
-    height = rng.uniform(0.05, 0.25)
+    height = rng.uniform(0.05, 0.25) if jumps else 0.0
     air = np.zeros(frames)
     for a, b in take_offs:
         air += height * np.sin(np.pi * np.clip((t - a) / (b - a), 0, 1))
