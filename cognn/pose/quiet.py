@@ -8,6 +8,7 @@ otherwise restore each other's /dev/null).
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -87,6 +88,12 @@ class _Redirect:
                 os.lseek(self.scratch.fileno(), 0, os.SEEK_SET)
                 self.read_to = 0
 
+    def flush(self) -> None:
+        """Pass on what is left (at exit: a write that landed just after the last redirect ended)."""
+        with self.lock:
+            if self.depth == 0:
+                self._pass_on(2, whole_lines=False)
+
     def _pass_on(self, fd: int | None, whole_lines: bool) -> None:
         """The scratch file's new lines that are not native log lines, written to ``fd`` (the real stderr)."""
         if fd is None or self.scratch is None:
@@ -118,6 +125,7 @@ def _read_from(fd: int, offset: int, shared_offset: bool) -> bytes:
 
 
 _REDIRECT = _Redirect()
+atexit.register(_REDIRECT.flush)
 
 
 @contextlib.contextmanager
