@@ -6,8 +6,8 @@ family of a file. No file is ever unpickled with code execution (see :mod:`cognn
 quantized weights are read as inert records (:class:`QuantizedTensor`) and dequantized.
 """
 from .architecture import infer_architecture
-from .families import FAMILIES, detect_family
-from .format import load_model, model_from_checkpoint, read_checkpoint, save_checkpoint
+from .families import FAMILIES
+from .format import detect_family, load_model, model_from_checkpoint, read_checkpoint, save_checkpoint
 from .quantized import QuantizedTensor
 from .safe_pickle import PickleBombError, UnsafePickleError
 from .schema import FIELDS, FORMAT, FORMAT_VERSION, Checkpoint

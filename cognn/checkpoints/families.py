@@ -49,8 +49,8 @@ from .quantized import QuantizedTensor
 from .safe_pickle import LEGACY_MAGIC, Placeholder, UnsafePickleError, is_placeholder, load_torch_file
 from .schema import Checkpoint, complete_meta
 
-__all__ = ["sniff", "detect_family", "read_foreign", "infer_architecture", "long_to_short", "guess_from_filename",
-           "foreign_layout_family", "FAMILIES"]
+__all__ = ["sniff", "detect_foreign_family", "read_foreign", "infer_architecture", "long_to_short",
+           "guess_from_filename", "foreign_layout_family", "FAMILIES"]
 
 FAMILIES = ("cognn", "continual-skeletons", "lightning", "opendr",
             *(f.foreign.source for f in MODEL_FAMILIES if f.foreign is not None), "safetensors")
@@ -384,12 +384,6 @@ def read_foreign(path: str | Path, container: str | None = None) -> Checkpoint:
     return Checkpoint(raw.state, meta, raw.family, path, notes, quantized=raw.quantized)
 
 
-def detect_family(path: str | Path) -> str:
-    """The family of a checkpoint file (one of :data:`FAMILIES`), read from the file itself."""
-    path = Path(path)
-    container = sniff(path)
-    if container == "safetensors":
-        from .format import read_checkpoint
-
-        return read_checkpoint(path).family
+def detect_foreign_family(path: Path, container: str) -> str:
+    """The family of a checkpoint file in ``container`` (a :func:`sniff` answer other than safetensors)."""
     return _read_raw(path, container).family

@@ -22,12 +22,12 @@ from ..layouts import get_layout
 from ..models import build, display_name, family_of, spec
 from ..models.base import BASE_CHANNELS, DEFAULT_EARLY_MODE, CoSkeletonNet, SkeletonNet
 from .architecture import check_against_tensors, check_finite
-from .families import read_foreign, sniff
+from .families import detect_foreign_family, read_foreign, sniff
 from .quantized import QuantizedTensor, is_reserved
 from .schema import FORMAT, FORMAT_VERSION, Checkpoint, complete_meta, decode_meta, encode_meta
 from .st_bytes import serialize
 
-__all__ = ["save_checkpoint", "read_checkpoint", "load_model", "model_from_checkpoint"]
+__all__ = ["save_checkpoint", "read_checkpoint", "load_model", "model_from_checkpoint", "detect_family"]
 
 #: keyword arguments only a continual model carries into a checkpoint
 _CONTINUAL_KWARGS = ("clip_frames", "early_mode")
@@ -161,6 +161,16 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         ck = read_foreign(path, container)
     check_finite(ck.state_dict, path)
     return ck
+
+
+def detect_family(path: str | Path) -> str:
+    """The family of a checkpoint file (one of :data:`cognn.checkpoints.families.FAMILIES`), read from the file
+    itself: ours (safetensors, read whole to check it) or a foreign one (:mod:`cognn.checkpoints.families`)."""
+    path = Path(path)
+    container = sniff(path)
+    if container == "safetensors":
+        return read_checkpoint(path).family
+    return detect_foreign_family(path, container)
 
 
 def _list(keys: list[str]) -> str:

@@ -40,13 +40,18 @@ from typing import Any, TextIO
 from ..errors import CognnError
 from ..sources.open import DEMO_RECORDING
 from .common import one_line_warnings, positive_int, stop_signals_as_interrupt
-from .infer_jobs import InputResult, Options, OutputFailedError, make_session, run_here, run_pool
+from .infer_jobs import (
+    InputResult,
+    Options,
+    OutputFailedError,
+    UsageError,
+    make_session,
+    run_here,
+    run_pool,
+    set_threads,
+)
 
 PROG = "cognn-infer"
-
-
-class UsageError(CognnError):
-    """A problem with the command line (exit status 2)."""
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -184,21 +189,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _say(text: str) -> None:
     print(f"{PROG}: {text}", file=sys.stderr, flush=True)
-
-
-def set_threads(backend: str = "torch") -> None:
-    """One intra-op thread unless COGNN_THREADS says otherwise: a frame step is too small to gain from more, and
-    OpenMP threads spinning on a busy machine make it many times slower. Parallelism comes from --workers. The onnx
-    backend reads COGNN_THREADS itself (:func:`cognn.export.runtime.threads_from_env`) and never imports torch."""
-    value = os.environ.get("COGNN_THREADS", "").strip()
-    try:
-        threads = int(value) if value else 1
-    except ValueError:
-        raise UsageError(f"COGNN_THREADS must be a positive integer, not {value!r}") from None
-    if backend == "torch":
-        import torch
-
-        torch.set_num_threads(max(1, threads))
 
 
 def _check_device(device: str) -> None:

@@ -94,6 +94,25 @@ class InputResult:
     warmup_s: float | None = None
 
 
+class UsageError(CognnError):
+    """A problem with the command line (exit status 2)."""
+
+
+def set_threads(backend: str = "torch") -> None:
+    """One intra-op thread unless COGNN_THREADS says otherwise: a frame step is too small to gain from more, and
+    OpenMP threads spinning on a busy machine make it many times slower. Parallelism comes from --workers. The onnx
+    backend reads COGNN_THREADS itself (:func:`cognn.export.runtime.threads_from_env`) and never imports torch."""
+    value = os.environ.get("COGNN_THREADS", "").strip()
+    try:
+        threads = int(value) if value else 1
+    except ValueError:
+        raise UsageError(f"COGNN_THREADS must be a positive integer, not {value!r}") from None
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+
+
 def numbered(path: str, index: int, several: bool) -> Path:
     """``path`` itself for a single input, else ``<stem>_<index><suffix>`` beside it."""
     p = Path(path)
@@ -255,8 +274,6 @@ def _worker_init(opts: Options, queue: Any) -> None:
     unblock_signals()  # blocked by the parent while the pool started
     die_with_parent()  # a parent killed outright (SIGKILL) takes its workers with it: SIGTERM, unwinding
     _QUEUE = queue
-    from .infer import set_threads
-
     set_threads(opts.backend)
     warnings.simplefilter("ignore")
     _WORKER = (make_session(opts), opts)

@@ -20,7 +20,7 @@ import numpy as np
 from .events import Event, recorded
 
 if TYPE_CHECKING:
-    from .session import LiveStep
+    from .step import LiveStep
 
 __all__ = ["Recorder", "gap_record", "GAP_KIND"]
 

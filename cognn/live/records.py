@@ -26,7 +26,7 @@ import math
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from .session import LiveStep
+    from .step import LiveStep
 
 __all__ = ["FIELDS", "PERSON_FIELDS", "LIVE_FIELDS", "make_records", "RecordWriter", "RECORD_FORMATS"]
 
